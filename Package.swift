@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+// Entitlements: a rules engine for SaaS entitlements.
+// No Swift package dependencies by design; C libraries come from Debian.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Entitlements",
+    products: [
+        .library(name: "Rules", targets: ["Rules"]),
+        .library(name: "Evaluator", targets: ["Evaluator"]),
+        .executable(name: "entitlements", targets: ["Service"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML",
+            path: "Sources/CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
+        .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
+        .executableTarget(name: "Service", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),
+        .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),
+        .testTarget(name: "ServiceTests", dependencies: ["Service", "Rules", "Evaluator"], swiftSettings: strict),
+    ]
+)

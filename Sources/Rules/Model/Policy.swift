@@ -1,0 +1,225 @@
+/// A validated policy bundle: every name resolved to an index, every expression type-checked.
+/// Produced by `PolicyCompiler`; consumed by the Evaluator's compiler. Holds source locations for traces.
+public struct Policy: Sendable {
+    public var features: [Feature] = []
+    public var plans: [Plan] = []
+    /// Plan keys and aliases to plan indexes.
+    public var planLookup: [String: Int] = [:]
+    public var subscription = SubscriptionConfig.defaults
+    public var facts: [Fact] = []
+    public var lists: [NamedList] = []
+    public var guards: [Guard] = []
+    public var flags: [Flag] = []
+    public var denials: [Denial] = []
+    public var denialLookup: [String: Int] = [:]
+    /// Bundle-relative paths of the files read, in reading order.
+    public var files: [String] = []
+    /// Lower-case hex SHA-256 over the files' paths and contents.
+    public var digest: String = ""
+
+    public init() {}
+
+    public func feature(named n: String) -> Int? { features.firstIndex { $0.name == n } }
+    public func flag(named n: String) -> Int? { flags.firstIndex { $0.name == n } }
+}
+
+public enum FeatureKind: String, Sendable { case boolean, limit, set }
+
+/// A feature's value: a boolean, a limit (`nil` = unlimited), or a set as sorted vocabulary indexes.
+public enum FeatureValue: Hashable, Sendable {
+    case bool(Bool)
+    case limit(Int64?)
+    case set([Int])
+}
+
+public struct Feature: Sendable {
+    public enum Period: String, Sendable, CaseIterable {
+        case month, billing, rolling24h = "24h", none
+    }
+    public var name: String
+    public var kind: FeatureKind
+    public var description: String?
+    /// `default`, or the type's zero.
+    public var defaultValue: FeatureValue
+    public var period: Period
+    /// The closed vocabulary of a set feature, in declaration order.
+    public var values: [String]
+    public var location: SourceLocation
+
+    public var zero: FeatureValue {
+        switch kind {
+        case .boolean: .bool(false)
+        case .limit: .limit(0)
+        case .set: .set([])
+        }
+    }
+}
+
+public enum AssignSource: String, Sendable, CaseIterable { case signup, checkout, admin, billing_sync }
+
+public struct Plan: Sendable {
+    public struct Price: Sendable, Hashable {
+        public var monthlyCents: Int64?
+        public var annualCents: Int64?
+        public var currency: String?
+    }
+    public struct Grant: Sendable {
+        public var feature: Int
+        public var value: FeatureValue
+        public var location: SourceLocation
+    }
+    public var name: String
+    public var displayName: String?
+    public var description: String?
+    /// nil: assignable via every source.
+    public var assignableVia: Set<AssignSource>?
+    public var parent: Int?
+    public var aliases: [String]
+    public var price: Price?
+    public var isPublic: Bool?
+    public var sort: Int64?
+    public var grants: [Grant]
+    public var location: SourceLocation
+}
+
+public struct SubscriptionConfig: Sendable {
+    public enum Liveness: Sendable {
+        case always(Bool)
+        case rule(Expr, SourceLocation)
+    }
+    public struct Status: Sendable {
+        public var name: String
+        public var live: Liveness
+        public var location: SourceLocation?
+    }
+    public struct Trial: Sendable {
+        public var plan: Int
+        public var length: Duration
+        public var warning: Duration?
+        public var urgent: Duration?
+        public var location: SourceLocation
+    }
+    public var statuses: [Status]
+    /// Whether a status not listed is live (`unknown_status: live`); the default is locked.
+    public var unknownStatusLive: Bool
+    public var trial: Trial?
+    public var lockedGrants: Int?
+    public var location: SourceLocation?
+
+    /// A bundle without a `subscription` section (SPEC §2.4).
+    public static var defaults: SubscriptionConfig {
+        let end = Expr(
+            .binary(.lt, Expr(.name(.now), offset: 0, type: .timestamp),
+                Expr(.name(.subscription(.period_end)), offset: 6, type: .timestamp)),
+            offset: 4, type: .bool)
+        let here = SourceLocation(file: "<built-in>", line: 0, column: 0)
+        return SubscriptionConfig(
+            statuses: [
+                Status(name: "active", live: .always(true)),
+                Status(name: "past_due", live: .always(true)),
+                Status(name: "trialing", live: .rule(end, here)),
+            ], unknownStatusLive: false, trial: nil, lockedGrants: nil, location: nil)
+    }
+}
+
+public struct Fact: Sendable {
+    public var name: String
+    public var expr: Expr
+    public var reads: ExprReads
+    public var description: String?
+    public var location: SourceLocation
+}
+
+public struct NamedList: Sendable {
+    public var name: String
+    public var values: [String]
+    public var location: SourceLocation
+}
+
+/// A route pattern: optional method, then segments.
+public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
+    public enum Segment: Sendable, Hashable {
+        case literal(String)
+        /// `*` or `{name}`: exactly one segment.
+        case one
+        /// Final `**`: zero or more segments.
+        case rest
+    }
+    public var method: String?
+    public var segments: [Segment]
+    public var text: String
+    public var location: SourceLocation
+    public var description: String { text }
+}
+
+public struct Guard: Sendable {
+    public struct AllowEntry: Sendable {
+        public var pattern: RoutePattern
+        public var when: Expr?
+        public var whenReads: ExprReads
+        public var location: SourceLocation
+    }
+    public var name: String
+    public var description: String?
+    /// Empty: applies to every route.
+    public var appliesTo: [RoutePattern]
+    public var requires: Expr
+    /// Direct and through facts.
+    public var requiresReads: ExprReads
+    public var deny: Int
+    public var allow: [AllowEntry]
+    public var location: SourceLocation
+    public var requiresLocation: SourceLocation
+}
+
+public enum FlagType: String, Sendable { case boolean, string, integer }
+public enum FlagValue: Hashable, Sendable {
+    case bool(Bool), string(String), int(Int64)
+}
+
+public struct Flag: Sendable {
+    public struct Rule: Sendable {
+        public var when: Expr
+        public var reads: ExprReads
+        public var value: FlagValue
+        public var location: SourceLocation
+    }
+    public var name: String
+    public var type: FlagType
+    public var description: String?
+    public var defaultValue: FlagValue
+    public var rules: [Rule]
+    public var location: SourceLocation
+}
+
+/// A JSON template with `${…}` interpolations (SPEC §2.9).
+public indirect enum Template: Sendable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case string(String)
+    /// A string that is exactly one `${…}`: takes the expression's JSON type.
+    case expr(Expr)
+    /// A mixed string: literal pieces and interpolations, rendered as a string.
+    case interpolated([TemplatePart])
+    case list([Template])
+    case object([(key: String, value: Template)])
+}
+
+public enum TemplatePart: Sendable {
+    case text(String)
+    case expr(Expr)
+}
+
+public struct Denial: Sendable {
+    public static let builtIn: [(String, Int)] = [
+        ("no_subscription", 402), ("subscription_inactive", 402), ("feature_not_in_plan", 402),
+        ("limit_exceeded", 402), ("unauthenticated", 401),
+    ]
+    public var name: String
+    public var status: Int
+    public var body: Template
+    public var description: String?
+    /// nil for a built-in default.
+    public var location: SourceLocation?
+}

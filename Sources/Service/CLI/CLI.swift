@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where the CLI writes: stdout and stderr in the binary, buffers in tests.
+struct CLIOutput: @unchecked Sendable {
+    var out: (String) -> Void
+    var err: (String) -> Void
+
+    static let standard = CLIOutput(out: { writeAll(1, $0) }, err: { writeAll(2, $0) })
+
+    /// Unbuffered write of the whole string to a file descriptor.
+    static func writeAll(_ fd: Int32, _ s: String) {
+        var s = s
+        s.withUTF8 { buf in
+            var off = 0
+            while off < buf.count {
+                let n = write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
+
+    /// Collects everything written, for tests.
+    final class Buffer: @unchecked Sendable {
+        var out = ""
+        var err = ""
+    }
+    static func capturing(_ b: Buffer) -> CLIOutput {
+        CLIOutput(out: { b.out += $0 }, err: { b.err += $0 })
+    }
+
+    func line(_ s: String) { out(s + "\n") }
+    func error(_ s: String) { err(s + "\n") }
+}
+
+/// Exit codes of SPEC §8.
+enum ExitCode {
+    static let ok: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 2
+}
+
+/// A command-line mistake; printed with the usage and exit code 2.
+struct UsageError: Error {
+    var message: String
+}
+
+/// The `entitlements` command line as a function: tested in-process, wrapped by `main.swift`.
+enum CLI {
+    static let usage = """
+        usage: entitlements <command> [options]
+
+        commands:
+          validate [DIR]                                   compile the bundle and print diagnostics
+          test [DIR] [--junit FILE] [--filter TEXT]        run the policy fixtures in DIR/tests
+          check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
+          serve [DIR] [--listen HOST:PORT] [--stateless]   run the HTTP service
+
+        DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
+        """
+
+    static func run(arguments: [String], output: CLIOutput) -> Int32 {
+        guard let command = arguments.first else {
+            output.error(usage)
+            return ExitCode.usage
+        }
+        let rest = Array(arguments.dropFirst())
+        do {
+            switch command {
+            case "validate": return try ValidateCommand.run(rest, output: output)
+            case "help", "--help", "-h":
+                output.line(usage)
+                return ExitCode.ok
+            default:
+                let known = ["validate", "test", "check", "serve", "help"]
+                throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
+            }
+        } catch let e as UsageError {
+            output.error("error: \(e.message)")
+            output.error(usage)
+            return ExitCode.usage
+        } catch {
+            output.error("error: \(error)")
+            return ExitCode.failure
+        }
+    }
+
+    static func hint(_ word: String, _ candidates: [String]) -> String {
+        Suggest.closest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+}
+
+/// Parsed arguments: one optional positional DIR plus named options.
+struct Arguments {
+    var positional: [String] = []
+    var options: [String: String] = [:]
+    var flags: Set<String> = []
+
+    /// `valued` options take the next argument; `switches` take none.
+    init(_ args: [String], valued: Set<String>, switches: Set<String>) throws {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a.hasPrefix("--") && a.count > 2 {
+                var name = a
+                var inline: String?
+                if let eq = a.firstIndex(of: "=") {
+                    name = String(a[..<eq])
+                    inline = String(a[a.index(after: eq)...])
+                }
+                if valued.contains(name) {
+                    if let inline {
+                        options[name] = inline
+                    } else {
+                        guard i + 1 < args.count else { throw UsageError(message: "\(name) needs a value") }
+                        options[name] = args[i + 1]
+                        i += 1
+                    }
+                } else if switches.contains(name), inline == nil {
+                    flags.insert(name)
+                } else {
+                    throw UsageError(message: "unknown option '\(name)'" + CLI.hint(name, Array(valued.union(switches))))
+                }
+            } else {
+                positional.append(a)
+            }
+            i += 1
+        }
+    }
+
+    func directory() throws -> String {
+        guard positional.count <= 1 else {
+            throw UsageError(message: "expected at most one bundle directory, got \(positional.joined(separator: " "))")
+        }
+        var dir = positional.first ?? "./Policies"
+        while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+        return dir
+    }
+}

@@ -1,0 +1,35 @@
+/// `entitlements validate [DIR]`: compile and print every diagnostic like a compiler.
+enum ValidateCommand {
+    static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
+        let parsed = try Arguments(args, valued: [], switches: ["--quiet"])
+        let dir = try parsed.directory()
+        let result: PolicyCompiler.Output
+        do {
+            result = try PolicyCompiler.compile(directory: dir)
+        } catch {
+            throw UsageError(message: error.description)
+        }
+        report(result, directory: dir, output: output)
+        let errors = result.diagnostics.filter { $0.severity == .error }.count
+        let warnings = result.diagnostics.count - errors
+        if errors > 0 {
+            output.line("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+            return ExitCode.failure
+        }
+        if !parsed.flags.contains("--quiet"), let p = result.policy {
+            output.line(
+                "ok: \(p.files.count) files, \(p.features.count) features, \(p.plans.count) plans, \(p.guards.count) guards, "
+                    + "\(p.flags.count) flags, \(p.facts.count) facts; digest \(p.digest.prefix(12))"
+                    + (warnings > 0 ? "; \(warnings) warning\(warnings == 1 ? "" : "s")" : ""))
+        }
+        return ExitCode.ok
+    }
+
+    /// Prints each diagnostic with its source line and caret.
+    static func report(_ result: PolicyCompiler.Output, directory: String, output: CLIOutput) {
+        var sources: [String: String] = [:]
+        for f in result.files { sources[f.path] = f.text }
+        let renderer = DiagnosticRenderer(sources: sources, pathPrefix: directory == "." ? "" : directory)
+        for d in result.diagnostics { output.line(renderer.render(d)) }
+    }
+}

@@ -1,0 +1,3 @@
+// The Service module sees Rules and Evaluator; C libraries stay behind their own files.
+@_exported import Evaluator
+@_exported import Rules
