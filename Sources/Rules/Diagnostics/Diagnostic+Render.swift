@@ -15,9 +15,9 @@ public struct DiagnosticRenderer: Sendable {
     public func render(_ d: Diagnostic, snippet: Bool = true) -> String {
         var out = "\(displayPath(d.location.file)):\(d.location.line):\(d.location.column): "
         out += "\(d.severity.rawValue): [\(d.code)] \(d.message)"
-        for r in d.related { out += "\n\(displayPath(r.file)):\(r.line):\(r.column): note: defined here" }
+        let notes = d.related.map { "\n\(displayPath($0.file)):\($0.line):\($0.column): note: defined here" }.joined()
         guard snippet, let lines = sources[d.location.file], d.location.line >= 1, d.location.line <= lines.count else {
-            return out
+            return out + notes
         }
         var text = String(lines[d.location.line - 1])
         if text.hasSuffix("\r") { text.removeLast() }
@@ -26,6 +26,6 @@ public struct DiagnosticRenderer: Sendable {
         // Keep tabs in the caret line so the caret lines up under the offending character.
         let pad = String(String.UnicodeScalarView(scalars.prefix(col - 1).map { $0 == "\t" ? "\t" : " " }))
         out += "\n    \(text)\n    \(pad)^"
-        return out
+        return out + notes
     }
 }

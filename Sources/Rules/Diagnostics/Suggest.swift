@@ -4,9 +4,16 @@ public enum Suggest {
         let w = Array(word.unicodeScalars)
         var best: (String, Int)?
         for c in candidates {
-            let d = distance(w, Array(c.unicodeScalars))
-            let limit = max(1, min(w.count, c.unicodeScalars.count) / 3 + 1)
-            guard d <= limit else { continue }
+            let cs = Array(c.unicodeScalars)
+            var d = distance(w, cs)
+            let limit = max(1, min(w.count, cs.count) / 3 + 1)
+            if d > limit {
+                // Abbreviations and truncations: `bool` for `boolean`, `sub_inactive` for `subscription_inactive`.
+                let pre = zip(w, cs).prefix { $0 == $1 }.count
+                let suf = zip(w.reversed(), cs.reversed()).prefix { $0 == $1 }.count
+                guard w.count >= 3, pre == min(w.count, cs.count) || suf >= max(5, w.count / 2) else { continue }
+                d = limit + 1 + abs(w.count - cs.count)
+            }
             if best == nil || d < best!.1 || (d == best!.1 && c < best!.0) { best = (c, d) }
         }
         return best?.0
@@ -15,7 +22,7 @@ public enum Suggest {
     /// ` (did you mean 'x'?)` or the empty string.
     public static func hint(_ word: String, _ candidates: some Sequence<String>) -> String {
         guard let s = closest(to: word, in: candidates) else { return "" }
-        return "; did you mean '\(s)'?"
+        return " (did you mean '\(s)'?)"
     }
 
     /// Optimal string alignment distance (Levenshtein plus adjacent transpositions).

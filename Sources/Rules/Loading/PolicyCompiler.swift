@@ -48,6 +48,7 @@ struct CompileState {
     var sections: [String: [SectionEntry]] = [:]
     var guardNodes: [YAMLNode] = []
     var subscriptionNode: YAMLNode?
+    var subscriptionKey: SourceLocation?
 
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
     static let topLevelKeys = ["version", "features", "plans", "subscription", "facts", "lists", "guards", "flags", "denials"]
@@ -66,12 +67,15 @@ struct CompileState {
             digest.update([0])
             policy.files.append(f.path)
             let root: YAMLNode?
+            var findings: [Diagnostic] = []
             do {
-                root = try YAMLLoader.load(f.bytes, file: f.path)
+                root = try YAMLLoader.load(f.bytes, file: f.path, findings: &findings)
             } catch {
+                diags.append(contentsOf: findings)
                 diags.append(error.diagnostic)
                 continue
             }
+            diags.append(contentsOf: findings)
             if let root { collect(root) }
         }
         policy.digest = SHA256.hex(digest.finalize())
@@ -102,12 +106,13 @@ struct CompileState {
                     diags.error("invalid_version", "version must be 1, got \(describe(v))", at: v.start)
                 }
             case "subscription":
-                if let first = subscriptionNode {
+                if let first = subscriptionKey {
                     diags.error(
-                        "duplicate_definition", "section 'subscription' is defined twice; at most one file may define it",
-                        at: k.start, related: [first.start])
+                        "duplicate_definition", "section 'subscription' is defined twice (first at \(first)); at most one file may define it",
+                        at: k.start, related: [first])
                 } else if v.resolved != .null {
                     subscriptionNode = v
+                    subscriptionKey = k.start
                 }
             case "guards":
                 if v.resolved == .null { continue }

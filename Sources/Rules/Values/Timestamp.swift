@@ -198,7 +198,7 @@ public struct Duration: Hashable, Comparable, Sendable, CustomStringConvertible 
     }
 
     public var description: String {
-        for (f, u) in [(Int64(604_800), "w"), (86_400, "d"), (3600, "h"), (60, "m")] where seconds != 0 && seconds % f == 0 {
+        for (f, u) in [(Int64(86_400), "d"), (3600, "h"), (60, "m")] where seconds != 0 && seconds % f == 0 {
             return "\(seconds / f)\(u)"
         }
         return "\(seconds)s"

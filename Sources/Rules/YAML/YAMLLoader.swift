@@ -16,7 +16,8 @@ public enum YAMLLoader {
     }
 
     /// Parses `bytes` (the content of `file`). Returns nil for an empty document (the file contributes nothing).
-    public static func load(_ bytes: [UInt8], file: String) throws(Failure) -> YAMLNode? {
+    /// Findings that do not stop the parse (a duplicate key: the first occurrence is kept) go to `findings`.
+    public static func load(_ bytes: [UInt8], file: String, findings: inout [Diagnostic]) throws(Failure) -> YAMLNode? {
         let origin = SourceLocation(file: file, line: 1, column: 1)
         if bytes.count > maxFileBytes {
             throw Failure(
@@ -43,6 +44,7 @@ public enum YAMLLoader {
         yaml_parser_set_input_string(parser, input.baseAddress, bytes.count)
         yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
         var builder = Builder(file: file)
+        defer { findings += builder.findings }
         var event = yaml_event_t()
         while true {
             guard yaml_parser_parse(parser, &event) == 1 else {
@@ -87,6 +89,7 @@ public enum YAMLLoader {
         var count = 0
         var documents = 0
         var root: YAMLNode?
+        var findings: [Diagnostic] = []
 
         init(file: String) { self.file = file }
 
@@ -154,9 +157,10 @@ public enum YAMLLoader {
                                 location: k.start)
                         }
                         if let first = seen[text] {
-                            throw Failure(
-                                code: "duplicate_key", message: "duplicate key '\(text)' in the same mapping",
-                                location: k.start, related: [first])
+                            findings.append(
+                                Diagnostic(code: "duplicate_key", "duplicate key '\(text)' in the same mapping", at: k.start, related: [first]))
+                            i += 2
+                            continue
                         }
                         seen[text] = k.start
                         pairs.append((k, frame.items[i + 1]))

@@ -1,0 +1,54 @@
+import Foundation
+import Rules
+import Testing
+
+/// The sample bundle in Policies/ must compile clean and model the whole domain of SPEC §1.
+@Suite struct SampleBundleTests {
+    static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Policies").path
+
+    @Test func compilesWithoutDiagnostics() throws {
+        let out = try PolicyCompiler.compile(directory: Self.policies)
+        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+        let p = try #require(out.policy)
+        #expect(p.plans.map(\.name) == ["free", "starter", "pro", "enterprise"])
+        #expect(p.planLookup["team"] == p.planLookup["pro"])
+        #expect(p.features.count >= 12)
+        #expect(Set(p.features.map(\.kind)) == [.boolean, .limit, .set])
+        #expect(Set(p.subscription.statuses.map(\.name)) == ["active", "complimentary", "past_due", "trialing", "canceled", "incomplete"])
+        #expect(p.subscription.trial?.length == Duration.parse("14d"))
+        #expect(p.facts.map(\.name).contains("is_paid"))
+        #expect(p.facts.map(\.name).contains("has_pro_entitlement"))
+        #expect(p.guards.map(\.name).prefix(2) == ["active_subscription", "verified_email"])
+        #expect(p.denials[p.denialLookup["email_not_verified"]!].status == 403)
+        #expect(p.flags.contains { $0.name == "self_serve_enabled" })
+        #expect(!p.files.contains { $0.hasPrefix("tests/") })
+    }
+
+    @Test func inMemoryCompileMatchesFileOrder() {
+        let out = PolicyCompiler.compile(files: [
+            SourceFile(path: "b.yaml", text: "features:\n  b: { type: boolean }\n"),
+            SourceFile(path: "a.yaml", text: "features:\n  a: { type: boolean }\n"),
+        ])
+        #expect(out.policy?.features.map(\.name) == ["a", "b"])
+    }
+
+    @Test func guardsOrderedBySortedFilePathThenPosition() {
+        let g = "guards:\n  - { name: NAME, requires: true, deny: unauthenticated }\n"
+        let out = PolicyCompiler.compile(files: [
+            SourceFile(path: "z.yaml", text: g.replacingOccurrences(of: "NAME", with: "last")),
+            SourceFile(path: "sub/a.yaml", text: g.replacingOccurrences(of: "NAME", with: "middle")),
+            SourceFile(path: "a.yaml", text: g.replacingOccurrences(of: "NAME", with: "first")),
+        ])
+        #expect(out.policy?.guards.map(\.name) == ["first", "middle", "last"])
+    }
+
+    @Test func factsMayReferenceLaterFactsAndReadsAreTransitive() throws {
+        let out = PolicyCompiler.compile(files: [
+            SourceFile(path: "a.yaml", text: "facts:\n  a: facts.b\n  b: user.authenticated\nguards:\n  - { name: g, requires: facts.a, deny: unauthenticated }\n")
+        ])
+        let p = try #require(out.policy, "\(out.diagnostics)")
+        #expect(p.guards[0].requiresReads.user)
+        #expect(p.facts[0].reads.user)
+    }
+}
