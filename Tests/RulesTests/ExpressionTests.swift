@@ -116,7 +116,10 @@ import Testing
         #expect(problem("check.usage > 1", .guardRule)?.code == "name_not_allowed")
         #expect(problem("request.path == \"/\"", .flagRule)?.code == "name_not_allowed")
         if case .success = compile("check.limit", .denialTemplate) {} else { Issue.record("check.* in a denial") }
-        if case .success = compile("lower(account.id) in lists.testers", .live) {} else { Issue.record("lists in live") }
+        if case .success = compile("lower(account.id) in lists.testers", .live) {
+        } else {
+            Issue.record("lists in live")
+        }
     }
 
     @Test func readsAreTracked() throws {

@@ -15,7 +15,10 @@ import Testing
         #expect(p.planLookup["team"] == p.planLookup["pro"])
         #expect(p.features.count >= 12)
         #expect(Set(p.features.map(\.kind)) == [.boolean, .limit, .set])
-        #expect(Set(p.subscription.statuses.map(\.name)) == ["active", "complimentary", "past_due", "trialing", "canceled", "incomplete"])
+        #expect(
+            Set(p.subscription.statuses.map(\.name)) == [
+                "active", "complimentary", "past_due", "trialing", "canceled", "incomplete",
+            ])
         #expect(p.subscription.trial?.length == Duration.parse("14d"))
         #expect(p.facts.map(\.name).contains("is_paid"))
         #expect(p.facts.map(\.name).contains("has_pro_entitlement"))
@@ -45,7 +48,11 @@ import Testing
 
     @Test func factsMayReferenceLaterFactsAndReadsAreTransitive() throws {
         let out = PolicyCompiler.compile(files: [
-            SourceFile(path: "a.yaml", text: "facts:\n  a: facts.b\n  b: user.authenticated\nguards:\n  - { name: g, requires: facts.a, deny: unauthenticated }\n")
+            SourceFile(
+                path: "a.yaml",
+                text:
+                    "facts:\n  a: facts.b\n  b: user.authenticated\nguards:\n  - { name: g, requires: facts.a, deny: unauthenticated }\n"
+            )
         ])
         let p = try #require(out.policy, "\(out.diagnostics)")
         #expect(p.guards[0].requiresReads.user)

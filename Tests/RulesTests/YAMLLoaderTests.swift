@@ -65,7 +65,9 @@ import Testing
 
     @Test func billionLaughsFailsFastWithoutExpanding() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-        for i in 1...9 { text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        for i in 1...9 {
+            text += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
         let f = failure(Array(text.utf8))
         #expect(f?.code == "too_many_nodes")
     }

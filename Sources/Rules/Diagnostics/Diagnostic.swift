@@ -36,7 +36,9 @@ public struct Diagnostics: Sendable {
     public private(set) var items: [Diagnostic] = []
     public init() {}
 
-    public mutating func error(_ code: String, _ message: String, at location: SourceLocation, related: [SourceLocation] = []) {
+    public mutating func error(
+        _ code: String, _ message: String, at location: SourceLocation, related: [SourceLocation] = []
+    ) {
         items.append(Diagnostic(.error, code: code, message, at: location, related: related))
     }
     public mutating func warning(_ code: String, _ message: String, at location: SourceLocation) {

@@ -42,7 +42,9 @@ struct Lexer {
             }
             let c = bytes[i]
             let tok: Token
-            if Lexer.isDigit(c) || (c == UInt8(ascii: "-") && operandExpected && i + 1 < bytes.count && Lexer.isDigit(bytes[i + 1])) {
+            if Lexer.isDigit(c)
+                || (c == UInt8(ascii: "-") && operandExpected && i + 1 < bytes.count && Lexer.isDigit(bytes[i + 1]))
+            {
                 tok = try number()
             } else if Lexer.isIdentStart(c) {
                 tok = try ident()
@@ -57,7 +59,9 @@ struct Lexer {
                     tok = .op(String(UnicodeScalar(c)))
                     i += 1
                 } else {
-                    let scalar = String(decoding: bytes[i...].prefix(4), as: UTF8.self).unicodeScalars.first.map(String.init) ?? "?"
+                    let scalar =
+                        String(decoding: bytes[i...].prefix(4), as: UTF8.self).unicodeScalars.first.map(String.init)
+                        ?? "?"
                     if c == UInt8(ascii: "=") {
                         throw ExprSyntaxError(message: "unexpected '='; use '==' to compare", offset: i)
                     }
@@ -90,7 +94,8 @@ struct Lexer {
             let text = digits + String(decoding: bytes[unitStart..<i], as: UTF8.self)
             let negative = digits.hasPrefix("-")
             guard let d = Duration.parse(negative ? String(text.dropFirst()) : text) else {
-                throw ExprSyntaxError(message: "invalid duration '\(text)'; write <int><unit> with unit s, m, h, d or w", offset: start)
+                throw ExprSyntaxError(
+                    message: "invalid duration '\(text)'; write <int><unit> with unit s, m, h, d or w", offset: start)
             }
             return .duration(negative ? Duration(seconds: -d.seconds) : d)
         }

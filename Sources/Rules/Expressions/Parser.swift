@@ -30,7 +30,9 @@ struct Parser {
         }
         let e = try parser.orExpr()
         guard case .end = parser.peek.token else {
-            throw ExprSyntaxError(message: "unexpected \(parser.describe(parser.peek.token)) after a complete expression", offset: parser.peek.offset)
+            throw ExprSyntaxError(
+                message: "unexpected \(parser.describe(parser.peek.token)) after a complete expression",
+                offset: parser.peek.offset)
         }
         return e
     }
@@ -111,7 +113,8 @@ struct Parser {
         let right = try additive()
         if let (op2, o2) = comparisonOp() {
             throw ExprSyntaxError(
-                message: "comparisons cannot be chained ('\(op.rawValue)' then '\(op2.rawValue)'); combine them with 'and'",
+                message:
+                    "comparisons cannot be chained ('\(op.rawValue)' then '\(op2.rawValue)'); combine them with 'and'",
                 offset: o2)
         }
         return .binary(op, left, right, opOffset: o)
@@ -150,7 +153,9 @@ struct Parser {
                     while true {
                         depth += 1
                         defer { depth -= 1 }
-                        guard depth < 200 else { throw ExprSyntaxError(message: "expression nested too deeply", offset: t.offset) }
+                        guard depth < 200 else {
+                            throw ExprSyntaxError(message: "expression nested too deeply", offset: t.offset)
+                        }
                         args.append(try orExpr())
                         if isOp(",") {
                             _ = advance()
@@ -160,7 +165,9 @@ struct Parser {
                     }
                 }
                 guard isOp(")") else {
-                    throw ExprSyntaxError(message: "expected ')' to close the call of \(n)(), found \(describe(peek.token))", offset: peek.offset)
+                    throw ExprSyntaxError(
+                        message: "expected ')' to close the call of \(n)(), found \(describe(peek.token))",
+                        offset: peek.offset)
                 }
                 _ = advance()
                 return .call(n, args, offset: t.offset)
@@ -185,9 +192,12 @@ struct Parser {
                     switch e.token {
                     case .string(let s): items.append(s)
                     case .end, .op("]"), .op(","):
-                        throw ExprSyntaxError(message: "expected a string in the list, found \(describe(e.token))", offset: e.offset)
+                        throw ExprSyntaxError(
+                            message: "expected a string in the list, found \(describe(e.token))", offset: e.offset)
                     default:
-                        if bad == nil { bad = (e.offset, "list elements must be string literals, found \(describe(e.token))") }
+                        if bad == nil {
+                            bad = (e.offset, "list elements must be string literals, found \(describe(e.token))")
+                        }
                     }
                     if isOp(",") {
                         _ = advance()
@@ -197,13 +207,15 @@ struct Parser {
                 }
             }
             guard isOp("]") else {
-                throw ExprSyntaxError(message: "expected ']' or ',' in the list, found \(describe(peek.token))", offset: peek.offset)
+                throw ExprSyntaxError(
+                    message: "expected ']' or ',' in the list, found \(describe(peek.token))", offset: peek.offset)
             }
             _ = advance()
             if let (o, m) = bad { return .badList(offset: o, message: m) }
             return .literal(.list(items), offset: t.offset)
         case .op("-"):
-            throw ExprSyntaxError(message: "unary '-' is not supported; write a negative literal like -1", offset: t.offset)
+            throw ExprSyntaxError(
+                message: "unary '-' is not supported; write a negative literal like -1", offset: t.offset)
         case .end:
             throw ExprSyntaxError(message: "unexpected end of expression; an operand is missing", offset: t.offset)
         default:

@@ -147,41 +147,59 @@ struct Checker {
             throw mismatch
         case .in, .notIn:
             guard [.string, .dynamic, .null].contains(a), [.list, .dynamic, .null].contains(b) else {
-                throw fail("type_mismatch", "operator '\(op.rawValue)' needs a string on the left and a list on the right, got \(a) and \(b)", o)
+                throw fail(
+                    "type_mismatch",
+                    "operator '\(op.rawValue)' needs a string on the left and a list on the right, got \(a) and \(b)", o
+                )
             }
             return .bool
         case .add, .sub:
             switch (a, b) {
             case (.int, .int), (.int, .dynamic), (.dynamic, .int), (.int, .null), (.null, .int): return .int
-            case (.timestamp, .duration), (.null, .duration), (.timestamp, .null), (.dynamic, .duration): return .timestamp
+            case (.timestamp, .duration), (.null, .duration), (.timestamp, .null), (.dynamic, .duration):
+                return .timestamp
             case (.dynamic, .dynamic), (.dynamic, .null), (.null, .dynamic), (.null, .null): return .dynamic
             default:
-                throw fail("type_mismatch", "operator '\(op.rawValue)' takes int \(op.rawValue) int or timestamp \(op.rawValue) duration, got \(a) and \(b)", o)
+                throw fail(
+                    "type_mismatch",
+                    "operator '\(op.rawValue)' takes int \(op.rawValue) int or timestamp \(op.rawValue) duration, got \(a) and \(b)",
+                    o)
             }
         }
     }
 
     mutating func call(_ fname: String, _ args: [Syntax], _ o: Int) throws(ExprProblem) -> Expr {
         guard let f = Function(rawValue: fname) else {
-            throw fail("unknown_function", "unknown function '\(fname)'" + Suggest.hint(fname, Function.allCases.map(\.rawValue)), o)
+            throw fail(
+                "unknown_function",
+                "unknown function '\(fname)'" + Suggest.hint(fname, Function.allCases.map(\.rawValue)), o)
         }
         guard args.count == f.arity else {
-            throw fail("invalid_argument", "\(fname)() takes \(f.arity) argument\(f.arity == 1 ? "" : "s"), got \(args.count)", o)
+            throw fail(
+                "invalid_argument", "\(fname)() takes \(f.arity) argument\(f.arity == 1 ? "" : "s"), got \(args.count)",
+                o)
         }
         switch f {
         case .feature, .limit:
             if context == .live {
-                throw fail("name_not_allowed", "\(fname)() cannot be used in a live rule (live reads only now, account.*, lists.* and stored subscription fields)", o)
+                throw fail(
+                    "name_not_allowed",
+                    "\(fname)() cannot be used in a live rule (live reads only now, account.*, lists.* and stored subscription fields)",
+                    o)
             }
             guard case .literal(.string(let key), let ko) = args[0] else {
                 throw fail("invalid_argument", "\(fname)() takes a feature key as a string literal", args[0].offset)
             }
             guard let (index, kind) = env.features[key] else {
-                throw fail("unknown_feature", "unknown feature '\(key)' in \(fname)()" + Suggest.hint(key, env.features.keys), ko)
+                throw fail(
+                    "unknown_feature", "unknown feature '\(key)' in \(fname)()" + Suggest.hint(key, env.features.keys),
+                    ko)
             }
             let wanted: ExprEnvironment.FeatureKind = f == .feature ? .boolean : .limit
             guard kind == wanted else {
-                throw fail("type_mismatch", "\(fname)() takes a \(wanted.rawValue) feature; '\(key)' is a \(kind.rawValue)", ko)
+                throw fail(
+                    "type_mismatch", "\(fname)() takes a \(wanted.rawValue) feature; '\(key)' is a \(kind.rawValue)", ko
+                )
             }
             reads.subscription = true
             return Expr(.featureCall(f, index), offset: o, type: f == .feature ? .bool : .int)
@@ -225,7 +243,9 @@ struct Checker {
                 throw unknown(SubscriptionField.allCases.map { "subscription.\($0.rawValue)" })
             }
             if context == .live && !f.isStored {
-                throw notAllowed(" (live reads only stored subscription fields: status, plan, period_start, period_end, past_due_since, seats)")
+                throw notAllowed(
+                    " (live reads only stored subscription fields: status, plan, period_start, period_end, past_due_since, seats)"
+                )
             }
             reads.subscription = true
             name = .subscription(f)
@@ -235,9 +255,12 @@ struct Checker {
             } else if parts.count == 2, let f = UserField(rawValue: parts[1]) {
                 name = .user(f)
             } else {
-                throw unknown(UserField.allCases.map { "user.\($0.rawValue)" } + ["user.attributes." + (parts.last ?? "")])
+                throw unknown(
+                    UserField.allCases.map { "user.\($0.rawValue)" } + ["user.attributes." + (parts.last ?? "")])
             }
-            if context == .live { throw notAllowed(" (live reads only now, account.*, lists.* and stored subscription fields)") }
+            if context == .live {
+                throw notAllowed(" (live reads only now, account.*, lists.* and stored subscription fields)")
+            }
             reads.user = true
         case "request":
             guard parts.count == 2, let f = RequestField(rawValue: parts[1]) else {

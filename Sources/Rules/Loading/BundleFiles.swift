@@ -63,7 +63,10 @@ public enum BundleFiles {
             let size = (try? FileManager.default.attributesOfItem(atPath: abs)[.size] as? NSNumber)?.intValue ?? 0
             let origin = SourceLocation(file: rel, line: 1, column: 1)
             if size > YAMLLoader.maxFileBytes {
-                diags.append(Diagnostic(code: "file_too_large", "file is \(size) bytes; the limit is \(YAMLLoader.maxFileBytes) (4 MiB)", at: origin))
+                diags.append(
+                    Diagnostic(
+                        code: "file_too_large",
+                        "file is \(size) bytes; the limit is \(YAMLLoader.maxFileBytes) (4 MiB)", at: origin))
                 files.append(SourceFile(path: rel, bytes: []))
                 continue
             }

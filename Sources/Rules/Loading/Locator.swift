@@ -25,7 +25,8 @@ struct Locator {
             let line = Array(fileLines[node.start.line - 1].unicodeScalars)
             let from = node.start.column - 1 + quote
             let scalars = Array(text.unicodeScalars)
-            guard from >= 0, from + scalars.count <= line.count, Array(line[from..<(from + scalars.count)]) == scalars else {
+            guard from >= 0, from + scalars.count <= line.count, Array(line[from..<(from + scalars.count)]) == scalars
+            else {
                 return node.start.advanced(by: quote)
             }
             return node.start.advanced(by: quote + charOffset)
@@ -33,7 +34,9 @@ struct Locator {
             // Content starts on the line after the indicator; map line by line when the text matches the source.
             let prefix = String(decoding: u[..<clamped], as: UTF8.self)
             let lineIndex = prefix.filter { $0 == "\n" }.count
-            let col = prefix.split(separator: "\n", omittingEmptySubsequences: false).last.map { $0.unicodeScalars.count } ?? 0
+            let col =
+                prefix.split(separator: "\n", omittingEmptySubsequences: false).last.map { $0.unicodeScalars.count }
+                ?? 0
             let srcLine = node.start.line + 1 + lineIndex
             guard srcLine - 1 < fileLines.count else { return node.start }
             let indent = fileLines[node.start.line].unicodeScalars.prefix { $0 == " " }.count

@@ -3,17 +3,21 @@ extension CompileState {
     mutating func declareDenials() {
         for (name, status) in Denial.builtIn {
             policy.denialLookup[name] = policy.denials.count
-            policy.denials.append(Denial(name: name, status: status, body: .object([]), description: nil, location: nil))
+            policy.denials.append(
+                Denial(name: name, status: status, body: .object([]), description: nil, location: nil))
         }
         for e in sections["denials"] ?? [] {
             guard checkKeyName(e.key, "denial", at: e.keyNode.start) else { continue }
             if e.key == "invalid_path" {
-                diags.error("reserved_denial", "denials.invalid_path is built in (400) and cannot be redefined", at: e.keyNode.start)
+                diags.error(
+                    "reserved_denial", "denials.invalid_path is built in (400) and cannot be redefined",
+                    at: e.keyNode.start)
                 continue
             }
             if policy.denialLookup[e.key] == nil {
                 policy.denialLookup[e.key] = policy.denials.count
-                policy.denials.append(Denial(name: e.key, status: 0, body: .object([]), description: nil, location: e.keyNode.start))
+                policy.denials.append(
+                    Denial(name: e.key, status: 0, body: .object([]), description: nil, location: e.keyNode.start))
             } else {
                 policy.denials[policy.denialLookup[e.key]!].location = e.keyNode.start
             }
@@ -25,14 +29,19 @@ extension CompileState {
             guard let index = policy.denialLookup[e.key], e.key != "invalid_path" else { continue }
             let path = "denials.\(e.key)"
             let builtIn = Denial.builtIn.contains { $0.0 == e.key }
-            guard let f = fields(e.value, path, allowed: ["status", "body", "description"], required: builtIn ? [] : ["status"]) else {
+            guard
+                let f = fields(
+                    e.value, path, allowed: ["status", "body", "description"], required: builtIn ? [] : ["status"])
+            else {
                 continue
             }
             if let s = f["status"], let status = int(s.value, "\(path).status") {
                 if (400...599).contains(status) {
                     policy.denials[index].status = Int(status)
                 } else {
-                    diags.error("invalid_value", "\(path).status must be an HTTP error status (400–599), got \(status)", at: s.value.start)
+                    diags.error(
+                        "invalid_value", "\(path).status must be an HTTP error status (400–599), got \(status)",
+                        at: s.value.start)
                 }
             }
             if let d = f["description"] { policy.denials[index].description = string(d.value, "\(path).description") }
@@ -68,10 +77,12 @@ extension CompileState {
             case .bool(let b): return .bool(b)
             case .int(let i): return .int(i)
             case .intOverflow(let s):
-                diags.error("integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+                diags.error(
+                    "integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
                 return nil
             case .float(let s):
-                diags.error("invalid_value", "\(path): decimal numbers are not supported in bodies, got \(s)", at: node.start)
+                diags.error(
+                    "invalid_value", "\(path): decimal numbers are not supported in bodies, got \(s)", at: node.start)
                 return nil
             case .string(let s): return interpolation(s, node, path)
             }
@@ -86,7 +97,8 @@ extension CompileState {
         var i = 0
         var ok = true
         while i < u.count {
-            if u[i] == UInt8(ascii: "$"), i + 2 < u.count, u[i + 1] == UInt8(ascii: "$"), u[i + 2] == UInt8(ascii: "{") {
+            if u[i] == UInt8(ascii: "$"), i + 2 < u.count, u[i + 1] == UInt8(ascii: "$"), u[i + 2] == UInt8(ascii: "{")
+            {
                 text += Array("${".utf8)
                 i += 3
                 continue
@@ -121,7 +133,8 @@ extension CompileState {
             if let (e, _) = expression(exprText, path, context: .denialTemplate, node: node, base: i + 2) {
                 if e.type == .duration {
                     diags.error(
-                        "invalid_interpolation", "\(path): a duration cannot be interpolated ('${\(exprText)}' is a duration)",
+                        "invalid_interpolation",
+                        "\(path): a duration cannot be interpolated ('${\(exprText)}' is a duration)",
                         at: location(node, i))
                     ok = false
                 } else {

@@ -4,7 +4,9 @@ extension CompileState {
         for e in sections["facts"] ?? [] where checkKeyName(e.key, "fact", at: e.keyNode.start) {
             env.facts[e.key] = policy.facts.count
             policy.facts.append(
-                Fact(name: e.key, expr: Expr(.literal(.bool(false)), offset: 0, type: .bool), reads: ExprReads(), description: nil,
+                Fact(
+                    name: e.key, expr: Expr(.literal(.bool(false)), offset: 0, type: .bool), reads: ExprReads(),
+                    description: nil,
                     location: e.keyNode.start))
         }
     }
@@ -15,14 +17,17 @@ extension CompileState {
             let path = "facts.\(e.key)"
             var exprNode = e.value
             if case .mapping = e.value.kind {
-                guard let f = fields(e.value, path, allowed: ["expr", "description"], required: ["expr"]) else { continue }
+                guard let f = fields(e.value, path, allowed: ["expr", "description"], required: ["expr"]) else {
+                    continue
+                }
                 if let d = f["description"] { policy.facts[index].description = string(d.value, "\(path).description") }
                 guard let x = f["expr"] else { continue }
                 exprNode = x.value
             }
             guard let (expr, reads) = expression(exprNode, path, context: .fact) else { continue }
             if ![.bool, .null, .dynamic].contains(expr.type) {
-                diags.error("type_mismatch", "\(path): a fact must be a bool expression, got \(expr.type)", at: exprNode.start)
+                diags.error(
+                    "type_mismatch", "\(path): a fact must be a bool expression, got \(expr.type)", at: exprNode.start)
                 continue
             }
             policy.facts[index].expr = expr
@@ -66,7 +71,8 @@ extension CompileState {
                         reported.formUnion(cycle)
                         let names = (cycle + [j]).map { s.policy.facts[$0].name }.joined(separator: " -> ")
                         s.diags.error(
-                            "fact_cycle", "facts.\(s.policy.facts[j].name): fact cycle \(names)", at: s.policy.facts[j].location,
+                            "fact_cycle", "facts.\(s.policy.facts[j].name): fact cycle \(names)",
+                            at: s.policy.facts[j].location,
                             related: cycle.dropFirst().map { s.policy.facts[$0].location })
                     }
                 } else if state[j] == 0 {

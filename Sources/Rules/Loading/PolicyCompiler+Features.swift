@@ -10,7 +10,8 @@ extension CompileState {
             guard let kind = FeatureKind(rawValue: typeName) else {
                 diags.error(
                     "invalid_value",
-                    "\(path).type: unknown feature type '\(typeName)'" + Suggest.hint(typeName, ["boolean", "limit", "set"])
+                    "\(path).type: unknown feature type '\(typeName)'"
+                        + Suggest.hint(typeName, ["boolean", "limit", "set"])
                         + "; allowed: boolean, limit, set", at: typeNode.start)
                 continue
             }
@@ -21,21 +22,29 @@ extension CompileState {
             if let d = f["description"] { feature.description = string(d.value, "\(path).description") }
             if let p = f["period"] {
                 if kind != .limit {
-                    diags.error("not_applicable", "\(path).period applies only to limit features; '\(e.key)' is a \(kind.rawValue)", at: p.key.start)
+                    diags.error(
+                        "not_applicable",
+                        "\(path).period applies only to limit features; '\(e.key)' is a \(kind.rawValue)",
+                        at: p.key.start)
                 } else if let s = string(p.value, "\(path).period") {
                     if let period = Feature.Period(rawValue: s) {
                         feature.period = period
                     } else {
                         let allowed = Feature.Period.allCases.map(\.rawValue)
                         diags.error(
-                            "invalid_value", "\(path).period: unknown period '\(s)'" + Suggest.hint(s, allowed) + "; allowed: \(allowed.joined(separator: ", "))",
+                            "invalid_value",
+                            "\(path).period: unknown period '\(s)'" + Suggest.hint(s, allowed)
+                                + "; allowed: \(allowed.joined(separator: ", "))",
                             at: p.value.start)
                     }
                 }
             }
             if let v = f["values"] {
                 if kind != .set {
-                    diags.error("not_applicable", "\(path).values applies only to set features; '\(e.key)' is a \(kind.rawValue)", at: v.key.start)
+                    diags.error(
+                        "not_applicable",
+                        "\(path).values applies only to set features; '\(e.key)' is a \(kind.rawValue)", at: v.key.start
+                    )
                 } else if let items = stringList(v.value, "\(path).values") {
                     var seen = Set<String>()
                     for (s, node) in items {
@@ -47,7 +56,9 @@ extension CompileState {
                     }
                 }
             } else if kind == .set {
-                diags.error("missing_key", "\(path) is a set feature and needs 'values' (its closed vocabulary)", at: e.value.start)
+                diags.error(
+                    "missing_key", "\(path) is a set feature and needs 'values' (its closed vocabulary)",
+                    at: e.value.start)
             }
             if let d = f["default"], let v = featureValue(d.value, feature, "\(path).default") {
                 feature.defaultValue = v
@@ -63,14 +74,16 @@ extension CompileState {
         case .boolean:
             if case .bool(let b)? = node.resolved { return .bool(b) }
             diags.error(
-                "invalid_value", "\(path): boolean feature '\(feature.name)' takes true or false, got \(describe(node))",
+                "invalid_value",
+                "\(path): boolean feature '\(feature.name)' takes true or false, got \(describe(node))",
                 at: node.start)
         case .limit:
             switch node.resolved {
             case .int(let i)? where i >= 0: return .limit(i)
             case .string("unlimited")?: return .limit(nil)
             case .intOverflow(let s)?:
-                diags.error("integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+                diags.error(
+                    "integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
             default:
                 diags.error(
                     "invalid_value",
@@ -80,7 +93,8 @@ extension CompileState {
         case .set:
             guard case .sequence(let items) = node.kind else {
                 diags.error(
-                    "invalid_value", "\(path): set feature '\(feature.name)' takes a list of values, got \(describe(node))",
+                    "invalid_value",
+                    "\(path): set feature '\(feature.name)' takes a list of values, got \(describe(node))",
                     at: node.start)
                 return nil
             }
@@ -88,14 +102,16 @@ extension CompileState {
             var ok = true
             for item in items {
                 guard case .string(let s)? = item.resolved else {
-                    diags.error("invalid_value", "\(path): set values must be strings, got \(describe(item))", at: item.start)
+                    diags.error(
+                        "invalid_value", "\(path): set values must be strings, got \(describe(item))", at: item.start)
                     ok = false
                     continue
                 }
                 guard let i = feature.values.firstIndex(of: s) else {
                     diags.error(
                         "value_not_in_set",
-                        "\(path): '\(s)' is not a value of set feature '\(feature.name)'" + Suggest.hint(s, feature.values)
+                        "\(path): '\(s)' is not a value of set feature '\(feature.name)'"
+                            + Suggest.hint(s, feature.values)
                             + "; allowed: \(feature.values.joined(separator: ", "))", at: item.start)
                     ok = false
                     continue

@@ -9,7 +9,8 @@ extension CompileState {
                 type = FlagType(rawValue: s)
                 if type == nil {
                     diags.error(
-                        "invalid_value", "\(path).type: unknown flag type '\(s)'" + Suggest.hint(s, ["boolean", "string", "integer"])
+                        "invalid_value",
+                        "\(path).type: unknown flag type '\(s)'" + Suggest.hint(s, ["boolean", "string", "integer"])
                             + "; allowed: boolean, string, integer", at: t.value.start)
                     continue
                 }
@@ -29,21 +30,29 @@ extension CompileState {
             }
             guard let type, let defaultValue = flagValue(d.value, type, "\(path).default", flag: e.key) else {
                 if type == nil {
-                    diags.error("invalid_value", "\(path).default must be a boolean, string or integer, got \(describe(d.value))", at: d.value.start)
+                    diags.error(
+                        "invalid_value",
+                        "\(path).default must be a boolean, string or integer, got \(describe(d.value))",
+                        at: d.value.start)
                 }
                 continue
             }
-            var flag = Flag(name: e.key, type: type, description: nil, defaultValue: defaultValue, rules: [], location: e.keyNode.start)
+            var flag = Flag(
+                name: e.key, type: type, description: nil, defaultValue: defaultValue, rules: [],
+                location: e.keyNode.start)
             if let desc = f["description"] { flag.description = string(desc.value, "\(path).description") }
             var ok = true
             if let r = f["rules"], r.value.resolved != .null {
                 guard case .sequence(let items) = r.value.kind else {
-                    diags.error("invalid_type", "\(path).rules must be a list, got \(describe(r.value))", at: r.value.start)
+                    diags.error(
+                        "invalid_type", "\(path).rules must be a list, got \(describe(r.value))", at: r.value.start)
                     continue
                 }
                 for (i, item) in items.enumerated() {
                     let rpath = "\(path).rules[\(i)]"
-                    guard let rf = fields(item, rpath, allowed: ["when", "value", "description"], required: ["when", "value"]),
+                    guard
+                        let rf = fields(
+                            item, rpath, allowed: ["when", "value", "description"], required: ["when", "value"]),
                         let w = rf["when"], let v = rf["value"]
                     else {
                         ok = false
@@ -56,7 +65,9 @@ extension CompileState {
                         continue
                     }
                     if ![.bool, .null, .dynamic].contains(expr.type) {
-                        diags.error("type_mismatch", "\(rpath).when must be a bool expression, got \(expr.type)", at: w.value.start)
+                        diags.error(
+                            "type_mismatch", "\(rpath).when must be a bool expression, got \(expr.type)",
+                            at: w.value.start)
                         ok = false
                         continue
                     }
@@ -75,7 +86,8 @@ extension CompileState {
         case (.integer, .intOverflow(let s)?):
             diags.error("integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
         default:
-            diags.error("type_mismatch", "\(path): flag '\(flag)' is \(type.rawValue), got \(describe(node))", at: node.start)
+            diags.error(
+                "type_mismatch", "\(path): flag '\(flag)' is \(type.rawValue), got \(describe(node))", at: node.start)
         }
         return nil
     }

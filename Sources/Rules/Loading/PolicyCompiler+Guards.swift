@@ -6,11 +6,14 @@ extension CompileState {
         var names: [String: SourceLocation] = [:]
         for (i, node) in guardNodes.enumerated() {
             var path = "guards[\(i)]"
-            guard let f = fields(node, path, allowed: CompileState.guardKeys, required: ["name", "requires", "deny"]) else { continue }
+            guard let f = fields(node, path, allowed: CompileState.guardKeys, required: ["name", "requires", "deny"])
+            else { continue }
             guard let nameNode = f["name"]?.value, let name = string(nameNode, "\(path).name") else { continue }
             guard checkKeyName(name, "guard", at: nameNode.start) else { continue }
             if let first = names[name] {
-                diags.error("duplicate_definition", "guard '\(name)' is defined twice (first at \(first))", at: nameNode.start, related: [first])
+                diags.error(
+                    "duplicate_definition", "guard '\(name)' is defined twice (first at \(first))", at: nameNode.start,
+                    related: [first])
                 continue
             }
             names[name] = nameNode.start
@@ -23,14 +26,19 @@ extension CompileState {
                 let items: [YAMLNode]
                 if case .sequence(let s) = a.value.kind { items = s } else { items = [a.value] }
                 for (j, item) in items.enumerated() {
-                    if let p = routePattern(item, "\(path).applies_to[\(j)]") { appliesTo.append(p) } else { ok = false }
+                    if let p = routePattern(item, "\(path).applies_to[\(j)]") {
+                        appliesTo.append(p)
+                    } else {
+                        ok = false
+                    }
                 }
             }
             var requires: (Expr, ExprReads)?
             if let r = f["requires"] {
                 requires = expression(r.value, "\(path).requires", context: .guardRule)
                 if let (e, _) = requires, ![.bool, .null, .dynamic].contains(e.type) {
-                    diags.error("type_mismatch", "\(path).requires must be a bool expression, got \(e.type)", at: r.value.start)
+                    diags.error(
+                        "type_mismatch", "\(path).requires must be a bool expression, got \(e.type)", at: r.value.start)
                     requires = nil
                 }
             }
@@ -38,7 +46,9 @@ extension CompileState {
             var allow: [Guard.AllowEntry] = []
             if let a = f["allow"], a.value.resolved != .null {
                 guard case .sequence(let items) = a.value.kind else {
-                    diags.error("invalid_type", "\(path).allow must be a list of routes, got \(describe(a.value))", at: a.value.start)
+                    diags.error(
+                        "invalid_type", "\(path).allow must be a list of routes, got \(describe(a.value))",
+                        at: a.value.start)
                     continue
                 }
                 for (j, item) in items.enumerated() {
@@ -55,7 +65,10 @@ extension CompileState {
                             when = expression(w.value, "\(ipath).when", context: .guardRule)
                             if when == nil { ok = false }
                         }
-                        allow.append(.init(pattern: p, when: when?.0, whenReads: closedReads(when?.1 ?? ExprReads()), location: item.start))
+                        allow.append(
+                            .init(
+                                pattern: p, when: when?.0, whenReads: closedReads(when?.1 ?? ExprReads()),
+                                location: item.start))
                     } else if let p = routePattern(item, ipath) {
                         allow.append(.init(pattern: p, when: nil, whenReads: ExprReads(), location: item.start))
                     } else {
@@ -66,7 +79,8 @@ extension CompileState {
             guard ok, let (expr, reads) = requires, let deny, let requiresNode = f["requires"]?.value else { continue }
             policy.guards.append(
                 Guard(
-                    name: name, description: description, appliesTo: appliesTo, requires: expr, requiresReads: closedReads(reads),
+                    name: name, description: description, appliesTo: appliesTo, requires: expr,
+                    requiresReads: closedReads(reads),
                     deny: deny, allow: allow, location: nameNode.start, requiresLocation: requiresNode.start))
         }
     }
@@ -84,7 +98,9 @@ extension CompileState {
             pathOffset += trimmed.utf8.distance(from: trimmed.startIndex, to: rawPath.startIndex)
             guard CompileState.httpMethods.contains(m) else {
                 diags.error(
-                    "invalid_route", "\(path): unknown HTTP method '\(m)' in route '\(text)'" + Suggest.hint(m.uppercased() == m ? m : m.uppercased(), CompileState.httpMethods),
+                    "invalid_route",
+                    "\(path): unknown HTTP method '\(m)' in route '\(text)'"
+                        + Suggest.hint(m.uppercased() == m ? m : m.uppercased(), CompileState.httpMethods),
                     at: node.start)
                 return nil
             }
@@ -99,7 +115,8 @@ extension CompileState {
             return nil
         }
         if rawPath.contains("?") || rawPath.contains("#") || rawPath.contains(" ") {
-            diags.error("invalid_route", "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
+            diags.error(
+                "invalid_route", "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
             return nil
         }
         let decoded: Substring
@@ -118,7 +135,8 @@ extension CompileState {
                 return nil
             case "**":
                 guard k == parts.count - 1 else {
-                    diags.error("invalid_route", "\(path): '**' may only be the last segment of route '\(text)'", at: at)
+                    diags.error(
+                        "invalid_route", "\(path): '**' may only be the last segment of route '\(text)'", at: at)
                     return nil
                 }
                 segments.append(.rest)
@@ -126,12 +144,14 @@ extension CompileState {
                 segments.append(.one)
             default:
                 if seg.first == "{" && seg.last == "}" && seg.count > 2
-                    && seg.dropFirst().dropLast().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+                    && seg.dropFirst().dropLast().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+                    )
                 {
                     segments.append(.one)
                 } else if seg.contains("*") || seg.contains("{") || seg.contains("}") {
                     diags.error(
-                        "invalid_route", "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
+                        "invalid_route",
+                        "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
                         at: at)
                     return nil
                 } else {
@@ -146,7 +166,9 @@ extension CompileState {
     mutating func denialReference(_ node: YAMLNode, _ path: String) -> Int? {
         guard let name = string(node, path) else { return nil }
         if let i = policy.denialLookup[name] { return i }
-        diags.error("unknown_denial", "\(path): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys), at: node.start)
+        diags.error(
+            "unknown_denial", "\(path): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys),
+            at: node.start)
         return nil
     }
 }

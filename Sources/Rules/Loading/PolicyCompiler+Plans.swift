@@ -1,5 +1,7 @@
 extension CompileState {
-    static let planKeys = ["display_name", "description", "assignable_via", "extends", "grants", "price", "public", "sort", "aliases"]
+    static let planKeys = [
+        "display_name", "description", "assignable_via", "extends", "grants", "price", "public", "sort", "aliases",
+    ]
 
     mutating func compilePlans() {
         let entries = (sections["plans"] ?? []).filter { checkKeyName($0.key, "plan", at: $0.keyNode.start) }
@@ -9,7 +11,8 @@ extension CompileState {
             let path = "plans.\(e.key)"
             let index = policy.plans.count
             var plan = Plan(
-                name: e.key, displayName: nil, description: nil, assignableVia: nil, parent: nil, aliases: [], price: nil,
+                name: e.key, displayName: nil, description: nil, assignableVia: nil, parent: nil, aliases: [],
+                price: nil,
                 isPublic: nil, sort: nil, grants: [], location: e.keyNode.start)
             policy.planLookup[e.key] = index
             defer { policy.plans.append(plan) }
@@ -29,7 +32,8 @@ extension CompileState {
                         let allowed = AssignSource.allCases.map(\.rawValue)
                         diags.error(
                             "invalid_value",
-                            "\(path).assignable_via: unknown source '\(s)'" + Suggest.hint(s, allowed) + "; allowed: \(allowed.joined(separator: ", "))",
+                            "\(path).assignable_via: unknown source '\(s)'" + Suggest.hint(s, allowed)
+                                + "; allowed: \(allowed.joined(separator: ", "))",
                             at: node.start)
                     }
                 }
@@ -41,22 +45,31 @@ extension CompileState {
                     aliasNodes.append((s, index, node))
                 }
             }
-            if let n = f["price"], let pf = fields(n.value, "\(path).price", allowed: ["monthly_cents", "annual_cents", "currency"]) {
+            if let n = f["price"],
+                let pf = fields(n.value, "\(path).price", allowed: ["monthly_cents", "annual_cents", "currency"])
+            {
                 var price = Plan.Price()
-                if let m = pf["monthly_cents"] { price.monthlyCents = int(m.value, "\(path).price.monthly_cents", min: 0) }
+                if let m = pf["monthly_cents"] {
+                    price.monthlyCents = int(m.value, "\(path).price.monthly_cents", min: 0)
+                }
                 if let a = pf["annual_cents"] { price.annualCents = int(a.value, "\(path).price.annual_cents", min: 0) }
                 if let c = pf["currency"], let s = string(c.value, "\(path).price.currency") {
                     if s.count == 3 && s.allSatisfy({ $0.isASCII && $0.isLetter }) {
                         price.currency = s
                     } else {
-                        diags.error("invalid_value", "\(path).price.currency must be a 3-letter ISO 4217 code, got '\(s)'", at: c.value.start)
+                        diags.error(
+                            "invalid_value", "\(path).price.currency must be a 3-letter ISO 4217 code, got '\(s)'",
+                            at: c.value.start)
                     }
                 }
                 plan.price = price
             }
             if let g = f["grants"], g.value.resolved != .null {
                 guard case .mapping(let pairs) = g.value.kind else {
-                    diags.error("invalid_type", "\(path).grants must be a mapping of feature to value, got \(describe(g.value))", at: g.value.start)
+                    diags.error(
+                        "invalid_type",
+                        "\(path).grants must be a mapping of feature to value, got \(describe(g.value))",
+                        at: g.value.start)
                     continue
                 }
                 for (k, v) in pairs {
@@ -64,7 +77,8 @@ extension CompileState {
                     guard let (fi, _) = env.features[fname] else {
                         diags.error(
                             "unknown_feature",
-                            "\(path).grants: unknown feature '\(fname)'" + Suggest.hint(fname, env.features.keys), at: k.start)
+                            "\(path).grants: unknown feature '\(fname)'" + Suggest.hint(fname, env.features.keys),
+                            at: k.start)
                         continue
                     }
                     if let value = featureValue(v, policy.features[fi], "\(path).grants.\(fname)") {
@@ -78,7 +92,8 @@ extension CompileState {
         for (alias, plan, node) in aliasNodes {
             if let other = policy.planLookup[alias], aliasOwner[alias] == nil {
                 diags.error(
-                    "alias_conflict", "plans.\(policy.plans[plan].name).aliases: alias '\(alias)' collides with plan '\(policy.plans[other].name)'",
+                    "alias_conflict",
+                    "plans.\(policy.plans[plan].name).aliases: alias '\(alias)' collides with plan '\(policy.plans[other].name)'",
                     at: node.start, related: [policy.plans[other].location])
             } else if let (owner, loc) = aliasOwner[alias] {
                 diags.error(
@@ -95,12 +110,15 @@ extension CompileState {
             let path = "plans.\(policy.plans[index].name).extends"
             if let (owner, _) = aliasOwner[target] {
                 diags.error(
-                    "unknown_plan", "\(path): '\(target)' is an alias of plan '\(policy.plans[owner].name)'; extends names plan keys",
+                    "unknown_plan",
+                    "\(path): '\(target)' is an alias of plan '\(policy.plans[owner].name)'; extends names plan keys",
                     at: node.start)
             } else if let parent = policy.planLookup[target] {
                 policy.plans[index].parent = parent
             } else {
-                diags.error("unknown_plan", "\(path): unknown plan '\(target)'" + Suggest.hint(target, policy.planLookup.keys), at: node.start)
+                diags.error(
+                    "unknown_plan", "\(path): unknown plan '\(target)'" + Suggest.hint(target, policy.planLookup.keys),
+                    at: node.start)
             }
         }
         for (alias, (plan, _)) in aliasOwner where policy.planLookup[alias] == nil { policy.planLookup[alias] = plan }
@@ -137,10 +155,14 @@ extension CompileState {
         guard let name = string(node, path) else { return nil }
         if let i = policy.planLookup[name] {
             if policy.plans[i].name == name { return i }
-            diags.error("unknown_plan", "\(path): '\(name)' is an alias of plan '\(policy.plans[i].name)'; use the plan key", at: node.start)
+            diags.error(
+                "unknown_plan", "\(path): '\(name)' is an alias of plan '\(policy.plans[i].name)'; use the plan key",
+                at: node.start)
             return nil
         }
-        diags.error("unknown_plan", "\(path): unknown plan '\(name)'" + Suggest.hint(name, policy.plans.map(\.name)), at: node.start)
+        diags.error(
+            "unknown_plan", "\(path): unknown plan '\(name)'" + Suggest.hint(name, policy.plans.map(\.name)),
+            at: node.start)
         return nil
     }
 }

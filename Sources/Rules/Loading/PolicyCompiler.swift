@@ -51,7 +51,9 @@ struct CompileState {
     var subscriptionKey: SourceLocation?
 
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
-    static let topLevelKeys = ["version", "features", "plans", "subscription", "facts", "lists", "guards", "flags", "denials"]
+    static let topLevelKeys = [
+        "version", "features", "plans", "subscription", "facts", "lists", "guards", "flags", "denials",
+    ]
 
     init(files: [SourceFile]) {
         self.files = files
@@ -95,7 +97,9 @@ struct CompileState {
     mutating func collect(_ root: YAMLNode) {
         if case .scalar(_, _, _) = root.kind, root.resolved == .null { return }
         guard case .mapping(let pairs) = root.kind else {
-            diags.error("invalid_type", "the top level of a policy file must be a mapping of sections, got \(root.typeName)", at: root.start)
+            diags.error(
+                "invalid_type", "the top level of a policy file must be a mapping of sections, got \(root.typeName)",
+                at: root.start)
             return
         }
         for (k, v) in pairs {
@@ -108,7 +112,8 @@ struct CompileState {
             case "subscription":
                 if let first = subscriptionKey {
                     diags.error(
-                        "duplicate_definition", "section 'subscription' is defined twice (first at \(first)); at most one file may define it",
+                        "duplicate_definition",
+                        "section 'subscription' is defined twice (first at \(first)); at most one file may define it",
                         at: k.start, related: [first])
                 } else if v.resolved != .null {
                     subscriptionNode = v
@@ -131,7 +136,8 @@ struct CompileState {
                     let name = ek.scalarText ?? ""
                     if let first = sections[key]?.first(where: { $0.key == name }) {
                         diags.error(
-                            "duplicate_definition", "\(singular(key)) '\(name)' is defined twice (first at \(first.keyNode.start))",
+                            "duplicate_definition",
+                            "\(singular(key)) '\(name)' is defined twice (first at \(first.keyNode.start))",
                             at: ek.start, related: [first.keyNode.start])
                         continue
                     }
@@ -251,7 +257,8 @@ struct CompileState {
     mutating func duration(_ node: YAMLNode, _ path: String, positive: Bool = true) -> Duration? {
         guard case .string(let s)? = node.resolved, let d = Duration.parse(s) else {
             diags.error(
-                "invalid_duration", "\(path) must be a duration like 14d or 24h (units s, m, h, d, w), got \(describe(node))",
+                "invalid_duration",
+                "\(path) must be a duration like 14d or 24h (units s, m, h, d, w), got \(describe(node))",
                 at: node.start)
             return nil
         }

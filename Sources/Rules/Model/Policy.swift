@@ -109,7 +109,8 @@ public struct SubscriptionConfig: Sendable {
     /// A bundle without a `subscription` section (SPEC §2.4).
     public static var defaults: SubscriptionConfig {
         let end = Expr(
-            .binary(.lt, Expr(.name(.now), offset: 0, type: .timestamp),
+            .binary(
+                .lt, Expr(.name(.now), offset: 0, type: .timestamp),
                 Expr(.name(.subscription(.period_end)), offset: 6, type: .timestamp)),
             offset: 4, type: .bool)
         let here = SourceLocation(file: "<built-in>", line: 0, column: 0)

@@ -114,6 +114,7 @@ public enum PathNormalizer {
     }
     @inline(__always) static func upperHex(_ v: UInt8) -> UInt8 { v < 10 ? v + 48 : v + 55 }
     @inline(__always) static func isUnreserved(_ c: UInt8) -> Bool {
-        (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45 || c == 46 || c == 95 || c == 126
+        (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45 || c == 46 || c == 95
+            || c == 126
     }
 }

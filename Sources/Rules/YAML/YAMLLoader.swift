@@ -26,7 +26,8 @@ public enum YAMLLoader {
         }
         if let bad = firstInvalidUTF8(bytes) {
             throw Failure(
-                code: "not_utf8", message: "file is not valid UTF-8 (byte offset \(bad))", location: bad.location(in: bytes, file: file))
+                code: "not_utf8", message: "file is not valid UTF-8 (byte offset \(bad))",
+                location: bad.location(in: bytes, file: file))
         }
         let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
         guard yaml_parser_initialize(parser) == 1 else {
@@ -158,7 +159,9 @@ public enum YAMLLoader {
                         }
                         if let first = seen[text] {
                             findings.append(
-                                Diagnostic(code: "duplicate_key", "duplicate key '\(text)' in the same mapping", at: k.start, related: [first]))
+                                Diagnostic(
+                                    code: "duplicate_key", "duplicate key '\(text)' in the same mapping", at: k.start,
+                                    related: [first]))
                             i += 2
                             continue
                         }
@@ -171,11 +174,15 @@ public enum YAMLLoader {
                     kind = .sequence(frame.items)
                 }
                 if let a = frame.anchor { pendingAnchors.remove(a) }
-                finish(YAMLNode(kind: kind, start: frame.start, end: end), anchor: frame.anchor, size: count - frame.countAtStart)
+                finish(
+                    YAMLNode(kind: kind, start: frame.start, end: end), anchor: frame.anchor,
+                    size: count - frame.countAtStart)
             case YAML_ALIAS_EVENT:
                 let name = String(cString: e.data.alias.anchor)
                 if pendingAnchors.contains(name) {
-                    throw Failure(code: "recursive_alias", message: "alias '*\(name)' refers to a node that contains it", location: start)
+                    throw Failure(
+                        code: "recursive_alias", message: "alias '*\(name)' refers to a node that contains it",
+                        location: start)
                 }
                 guard let target = anchors[name] else {
                     throw Failure(code: "unknown_anchor", message: "alias '*\(name)' names no anchor", location: start)

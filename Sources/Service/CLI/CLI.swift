@@ -121,7 +121,8 @@ struct Arguments {
                 } else if switches.contains(name), inline == nil {
                     flags.insert(name)
                 } else {
-                    throw UsageError(message: "unknown option '\(name)'" + CLI.hint(name, Array(valued.union(switches))))
+                    throw UsageError(
+                        message: "unknown option '\(name)'" + CLI.hint(name, Array(valued.union(switches))))
                 }
             } else {
                 positional.append(a)

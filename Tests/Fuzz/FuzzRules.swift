@@ -1,0 +1,32 @@
+// libFuzzer entry point over the parsers of Rules, built by scripts/fuzz (not part of the package build).
+// The first input byte picks the target; the rest is the input.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    guard size > 0 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
+    switch data[0] % 3 {
+    case 0:
+        // A whole bundle file: loader, every section pass, expression compiler, templates.
+        let out = PolicyCompiler.compile(files: [SourceFile(path: "fuzz.yaml", bytes: bytes)])
+        for d in out.diagnostics { precondition(d.location.line >= 0 && d.location.column >= 0) }
+    case 1:
+        var env = ExprEnvironment()
+        env.features = ["sso": (0, .boolean), "seats": (1, .limit)]
+        env.facts = ["f": 0]
+        env.lists = ["l": 0]
+        let text = String(decoding: bytes, as: UTF8.self)
+        for ctx in [ExprContext.live, .fact, .guardRule, .flagRule, .denialTemplate] {
+            _ = ExpressionCompiler.compile(text, in: ctx, env: env)
+        }
+    default:
+        let text = String(decoding: bytes, as: UTF8.self)
+        if case .success(let p) = PathNormalizer.normalize(text) {
+            // Normalization is idempotent and never leaves dot segments or empty segments.
+            precondition(PathNormalizer.normalize(p) == .success(p))
+            precondition(!p.split(separator: "/").contains { $0 == "." || $0 == ".." })
+        }
+        _ = Timestamp.parse(text)
+    }
+    return 0
+}

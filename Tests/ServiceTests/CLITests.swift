@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+@Suite struct CLITests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let policies = repo.appendingPathComponent("Policies").path
+    static let invalid = repo.appendingPathComponent("Tests/Fixtures/invalid").path
+
+    func run(_ args: [String]) -> (Int32, String, String) {
+        let b = CLIOutput.Buffer()
+        let code = CLI.run(arguments: args, output: .capturing(b))
+        return (code, b.out, b.err)
+    }
+
+    @Test func validateSampleBundleExitsZero() {
+        let (code, out, _) = run(["validate", Self.policies])
+        #expect(code == 0)
+        #expect(out.hasPrefix("ok: 7 files"))
+    }
+
+    @Test func validateBrokenBundleExitsOneWithPositions() {
+        let (code, out, _) = run(["validate", Self.invalid + "/unknown_extends"])
+        #expect(code == 1)
+        #expect(
+            out.contains(
+                "/unknown_extends/a.yaml:3:23: error: [unknown_plan] plans.starter.extends: unknown plan 'fre'"))
+        #expect(out.hasSuffix("1 error, 0 warnings\n"))
+    }
+
+    @Test func usageErrorsExitTwo() {
+        #expect(run([]).0 == 2)
+        #expect(run(["valdate"]).0 == 2)
+        #expect(run(["valdate"]).2.contains("did you mean 'validate'"))
+        #expect(run(["validate", "--bogus"]).0 == 2)
+        #expect(run(["validate", "/nonexistent/dir"]).0 == 2)
+        #expect(run(["validate", "a", "b"]).0 == 2)
+    }
+
+    @Test func binarySmokeTest() throws {
+        let bin = Self.repo.appendingPathComponent(".build/debug/entitlements")
+        guard FileManager.default.isExecutableFile(atPath: bin.path) else { return }
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = ["validate", Self.policies]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(out.hasPrefix("ok:"))
+    }
+}
