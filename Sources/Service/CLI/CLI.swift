@@ -70,6 +70,7 @@ enum CLI {
         do {
             switch command {
             case "validate": return try ValidateCommand.run(rest, output: output)
+            case "check": return try CheckCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok

@@ -1,0 +1,366 @@
+/// A request-level error: the whole request fails with this status and JSON body.
+public struct RequestError: Error, Sendable {
+    public var status: Int
+    public var code: String
+    public var detail: String
+    public var path: String?
+
+    public init(status: Int = 400, code: String = "invalid_request", detail: String, path: String? = nil) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.path = path
+    }
+
+    public var json: JSONValue {
+        var m: [(String, JSONValue)] = [("error", .string(code)), ("detail", .string(detail))]
+        if let path { m.append(("path", .string(path))) }
+        return .object(m)
+    }
+}
+
+/// A check-level error: that check's result says so; the other checks are answered.
+public struct CheckError: Error, Sendable {
+    public var code: String
+    public var detail: String
+    public var path: String
+
+    public var json: JSONValue {
+        .object([
+            ("allowed", .bool(false)), ("error", .string(code)), ("status", .int(400)), ("detail", .string(detail)),
+            ("path", .string(path)),
+        ])
+    }
+}
+
+/// Whose account a request is about: inline state, or an id for the store.
+public enum AccountReference: Sendable {
+    case inline(Account)
+    case id(String)
+}
+
+/// A decoded `POST /v1/check` body.
+public struct CheckRequest: Sendable {
+    public var account: AccountReference
+    public var user: User?
+    public var now: Timestamp?
+    public var explain: Bool
+    public var checks: [Result<Check, CheckError>]
+}
+
+/// Decodes request JSON into evaluator inputs, validating every field (SPEC §6.1, §6.2, §6.5, §9).
+public struct RequestDecoder: Sendable {
+    public let program: Program
+    public init(program: Program) { self.program = program }
+
+    var policy: Policy { program.policy }
+
+    static func members(_ v: JSONValue, _ path: String, allowed: [String]) throws(RequestError) -> [String: JSONValue] {
+        guard case .object(let ms) = v else {
+            throw RequestError(detail: "\(path) must be an object, got \(v.typeName)", path: path)
+        }
+        var out: [String: JSONValue] = [:]
+        for (k, val) in ms {
+            guard allowed.contains(k) else {
+                throw RequestError(
+                    detail: "unknown field '\(k)'"
+                        + (Suggest.closest(to: k, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""),
+                    path: path.isEmpty ? k : "\(path).\(k)")
+            }
+            if case .null = val { continue }  // null in an optional field is the same as absent
+            out[k] = val
+        }
+        return out
+    }
+
+    static func string(_ v: JSONValue?, _ path: String) throws(RequestError) -> String? {
+        guard let v else { return nil }
+        guard case .string(let s) = v else {
+            throw RequestError(detail: "\(path) must be a string, got \(v.typeName)", path: path)
+        }
+        return s
+    }
+
+    static func timestamp(_ v: JSONValue?, _ path: String) throws(RequestError) -> Timestamp? {
+        guard let s = try string(v, path) else { return nil }
+        guard let t = Timestamp.parse(s) else {
+            throw RequestError(detail: "\(path) must be an RFC 3339 timestamp with offset, got '\(s)'", path: path)
+        }
+        return t
+    }
+
+    static func int(_ v: JSONValue?, _ path: String, min: Int64 = 0) throws(RequestError) -> Int64? {
+        guard let v else { return nil }
+        guard case .int(let i) = v else {
+            throw RequestError(
+                detail: "\(path) must be an integer without fraction or exponent within signed 64-bit", path: path)
+        }
+        guard i >= min else { throw RequestError(detail: "\(path) must be at least \(min), got \(i)", path: path) }
+        return i
+    }
+
+    /// Account ids are 1–255 Unicode scalars without control characters.
+    public static func validAccountID(_ s: String) -> Bool {
+        let n = s.unicodeScalars.count
+        return n >= 1 && n <= 255 && !s.unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+
+    public func account(_ v: JSONValue, _ path: String = "account") throws(RequestError) -> Account {
+        let m = try Self.members(v, path, allowed: ["id", "subscription", "overrides", "attributes"])
+        var a = Account()
+        if let id = try Self.string(m["id"], "\(path).id") {
+            guard Self.validAccountID(id) else {
+                throw RequestError(
+                    detail: "\(path).id must be 1–255 characters without control characters", path: "\(path).id")
+            }
+            a.id = id
+        }
+        if let s = m["subscription"] { a.subscription = try subscription(s, "\(path).subscription") }
+        if let o = m["overrides"] {
+            guard case .array(let items) = o else {
+                throw RequestError(
+                    detail: "\(path).overrides must be an array, got \(o.typeName)", path: "\(path).overrides")
+            }
+            for (i, item) in items.enumerated() {
+                let ov = try override(item, "\(path).overrides[\(i)]")
+                if a.overrides.contains(where: { $0.feature == ov.feature }) {
+                    throw RequestError(
+                        detail: "two overrides for feature '\(policy.features[ov.feature].name)'",
+                        path: "\(path).overrides[\(i)].feature")
+                }
+                a.overrides.append(ov)
+            }
+        }
+        if let at = m["attributes"] { a.attributes = try attributes(at, "\(path).attributes") }
+        return a
+    }
+
+    func attributes(_ v: JSONValue, _ path: String) throws(RequestError) -> [String: JSONValue] {
+        guard case .object(let ms) = v else {
+            throw RequestError(detail: "\(path) must be an object, got \(v.typeName)", path: path)
+        }
+        var out: [String: JSONValue] = [:]
+        for (k, val) in ms { out[k] = val }
+        return out
+    }
+
+    public func subscription(_ v: JSONValue, _ path: String) throws(RequestError) -> SubscriptionState {
+        let m = try Self.members(
+            v, path, allowed: ["plan", "status", "period_start", "period_end", "past_due_since", "seats"])
+        return SubscriptionState(
+            plan: try Self.string(m["plan"], "\(path).plan"),
+            status: try Self.string(m["status"], "\(path).status"),
+            periodStart: try Self.timestamp(m["period_start"], "\(path).period_start"),
+            periodEnd: try Self.timestamp(m["period_end"], "\(path).period_end"),
+            pastDueSince: try Self.timestamp(m["past_due_since"], "\(path).past_due_since"),
+            seats: try Self.int(m["seats"], "\(path).seats"))
+    }
+
+    public func override(_ v: JSONValue, _ path: String) throws(RequestError) -> Override {
+        let m = try Self.members(v, path, allowed: ["feature", "value", "expires_at", "reason", "actor"])
+        guard let name = try Self.string(m["feature"], "\(path).feature") else {
+            throw RequestError(detail: "\(path).feature is required", path: "\(path).feature")
+        }
+        guard let f = program.featureID(name) else {
+            throw RequestError(detail: "unknown feature '\(name)'", path: "\(path).feature")
+        }
+        guard let raw = m["value"] else {
+            throw RequestError(detail: "\(path).value is required", path: "\(path).value")
+        }
+        let value = try featureValue(raw, f, "\(path).value")
+        return Override(
+            feature: f, value: value, expiresAt: try Self.timestamp(m["expires_at"], "\(path).expires_at"),
+            reason: try Self.string(m["reason"], "\(path).reason"), actor: try Self.string(m["actor"], "\(path).actor"))
+    }
+
+    /// A value for feature `f`, type-checked: boolean; integer ≥ 0 or "unlimited"; list of vocabulary values.
+    public func featureValue(_ v: JSONValue, _ f: Int, _ path: String) throws(RequestError) -> FeatureValue {
+        let feature = policy.features[f]
+        switch (feature.kind, v) {
+        case (.boolean, .bool(let b)): return .bool(b)
+        case (.limit, .int(let i)) where i >= 0: return .limit(i)
+        case (.limit, .string("unlimited")): return .limit(nil)
+        case (.set, .array(let items)):
+            var idx: [Int] = []
+            for (k, item) in items.enumerated() {
+                guard case .string(let s) = item, let i = feature.values.firstIndex(where: { scalarsEqual($0, s) })
+                else {
+                    throw RequestError(
+                        detail: "\(path)[\(k)] is not a value of set feature '\(feature.name)'", path: "\(path)[\(k)]")
+                }
+                if !idx.contains(i) { idx.append(i) }
+            }
+            return .set(idx.sorted())
+        default:
+            let wanted = [
+                "boolean": "true or false", "limit": "a non-negative integer or \"unlimited\"",
+                "set": "a list of values",
+            ]
+            throw RequestError(
+                detail:
+                    "\(path) for \(feature.kind.rawValue) feature '\(feature.name)' must be \(wanted[feature.kind.rawValue]!)",
+                path: path)
+        }
+    }
+
+    public func user(_ v: JSONValue, _ path: String = "user") throws(RequestError) -> User {
+        let m = try Self.members(v, path, allowed: ["id", "email", "email_verified_at", "created_at", "attributes"])
+        var u = User()
+        u.id = try Self.string(m["id"], "\(path).id")
+        u.email = try Self.string(m["email"], "\(path).email")
+        u.emailVerifiedAt = try Self.timestamp(m["email_verified_at"], "\(path).email_verified_at")
+        u.createdAt = try Self.timestamp(m["created_at"], "\(path).created_at")
+        if let at = m["attributes"] { u.attributes = try attributes(at, "\(path).attributes") }
+        return u
+    }
+
+    static func err(_ detail: String, _ p: String, _ code: String = "invalid_request") -> Result<Check, CheckError> {
+        .failure(CheckError(code: code, detail: detail, path: p))
+    }
+
+    /// One check object. Shape first (fields, kinds, types), then the key, then the fit to the feature's type.
+    public func check(_ v: JSONValue, _ path: String) -> Result<Check, CheckError> {
+        guard case .object(let ms) = v else { return Self.err("a check must be an object, got \(v.typeName)", path) }
+        let allowed = ["feature", "usage", "amount", "value", "route", "flag"]
+        var m: [String: JSONValue] = [:]
+        for (k, val) in ms {
+            guard allowed.contains(k) else {
+                return Self.err(
+                    "unknown field '\(k)'"
+                        + (Suggest.closest(to: k, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""), "\(path).\(k)"
+                )
+            }
+            if case .null = val { continue }
+            m[k] = val
+        }
+        let kinds = ["feature", "route", "flag"].filter { m[$0] != nil }
+        guard kinds.count == 1, let kind = kinds.first else {
+            return kinds.isEmpty
+                ? Self.err("a check names one of feature, route or flag", path)
+                : Self.err("a check names one kind, got \(kinds.joined(separator: " and "))", "\(path).\(kinds[1])")
+        }
+        if kind != "feature" {
+            for extra in ["usage", "amount", "value"] where m[extra] != nil {
+                return Self.err("'\(extra)' applies only to feature checks", "\(path).\(extra)")
+            }
+        }
+        guard case .string(let key) = m[kind]! else {
+            return Self.err("\(kind) must be a string, got \(m[kind]!.typeName)", "\(path).\(kind)")
+        }
+        switch kind {
+        case "route":
+            guard let (method, p) = Evaluation.splitRoute(key) else {
+                // Not `[METHOD ]/path`: the path does not start with '/', so it is an invalid_path decision.
+                return .success(.route(method: nil, path: key))
+            }
+            return .success(.route(method: method, path: String(p)))
+        case "flag":
+            guard let f = program.flagID(key) else {
+                return Self.err(
+                    "unknown flag '\(key)'" + Suggest.hint(key, program.flagLookup.keys), "\(path).flag",
+                    "unknown_feature")
+            }
+            return .success(.flag(f))
+        default:
+            var usage: Int64?
+            var amount: Int64?
+            for (field, slot) in [("usage", 0), ("amount", 1)] {
+                guard let raw = m[field] else { continue }
+                guard case .int(let i) = raw else {
+                    return Self.err(
+                        "\(field) must be a non-negative integer without fraction or exponent within signed 64-bit",
+                        "\(path).\(field)")
+                }
+                guard i >= 0 else {
+                    return Self.err("\(field) must be a non-negative integer, got \(i)", "\(path).\(field)")
+                }
+                if slot == 0 { usage = i } else { amount = i }
+            }
+            var value: String?
+            if let raw = m["value"] {
+                guard case .string(let s) = raw else {
+                    return Self.err("value must be a string, got \(raw.typeName)", "\(path).value")
+                }
+                value = s
+            }
+            guard let f = program.featureID(key) else {
+                let candidates = Array(program.featureLookup.keys) + Array(program.flagLookup.keys)
+                return Self.err(
+                    "unknown feature '\(key)'" + Suggest.hint(key, candidates), "\(path).feature", "unknown_feature")
+            }
+            let feature = policy.features[f]
+            switch feature.kind {
+            case .boolean:
+                for extra in ["usage", "amount", "value"] where m[extra] != nil {
+                    return Self.err("'\(extra)' does not apply to boolean feature '\(key)'", "\(path).\(extra)")
+                }
+                return .success(.boolean(feature: f))
+            case .limit:
+                if m["value"] != nil {
+                    return Self.err("'value' does not apply to limit feature '\(key)'", "\(path).value")
+                }
+                return .success(.limit(feature: f, usage: usage, amount: amount ?? 1))
+            case .set:
+                for extra in ["usage", "amount"] where m[extra] != nil {
+                    return Self.err("'\(extra)' does not apply to set feature '\(key)'", "\(path).\(extra)")
+                }
+                guard let value else {
+                    return Self.err("a check of set feature '\(key)' needs 'value'", "\(path).value")
+                }
+                guard let i = feature.values.firstIndex(where: { scalarsEqual($0, value) }) else {
+                    return Self.err(
+                        "'\(value)' is not a value of set feature '\(key)'; allowed: \(feature.values.joined(separator: ", "))",
+                        "\(path).value")
+                }
+                return .success(.set(feature: f, value: i))
+            }
+        }
+    }
+
+    /// A whole `POST /v1/check` body.
+    public func checkRequest(_ v: JSONValue) throws(RequestError) -> CheckRequest {
+        guard case .object = v else {
+            throw RequestError(detail: "the request body must be a JSON object, got \(v.typeName)")
+        }
+        let m = try Self.members(v, "", allowed: ["account", "user", "now", "explain", "checks"])
+        guard let checksValue = m["checks"] else { throw RequestError(detail: "checks is required", path: "checks") }
+        guard case .array(let items) = checksValue else {
+            throw RequestError(detail: "checks must be an array, got \(checksValue.typeName)", path: "checks")
+        }
+        guard !items.isEmpty else { throw RequestError(detail: "checks must not be empty", path: "checks") }
+        guard items.count <= 100 else {
+            throw RequestError(detail: "at most 100 checks per request, got \(items.count)", path: "checks")
+        }
+        let (account, user, now) = try subject(m)
+        var explain = false
+        if let e = m["explain"] {
+            guard case .bool(let b) = e else {
+                throw RequestError(detail: "explain must be a boolean, got \(e.typeName)", path: "explain")
+            }
+            explain = b
+        }
+        let checks = items.enumerated().map { check($1, "checks[\($0)]") }
+        return CheckRequest(account: account, user: user, now: now, explain: explain, checks: checks)
+    }
+
+    /// `account`, `user` and `now` of a request.
+    public func subject(_ m: [String: JSONValue]) throws(RequestError) -> (AccountReference, User?, Timestamp?) {
+        guard let a = m["account"] else { throw RequestError(detail: "account is required", path: "account") }
+        let account: AccountReference
+        switch a {
+        case .string(let id):
+            guard Self.validAccountID(id) else {
+                throw RequestError(
+                    detail: "account id must be 1–255 characters without control characters", path: "account")
+            }
+            account = .id(id)
+        case .object: account = .inline(try self.account(a))
+        default:
+            throw RequestError(
+                detail: "account must be an id string or an account object, got \(a.typeName)", path: "account")
+        }
+        let user = try m["user"].map { (u) throws(RequestError) in try self.user(u) }
+        let now = try Self.timestamp(m["now"], "now")
+        return (account, user, now)
+    }
+}

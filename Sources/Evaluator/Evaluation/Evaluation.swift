@@ -1,0 +1,171 @@
+/// One account, user and instant evaluated against a program. Create one per request; ask it any number of
+/// checks. Evaluation is a pure function of program + inputs + `now`.
+public struct Evaluation {
+    public let program: Program
+    public let prepared: PreparedAccount
+    public let user: User?
+    public let now: Timestamp
+    public private(set) var subscription = DerivedSubscription()
+    /// `request.*` during a route check.
+    var request: (method: String?, path: String)?
+    /// `check.*` while rendering a denial body.
+    var checkFeature: Int?
+    var checkUsage: Int64?
+    var checkAmount: Int64?
+    var checkLimit: Int64?
+    // Fact memo for the first 64 facts (no allocation).
+    var factKnown: UInt64 = 0
+    var factValue: UInt64 = 0
+    public var tracer: Tracer?
+
+    var policy: Policy { program.policy }
+
+    public init(program: Program, account: PreparedAccount, user: User?, now: Timestamp, explain: Bool = false) {
+        self.program = program
+        self.prepared = account
+        self.user = user
+        self.now = now
+        if explain { tracer = Tracer() }
+        subscription = deriveSubscription()
+    }
+
+    // MARK: - Subscription (SPEC §2.4)
+
+    func deriveSubscription() -> DerivedSubscription {
+        var d = DerivedSubscription()
+        guard let sub = prepared.account.subscription else { return d }
+        d.exists = true
+        let config = policy.subscription
+        if prepared.status >= 0 {
+            switch config.statuses[prepared.status].live {
+            case .always(let b): d.live = b
+            case .rule(let e, _):
+                var scratch = self
+                d.live = scratch.eval(e).truthy
+            }
+        } else {
+            d.live = config.unknownStatusLive
+        }
+        let trialing = sub.status.map { scalarsEqual($0, "trialing") } ?? false
+        if trialing {
+            if !d.live {
+                d.stage = .expired
+                d.lockedAt = sub.periodEnd
+                d.daysRemaining = 0
+            } else if let end = sub.periodEnd {
+                // remaining = end - now, in whole seconds plus nanoseconds.
+                var secs = end.seconds &- now.seconds
+                var nanos = Int64(end.nanos) - Int64(now.nanos)
+                if nanos < 0 {
+                    secs -= 1
+                    nanos += 1_000_000_000
+                }
+                let remainingPositive = secs > 0 || (secs == 0 && nanos > 0)
+                let atMost: (Duration?) -> Bool = { limit in
+                    guard let limit else { return false }
+                    return secs < limit.seconds || (secs == limit.seconds && nanos == 0)
+                }
+                let trial = config.trial
+                if atMost(trial?.urgent) {
+                    d.stage = .urgent
+                } else if atMost(trial?.warning) {
+                    d.stage = .warning
+                } else {
+                    d.stage = .pristine
+                }
+                if remainingPositive {
+                    d.daysRemaining = secs / 86_400 + ((secs % 86_400 != 0 || nanos != 0) ? 1 : 0)
+                } else {
+                    d.daysRemaining = 0
+                }
+            } else {
+                d.stage = .pristine
+            }
+        } else {
+            d.stage = sub.status == nil ? .none : .status
+        }
+        return d
+    }
+
+    /// `subscription.stage` as a string.
+    public var stageName: String? {
+        switch subscription.stage {
+        case .none: nil
+        case .pristine: "pristine"
+        case .warning: "warning"
+        case .urgent: "urgent"
+        case .expired: "expired"
+        case .status: prepared.account.subscription?.status
+        }
+    }
+
+    /// `subscription.plan`: the plan key after alias resolution, else the stored string.
+    public var planName: String? {
+        if let p = prepared.plan { return policy.plans[p].name }
+        return prepared.account.subscription?.plan
+    }
+
+    // MARK: - Effective grants (SPEC §4)
+
+    public enum Source: Sendable, Equatable {
+        case plan(Int)
+        case `default`
+        case override(expiresAt: Timestamp?)
+    }
+
+    public enum Effective: Sendable {
+        case noSubscription
+        case inactive
+        case value(FeatureValue, Source)
+    }
+
+    public func effective(_ f: Int) -> Effective {
+        guard subscription.exists else { return .noSubscription }
+        let base: (FeatureValue, Source)
+        if subscription.live {
+            if let p = prepared.plan {
+                base = planValue(p, f)
+            } else {
+                base = (program.defaults[f], .default)
+            }
+        } else if let lp = policy.subscription.lockedGrants {
+            base = planValue(lp, f)
+        } else {
+            return .inactive
+        }
+        for o in prepared.account.overrides where o.feature == f {
+            if let exp = o.expiresAt, !(now < exp) { continue }
+            return .value(o.value, .override(expiresAt: o.expiresAt))
+        }
+        return .value(base.0, base.1)
+    }
+
+    @inline(__always) func planValue(_ p: Int, _ f: Int) -> (FeatureValue, Source) {
+        let s = program.planSources[p][f]
+        return (program.planValues[p][f], s < 0 ? .default : .plan(Int(s)))
+    }
+
+    func denialForLock() -> Int {
+        subscription.exists
+            ? policy.denialLookup["subscription_inactive"]! : policy.denialLookup["no_subscription"]!
+    }
+
+    // MARK: - Facts
+
+    mutating func fact(_ i: Int) -> Bool {
+        if i < 64 {
+            let bit: UInt64 = 1 << UInt64(i)
+            if factKnown & bit != 0 { return factValue & bit != 0 }
+            let v = eval(policy.facts[i].expr).truthy
+            factKnown |= bit
+            if v { factValue |= bit }
+            return v
+        }
+        return eval(policy.facts[i].expr).truthy
+    }
+
+    /// Evaluates every fact (for snapshots).
+    public mutating func facts() -> [(String, Bool)] {
+        policy.facts.indices.map { (policy.facts[$0].name, fact($0)) }
+    }
+}
