@@ -71,6 +71,7 @@ enum CLI {
             switch command {
             case "validate": return try ValidateCommand.run(rest, output: output)
             case "check": return try CheckCommand.run(rest, output: output)
+            case "test": return try TestCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok
@@ -78,6 +79,8 @@ enum CLI {
                 let known = ["validate", "test", "check", "serve", "help"]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }
+        } catch is PolicyLoadFailed {
+            return ExitCode.failure
         } catch let e as UsageError {
             output.error("error: \(e.message)")
             output.error(usage)

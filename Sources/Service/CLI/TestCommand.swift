@@ -1,0 +1,76 @@
+import Foundation
+
+/// `entitlements test [DIR] [--junit FILE] [--filter TEXT]`: runs DIR/tests/**/*.yaml.
+enum TestCommand {
+    static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
+        let parsed = try Arguments(args, valued: ["--junit", "--filter"], switches: [])
+        let dir = try parsed.directory()
+        let compiled: PolicyCompiler.Output
+        do {
+            compiled = try PolicyCompiler.compile(directory: dir)
+        } catch {
+            throw UsageError(message: error.description)
+        }
+        if compiled.policy == nil { ValidateCommand.report(compiled, directory: dir, output: output) }
+        let runner = FixtureRunner(program: compiled.policy.map(Program.init), filter: parsed.options["--filter"])
+        var results: [FixtureRunner.CaseResult] = []
+        for file in FixtureRunner.discover(dir) {
+            guard let data = FileManager.default.contents(atPath: dir + "/" + file) else {
+                results.append(.init(file: file, line: 1, name: "(file)", failures: ["cannot read file"]))
+                continue
+            }
+            results += runner.run(file: file, bytes: [UInt8](data))
+        }
+        let prefix = dir == "." ? "" : dir + "/"
+        for r in results where !r.passed {
+            output.line("FAIL \(prefix)\(r.file):\(r.line): \(r.name)")
+            for f in r.failures { output.line("    \(f)") }
+        }
+        let passed = results.filter(\.passed).count
+        let failed = results.count - passed
+        if let junit = parsed.options["--junit"] {
+            try junitXML(results, prefix: prefix).write(toFile: junit, atomically: true, encoding: .utf8)
+        }
+        output.line("\(passed) passed, \(failed) failed")
+        return failed == 0 && compiled.policy != nil ? ExitCode.ok : ExitCode.failure
+    }
+
+    static func junitXML(_ results: [FixtureRunner.CaseResult], prefix: String) -> String {
+        func esc(_ s: String) -> String {
+            var o = ""
+            for c in s.unicodeScalars {
+                switch c {
+                case "&": o += "&amp;"
+                case "<": o += "&lt;"
+                case ">": o += "&gt;"
+                case "\"": o += "&quot;"
+                case "\n", "\t": o.unicodeScalars.append(c)
+                default:
+                    if c.value < 0x20 { continue }
+                    o.unicodeScalars.append(c)
+                }
+            }
+            return o
+        }
+        var files: [String] = []
+        for r in results where !files.contains(r.file) { files.append(r.file) }
+        let failures = results.filter { !$0.passed }.count
+        var x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        x += "<testsuites name=\"entitlements\" tests=\"\(results.count)\" failures=\"\(failures)\">\n"
+        for f in files {
+            let cases = results.filter { $0.file == f }
+            x += "  <testsuite name=\"\(esc(prefix + f))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\">\n"
+            for c in cases {
+                x += "    <testcase classname=\"\(esc(prefix + f))\" name=\"\(esc(c.name))\" file=\"\(esc(prefix + f))\" line=\"\(c.line)\""
+                if c.passed {
+                    x += "/>\n"
+                } else {
+                    x += ">\n      <failure message=\"\(esc(c.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
+                    x += esc(c.failures.joined(separator: "\n")) + "</failure>\n    </testcase>\n"
+                }
+            }
+            x += "  </testsuite>\n"
+        }
+        return x + "</testsuites>\n"
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+
+/// Runs policy fixtures (SPEC §5): each case's checks are judged as one `/v1/check` request, in order;
+/// `expect` and `snapshot` are partial matches compared by JSON type.
+struct FixtureRunner {
+    struct CaseResult {
+        var file: String
+        var line: Int
+        var name: String
+        var failures: [String]
+        var passed: Bool { failures.isEmpty }
+    }
+
+    let program: Program?
+    let decoder: RequestDecoder?
+    var filter: String?
+
+    init(program: Program?, filter: String? = nil) {
+        self.program = program
+        self.decoder = program.map { RequestDecoder(program: $0) }
+        self.filter = filter
+    }
+
+    /// Fixture files below `DIR/tests`, in bytewise path order (paths relative to DIR).
+    static func discover(_ dir: String) -> [String] {
+        let testsDir = dir + "/tests"
+        guard let rel = try? BundleFiles.discover(directory: testsDir, excludingTests: false) else { return [] }
+        return rel.map { "tests/" + $0 }
+    }
+
+    func run(file: String, bytes: [UInt8]) -> [CaseResult] {
+        var findings: [Diagnostic] = []
+        let root: YAMLNode?
+        do {
+            root = try YAMLLoader.load(bytes, file: file, findings: &findings)
+        } catch {
+            return [CaseResult(file: file, line: error.location.line, name: "(file)", failures: ["[\(error.code)] \(error.message)"])]
+        }
+        if let d = findings.first {
+            return [CaseResult(file: file, line: d.location.line, name: "(file)", failures: ["[\(d.code)] \(d.message)"])]
+        }
+        guard let root, case .mapping(let pairs) = root.kind else {
+            return [CaseResult(file: file, line: 1, name: "(file)", failures: ["a fixture file must be a mapping with 'cases'"])]
+        }
+        var fileErrors: [String] = []
+        var fields: [String: YAMLNode] = [:]
+        let allowed = ["name", "description", "now", "accounts", "users", "cases"]
+        for (k, v) in pairs {
+            let key = k.scalarText ?? ""
+            if allowed.contains(key) {
+                fields[key] = v
+            } else {
+                fileErrors.append("line \(k.start.line): unknown key '\(key)'" + Suggest.hint(key, allowed))
+            }
+        }
+        let suite = fields["name"]?.scalarText ?? file
+        guard fileErrors.isEmpty else {
+            return [CaseResult(file: file, line: 1, name: suite, failures: fileErrors)]
+        }
+        guard let casesNode = fields["cases"], case .sequence(let cases) = casesNode.kind else {
+            return [CaseResult(file: file, line: 1, name: suite, failures: ["'cases' must be a list of cases"])]
+        }
+        // Named accounts and users; errors are kept and reported by the cases that use them.
+        var accounts: [String: Result<JSONValue, FixtureError>] = [:]
+        var users: [String: Result<JSONValue, FixtureError>] = [:]
+        for (section, store) in [("accounts", 0), ("users", 1)] {
+            guard let node = fields[section] else { continue }
+            guard case .mapping(let entries) = node.kind else {
+                return [CaseResult(file: file, line: node.start.line, name: suite, failures: ["'\(section)' must be a mapping"])]
+            }
+            for (k, v) in entries {
+                let key = k.scalarText ?? ""
+                var json = YAMLJSON.convert(v)
+                if case .object(var m) = json, !m.contains(where: { $0.0 == "id" }) {
+                    m.insert(("id", .string(key)), at: 0)  // a fixture account or user without id takes its key
+                    json = .object(m)
+                }
+                if store == 0 { accounts[key] = .success(json) } else { users[key] = .success(json) }
+            }
+        }
+        var defaultNow: Result<Timestamp?, FixtureError> = .success(nil)
+        if let n = fields["now"] { defaultNow = Self.timestamp(n, "now").map { $0 } }
+        var results: [CaseResult] = []
+        for (i, c) in cases.enumerated() {
+            let name = Self.caseName(c) ?? "case \(i + 1)"
+            if let filter, !name.contains(filter), !file.contains(filter), !suite.contains(filter) { continue }
+            var r = CaseResult(file: file, line: c.start.line, name: name, failures: [])
+            r.failures = runCase(c, accounts: accounts, users: users, defaultNow: defaultNow)
+            results.append(r)
+        }
+        return results
+    }
+
+    struct FixtureError: Error {
+        var message: String
+    }
+
+    static func caseName(_ c: YAMLNode) -> String? {
+        guard case .mapping(let pairs) = c.kind else { return nil }
+        return pairs.first { $0.key.scalarText == "name" }?.value.scalarText
+    }
+
+    static func timestamp(_ n: YAMLNode, _ what: String) -> Result<Timestamp?, FixtureError> {
+        guard case .string(let s)? = n.resolved, let t = Timestamp.parse(s) else {
+            if n.resolved == .null { return .success(nil) }
+            return .failure(FixtureError(message: "line \(n.start.line): \(what) must be an RFC 3339 timestamp"))
+        }
+        return .success(t)
+    }
+
+    func runCase(
+        _ c: YAMLNode, accounts: [String: Result<JSONValue, FixtureError>], users: [String: Result<JSONValue, FixtureError>],
+        defaultNow: Result<Timestamp?, FixtureError>
+    ) -> [String] {
+        guard let program, let decoder else { return ["the policy bundle does not compile"] }
+        guard case .mapping(let pairs) = c.kind else { return ["a case must be a mapping"] }
+        let allowed = ["name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot"]
+        var f: [String: YAMLNode] = [:]
+        var errors: [String] = []
+        for (k, v) in pairs {
+            let key = k.scalarText ?? ""
+            if allowed.contains(key) {
+                f[key] = v
+            } else {
+                errors.append("line \(k.start.line): unknown key '\(key)' in a case" + Suggest.hint(key, allowed))
+            }
+        }
+        if f["check"] != nil && f["expect"] == nil { errors.append("line \(c.start.line): 'check' needs 'expect'") }
+        if f["expect"] != nil && f["check"] == nil { errors.append("line \(c.start.line): 'expect' needs 'check'") }
+        if f["check"] == nil && f["checks"] == nil && f["snapshot"] == nil {
+            errors.append("line \(c.start.line): a case needs 'check' + 'expect', 'checks' or 'snapshot'")
+        }
+        guard errors.isEmpty else { return errors }
+        // The subject: account, user, now (a malformed one is a fixture error, not a check result).
+        let account: Account
+        do {
+            guard let a = f["account"] else { return ["line \(c.start.line): a case needs 'account'"] }
+            let json: JSONValue
+            if case .string(let key)? = a.resolved {
+                guard let found = accounts[key] else {
+                    return ["line \(a.start.line): unknown account '\(key)'" + Suggest.hint(key, accounts.keys)]
+                }
+                json = try found.get()
+            } else {
+                json = YAMLJSON.convert(a)
+            }
+            account = try decoder.account(json)
+        } catch let e as RequestError {
+            return ["fixture error: account: \(e.detail)" + (e.path.map { " (\($0))" } ?? "")]
+        } catch {
+            return ["fixture error: \(error)"]
+        }
+        var user: User?
+        if let u = f["user"], u.resolved != .null {
+            do {
+                let json: JSONValue
+                if case .string(let key)? = u.resolved {
+                    guard let found = users[key] else {
+                        return ["line \(u.start.line): unknown user '\(key)'" + Suggest.hint(key, users.keys)]
+                    }
+                    json = try found.get()
+                } else {
+                    json = YAMLJSON.convert(u)
+                }
+                user = try decoder.user(json)
+            } catch let e as RequestError {
+                return ["fixture error: user: \(e.detail)" + (e.path.map { " (\($0))" } ?? "")]
+            } catch {
+                return ["fixture error: \(error)"]
+            }
+        }
+        var now: Timestamp
+        switch f["now"].map({ Self.timestamp($0, "now") }) ?? defaultNow {
+        case .failure(let e): return ["fixture error: \(e.message)"]
+        case .success(let t?): now = t
+        case .success(nil):
+            guard f["snapshot"] == nil && f["check"] == nil && f["checks"] == nil else {
+                return ["line \(c.start.line): no 'now' for this case (set it on the case or the file)"]
+            }
+            now = Timestamp(seconds: 0)
+        }
+        var explain = false
+        if let e = f["explain"], case .bool(let b)? = e.resolved { explain = b }
+        // The checks, judged as one request.
+        var pairsToJudge: [(check: YAMLNode, expect: YAMLNode)] = []
+        if let ch = f["check"], let ex = f["expect"] { pairsToJudge.append((ch, ex)) }
+        if let list = f["checks"] {
+            guard case .sequence(let items) = list.kind else { return ["line \(list.start.line): 'checks' must be a list"] }
+            for item in items {
+                guard case .mapping(let ps) = item.kind,
+                    let ch = ps.first(where: { $0.key.scalarText == "check" })?.value,
+                    let ex = ps.first(where: { $0.key.scalarText == "expect" })?.value,
+                    ps.count == 2
+                else {
+                    return ["line \(item.start.line): each entry of 'checks' has exactly 'check' and 'expect'"]
+                }
+                pairsToJudge.append((ch, ex))
+            }
+        }
+        var failures: [String] = []
+        if !pairsToJudge.isEmpty {
+            if pairsToJudge.count > 100 { return ["line \(c.start.line): a case may hold at most 100 checks (one request)"] }
+            var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now, explain: explain)
+            for (k, p) in pairsToJudge.enumerated() {
+                let actual: JSONValue
+                switch decoder.check(YAMLJSON.convert(p.check), "checks[\(k)]") {
+                case .success(let check): actual = ev.result(for: check)
+                case .failure(let e): actual = e.json
+                }
+                let expected = YAMLJSON.convert(p.expect)
+                if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "") {
+                    failures.append(
+                        "line \(p.check.start.line): checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch)\n"
+                            + "      expected \(JSONWriter.string(expected))\n      actual   \(JSONWriter.string(actual))")
+                }
+            }
+        }
+        if let snap = f["snapshot"] {
+            var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
+            let actual = ev.snapshot()
+            let expected = YAMLJSON.convert(snap)
+            if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "snapshot") {
+                failures.append("line \(snap.start.line): \(mismatch)\n      expected \(JSONWriter.string(expected))")
+            }
+        }
+        return failures
+    }
+}
+
+/// Converts fixture YAML to JSON values with core-schema typing.
+enum YAMLJSON {
+    static func convert(_ n: YAMLNode) -> JSONValue {
+        switch n.kind {
+        case .scalar:
+            switch n.resolved! {
+            case .null: return .null
+            case .bool(let b): return .bool(b)
+            case .int(let i): return .int(i)
+            case .intOverflow(let s), .float(let s): return .number(s)
+            case .string(let s): return .string(s)
+            }
+        case .sequence(let items): return .array(items.map(convert))
+        case .mapping(let pairs): return .object(pairs.map { ($0.key.scalarText ?? "", convert($0.value)) })
+        }
+    }
+}
+
+/// Partial matching of SPEC §5: listed keys must equal, mappings recurse, values compare by JSON type.
+enum PartialMatch {
+    static func mismatch(expected: JSONValue, actual: JSONValue, path: String) -> String? {
+        switch (expected, actual) {
+        case (.object(let em), .object(let am)):
+            for (k, ev) in em {
+                let p = path.isEmpty ? k : "\(path).\(k)"
+                guard let av = am.first(where: { $0.0 == k })?.1 else { return "\(p): expected \(JSONWriter.string(ev)), but the result has no '\(k)'" }
+                if let m = mismatch(expected: ev, actual: av, path: p) { return m }
+            }
+            return nil
+        case (.string(let e), .string(let a)):
+            if e == a { return nil }
+            if let te = Timestamp.parse(e), let ta = Timestamp.parse(a), te == ta { return nil }
+            return "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
+        default:
+            return expected == actual ? nil : "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
+        }
+    }
+}
