@@ -21,6 +21,26 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         }
     default:
         let text = String(decoding: bytes, as: UTF8.self)
+        // Differential: the allocation-free byte normalizer agrees with the reference one.
+        let utf8 = Array(text.utf8)
+        let fast: Result<String, PathNormalizer.Failure> = utf8.withUnsafeBufferPointer { raw in
+            let out = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, raw.count))
+            let segs = UnsafeMutablePointer<(start: Int32, end: Int32)>.allocate(capacity: raw.count / 2 + 1)
+            defer {
+                out.deallocate()
+                segs.deallocate()
+            }
+            return PathNormalizer.normalize(bytes: raw, into: out, segments: segs).map { count in
+                "/"
+                    + (0..<count).map { k in
+                        String(
+                            decoding: UnsafeBufferPointer(
+                                start: out + Int(segs[k].start), count: Int(segs[k].end - segs[k].start)), as: UTF8.self
+                        )
+                    }.joined(separator: "/")
+            }
+        }
+        precondition(fast == PathNormalizer.normalize(text), "byte normalizer disagrees on \(text.debugDescription)")
         if case .success(let p) = PathNormalizer.normalize(text) {
             // Normalization is idempotent and never leaves dot segments or empty segments.
             precondition(PathNormalizer.normalize(p) == .success(p))

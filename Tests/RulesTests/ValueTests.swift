@@ -129,3 +129,10 @@ import Testing
         #expect(Suggest.closest(to: "zzz", in: ["features", "plans"]) == nil)
     }
 }
+
+@Suite struct PathSplittingTests {
+    @Test func combiningMarkAfterSlashStillSplits() {
+        #expect(PathNormalizer.normalize("/a/\u{301}b/..") == .success("/a"))
+        #expect(PathNormalizer.normalize("/a/.\u{301}") == .success("/a/.\u{301}"))
+    }
+}

@@ -87,7 +87,7 @@ extension Evaluation {
         if case .bool(true) = v {
             d = .allow(Self.reason(source))
         } else {
-            d = .deny(policy.denialLookup["feature_not_in_plan"]!)
+            d = .deny(program.denyFeature)
         }
         d.featureValue = v
         tracer?.add(
@@ -113,7 +113,7 @@ extension Evaluation {
                 d = .allow(Self.reason(source))
                 d.remaining = limit - total
             } else {
-                d = .deny(policy.denialLookup["limit_exceeded"]!)
+                d = .deny(program.denyLimit)
                 d.remaining = max(0, limit - usage)
             }
             tracer?.add(
@@ -141,7 +141,7 @@ extension Evaluation {
         if case .set(let members) = v, members.contains(value) {
             d = .allow(Self.reason(source))
         } else {
-            d = .deny(policy.denialLookup["feature_not_in_plan"]!)
+            d = .deny(program.denyFeature)
         }
         d.featureValue = v
         let word = policy.features[f].values[value]

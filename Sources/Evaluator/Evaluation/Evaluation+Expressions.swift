@@ -108,7 +108,19 @@ extension Evaluation {
             guard let request else { return .null }
             switch f {
             case .method: return request.method.map { .string($0) } ?? .null
-            case .path: return .string(request.path)
+            case .path:
+                if let rp = requestPath {
+                    var s = ""
+                    for k in 0..<rp.count {
+                        s += "/"
+                        s += String(
+                            decoding: UnsafeBufferPointer(
+                                start: rp.bytes + Int(rp.segments[k].start),
+                                count: Int(rp.segments[k].end - rp.segments[k].start)), as: UTF8.self)
+                    }
+                    return .string(s.isEmpty ? "/" : s)
+                }
+                return .string(request.path)
             }
         case .check(let f):
             switch f {

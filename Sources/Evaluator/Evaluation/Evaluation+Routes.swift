@@ -10,91 +10,116 @@ extension Evaluation {
         return (String(method), rest)
     }
 
-    /// Route check (SPEC §2.7): normalize, then run the guards in declaration order.
+    /// Route check (SPEC §2.7): normalize, then run the guards in declaration order. The path is normalized into
+    /// stack buffers and matched byte-wise; nothing is allocated unless a rule reads `request.path` or explain is on.
     mutating func routeCheck(method: String?, path rawPath: String) -> Decision {
-        var segments: [Substring] = []
-        segments.reserveCapacity(8)
-        if let failure = PathNormalizer.normalize(Substring(rawPath).utf8, into: &segments) {
-            var d = Decision(allowed: false, reason: nil)
-            d.invalidPath = failure.detail
-            tracer?.add("normalize", nil, nil, "invalid_path: \(failure.detail)")
-            return d
-        }
-        let normalized = "/" + segments.joined(separator: "/")
-        request = (method, normalized)
-        defer { request = nil }
-        tracer?.add("normalize", nil, nil, "path normalized to \(normalized)")
-        var skipped = false
-        for (gi, g) in policy.guards.enumerated() {
-            if !g.appliesTo.isEmpty && !g.appliesTo.contains(where: { matches($0, method, segments) }) {
-                tracer?.add("guard", "guards.\(g.name).applies_to", g.location, "does not apply")
-                continue
+        var raw = rawPath
+        return raw.withUTF8 { rawBytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, rawBytes.count)) { out in
+                withUnsafeTemporaryAllocation(of: (start: Int32, end: Int32).self, capacity: rawBytes.count / 2 + 1) {
+                    segs in
+                    let count: Int
+                    switch PathNormalizer.normalize(
+                        bytes: rawBytes, into: out.baseAddress!, segments: segs.baseAddress!)
+                    {
+                    case .failure(let failure):
+                        var d = Decision(allowed: false, reason: nil)
+                        d.invalidPath = failure.detail
+                        tracer?.add("normalize", nil, nil, "invalid_path: \(failure.detail)")
+                        return d
+                    case .success(let c): count = c
+                    }
+                    if var m = method {
+                        return m.withUTF8 { mb in
+                            guardDecision(method: method, methodBytes: mb, out.baseAddress!, segs.baseAddress!, count)
+                        }
+                    }
+                    return guardDecision(method: nil, methodBytes: nil, out.baseAddress!, segs.baseAddress!, count)
+                }
             }
-            if let entry = allowlisted(g, method, segments) {
+        }
+    }
+
+    private mutating func guardDecision(
+        method: String?, methodBytes: UnsafeBufferPointer<UInt8>?, _ path: UnsafePointer<UInt8>,
+        _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
+    ) -> Decision {
+        request = (method, "")
+        requestPath = (path, segs, count)
+        defer {
+            request = nil
+            requestPath = nil
+        }
+        if let tracer {
+            if case .string(let p) = name(.request(.path)) {
+                tracer.add("normalize", nil, nil, "path normalized to \(p)")
+            }
+        }
+        var skipped = false
+        let guards = program.guards
+        for gi in 0..<guards.count {
+            let g = guards[gi]
+            if !g.appliesTo.isEmpty {
+                var applies = false
+                for p in g.appliesTo where p.matches(method: methodBytes, path: path, segs, count) {
+                    applies = true
+                    break
+                }
+                if !applies {
+                    tracer?.add(
+                        "guard", "guards.\(policy.guards[gi].name).applies_to", policy.guards[gi].location,
+                        "does not apply")
+                    continue
+                }
+            }
+            var allowedBy = -1
+            for (k, entry) in g.allow.enumerated()
+            where entry.pattern.matches(method: methodBytes, path: path, segs, count) {
+                if let when = entry.when, !eval(when).truthy {
+                    tracer?.add(
+                        "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
+                        "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false")
+                    continue
+                }
+                allowedBy = k
+                break
+            }
+            if allowedBy >= 0 {
                 skipped = true
                 tracer?.add(
-                    "allowlist", "guards.\(g.name).allow", g.allow[entry].location,
-                    "skipped: route allowlisted by '\(g.allow[entry].pattern.text)'")
+                    "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
+                    "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'")
                 continue
             }
-            if user == nil && g.requiresReads.user {
+            if user == nil && g.readsUser {
                 tracer?.add(
-                    "guard", "guards.\(g.name).requires", g.requiresLocation,
+                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
                     "denied: requires reads user.* and there is no user")
-                var d = Decision.deny(policy.denialLookup["unauthenticated"]!)
+                var d = Decision.deny(program.denyUnauthenticated)
                 d.guardIndex = gi
                 return d
             }
             if eval(g.requires).truthy {
-                tracer?.add("guard", "guards.\(g.name).requires", g.requiresLocation, "passed")
+                tracer?.add(
+                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed")
                 continue
             }
             var d: Decision
-            if !subscription.exists && g.requiresReads.subscription {
-                d = .deny(policy.denialLookup["no_subscription"]!)
-                tracer?.add("guard", "guards.\(g.name).requires", g.requiresLocation, "denied: no subscription")
+            if !subscription.exists && g.readsSubscription {
+                d = .deny(program.denyNoSubscription)
+                tracer?.add(
+                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                    "denied: no subscription")
             } else {
                 d = .deny(g.deny)
                 tracer?.add(
-                    "guard", "guards.\(g.name).requires", g.requiresLocation, "denied: \(policy.denials[g.deny].name)")
+                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                    "denied: \(policy.denials[g.deny].name)")
             }
             d.guardIndex = gi
             return d
         }
         tracer?.add("decision", nil, nil, skipped ? "allowed: allowlisted" : "allowed: every applicable guard passed")
         return .allow(skipped ? .allowlisted : .guards_passed)
-    }
-
-    mutating func allowlisted(_ g: Guard, _ method: String?, _ segments: [Substring]) -> Int? {
-        for (k, entry) in g.allow.enumerated() where matches(entry.pattern, method, segments) {
-            if let when = entry.when {
-                guard eval(when).truthy else {
-                    tracer?.add(
-                        "allowlist", "guards.\(g.name).allow", entry.location,
-                        "'\(entry.pattern.text)' matches but its when is false")
-                    continue
-                }
-            }
-            return k
-        }
-        return nil
-    }
-
-    func matches(_ p: RoutePattern, _ method: String?, _ segments: [Substring]) -> Bool {
-        if let m = p.method {
-            guard let method, scalarsEqual(m, method) else { return false }
-        }
-        var i = 0
-        for seg in p.segments {
-            switch seg {
-            case .rest: return true
-            case .one:
-                guard i < segments.count else { return false }
-            case .literal(let l):
-                guard i < segments.count, segments[i].utf8.elementsEqual(l.utf8) else { return false }
-            }
-            i += 1
-        }
-        return i == segments.count
     }
 }

@@ -6,8 +6,9 @@ public struct Evaluation {
     public let user: User?
     public let now: Timestamp
     public private(set) var subscription = DerivedSubscription()
-    /// `request.*` during a route check.
+    /// `request.*` during a route check; the normalized path string is built only when read.
     var request: (method: String?, path: String)?
+    var requestPath: (bytes: UnsafePointer<UInt8>, segments: UnsafePointer<(start: Int32, end: Int32)>, count: Int)?
     /// `check.*` while rendering a denial body.
     var checkFeature: Int?
     var checkUsage: Int64?
@@ -128,7 +129,7 @@ public struct Evaluation {
             } else {
                 base = (program.defaults[f], .default)
             }
-        } else if let lp = policy.subscription.lockedGrants {
+        } else if let lp = program.lockedGrants {
             base = planValue(lp, f)
         } else {
             return .inactive
@@ -146,8 +147,7 @@ public struct Evaluation {
     }
 
     func denialForLock() -> Int {
-        subscription.exists
-            ? policy.denialLookup["subscription_inactive"]! : policy.denialLookup["no_subscription"]!
+        subscription.exists ? program.denyInactive : program.denyNoSubscription
     }
 
     // MARK: - Facts

@@ -13,6 +13,14 @@ public final class Program: Sendable {
     let flagLookup: [String: Int]
     /// Lists as arrays of strings, by list id.
     let lists: [[String]]
+    let guards: [CompiledGuard]
+    let lockedGrants: Int?
+    // Denial ids of the built-in denials, resolved once.
+    let denyNoSubscription: Int
+    let denyInactive: Int
+    let denyFeature: Int
+    let denyLimit: Int
+    let denyUnauthenticated: Int
 
     /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses.
     public init(_ policy: Policy) {
@@ -46,6 +54,13 @@ public final class Program: Sendable {
         featureLookup = Dictionary(policy.features.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         flagLookup = Dictionary(policy.flags.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         lists = policy.lists.map(\.values)
+        guards = policy.guards.map(CompiledGuard.init)
+        lockedGrants = policy.subscription.lockedGrants
+        denyNoSubscription = policy.denialLookup["no_subscription"]!
+        denyInactive = policy.denialLookup["subscription_inactive"]!
+        denyFeature = policy.denialLookup["feature_not_in_plan"]!
+        denyLimit = policy.denialLookup["limit_exceeded"]!
+        denyUnauthenticated = policy.denialLookup["unauthenticated"]!
     }
 
     /// Loads and compiles a bundle directory. Throws `PolicyError` with every diagnostic when it does not compile.

@@ -36,15 +36,16 @@ public enum PathNormalizer {
         case .failure(let f): return f
         }
         // 4–5. split, drop empty segments, resolve . and ..
+        // Split on the byte '/', never on grapheme clusters ("/" + a combining mark is still a separator).
         let base = out.count
-        for seg in decoded.split(separator: "/", omittingEmptySubsequences: true) {
-            if seg == "." { continue }
-            if seg == ".." {
+        for bytes in decoded.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            if bytes.count == 1 && bytes.first == UInt8(ascii: ".") { continue }
+            if bytes.count == 2 && bytes.allSatisfy({ $0 == UInt8(ascii: ".") }) {
                 guard out.count > base else { return .escapesRoot }
                 out.removeLast()
                 continue
             }
-            out.append(seg)
+            out.append(Substring(bytes))
         }
         return nil
     }
@@ -116,5 +117,74 @@ public enum PathNormalizer {
     @inline(__always) static func isUnreserved(_ c: UInt8) -> Bool {
         (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 45 || c == 46 || c == 95
             || c == 126
+    }
+}
+
+extension PathNormalizer {
+    /// Allocation-free normalization for the hot path. Decoded bytes go to `out` (capacity ≥ `raw.count`); segment
+    /// `[start, end)` offsets into `out` go to `segments` (capacity ≥ `raw.count / 2 + 1`). Returns the segment count.
+    /// Agrees with `normalize(_:)` on every input (the fuzz target checks this).
+    public static func normalize(
+        bytes raw: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>,
+        segments: UnsafeMutablePointer<(start: Int32, end: Int32)>
+    ) -> Result<Int, Failure> {
+        var end = raw.count
+        for k in 0..<raw.count where raw[k] == UInt8(ascii: "?") || raw[k] == UInt8(ascii: "#") {
+            end = k
+            break
+        }
+        guard end > 0, raw[0] == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
+        // Steps 2–3 into `out`.
+        var n = 0
+        var i = 0
+        while i < end {
+            let c = raw[i]
+            if c == 0 { return .failure(.forbiddenCharacter("a NUL byte")) }
+            if c == UInt8(ascii: "\\") { return .failure(.forbiddenCharacter("a backslash")) }
+            if c == UInt8(ascii: "%") {
+                guard i + 2 < end, let h1 = hexValue(raw[i + 1]), let h2 = hexValue(raw[i + 2]) else {
+                    return .failure(.malformedEscape)
+                }
+                let v = h1 << 4 | h2
+                if v == 0 { return .failure(.forbiddenCharacter("%00")) }
+                if v == 0x2F { return .failure(.forbiddenCharacter("an encoded '/' (%2F)")) }
+                if v == 0x5C { return .failure(.forbiddenCharacter("an encoded '\\' (%5C)")) }
+                if isUnreserved(v) {
+                    out[n] = v
+                    n += 1
+                } else {
+                    out[n] = c
+                    out[n + 1] = upperHex(v >> 4)
+                    out[n + 2] = upperHex(v & 15)
+                    n += 3
+                }
+                i += 3
+                continue
+            }
+            out[n] = c
+            n += 1
+            i += 1
+        }
+        // Steps 4–5 over `out`.
+        var count = 0
+        var s = 0
+        while s < n {
+            while s < n && out[s] == UInt8(ascii: "/") { s += 1 }
+            guard s < n else { break }
+            var e = s
+            while e < n && out[e] != UInt8(ascii: "/") { e += 1 }
+            let len = e - s
+            if len == 1 && out[s] == UInt8(ascii: ".") {
+                // skip
+            } else if len == 2 && out[s] == UInt8(ascii: ".") && out[s + 1] == UInt8(ascii: ".") {
+                guard count > 0 else { return .failure(.escapesRoot) }
+                count -= 1
+            } else {
+                segments[count] = (Int32(s), Int32(e))
+                count += 1
+            }
+            s = e
+        }
+        return .success(count)
     }
 }

@@ -1,9 +1,10 @@
 /// SHA-256 (FIPS 180-4). Used by `rollout` (which must be stable across machines) and for bundle digests.
+/// Allocation-free: the state, the pending block and the message schedule live inline or on the stack.
 public struct SHA256: Sendable {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19
     )
-    private var block = [UInt8](repeating: 0, count: 64)
+    private var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
     private var blockCount = 0
     private var length: UInt64 = 0
 
@@ -20,23 +21,28 @@ public struct SHA256: Sendable {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
-        for b in bytes {
-            block[blockCount] = b
-            blockCount += 1
-            length &+= 1
-            if blockCount == 64 {
-                compress()
-                blockCount = 0
-            }
+    @inline(__always) public mutating func update(byte b: UInt8) {
+        withUnsafeMutableBytes(of: &block) { $0[blockCount] = b }
+        blockCount += 1
+        length &+= 1
+        if blockCount == 64 {
+            compress()
+            blockCount = 0
         }
     }
 
+    public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        for b in bytes { update(byte: b) }
+    }
+
+    /// The digest's first eight bytes as a big-endian integer (what `rollout` needs).
+    public mutating func finalizePrefix64() -> UInt64 {
+        pad()
+        return UInt64(h.0) << 32 | UInt64(h.1)
+    }
+
     public mutating func finalize() -> [UInt8] {
-        let bitLength = length &* 8
-        update([0x80])
-        while blockCount != 56 { update([0]) }
-        for i in (0..<8).reversed() { update([UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))]) }
+        pad()
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for w in [h.0, h.1, h.2, h.3, h.4, h.5, h.6, h.7] {
@@ -46,6 +52,13 @@ public struct SHA256: Sendable {
             ]
         }
         return out
+    }
+
+    private mutating func pad() {
+        let bitLength = length &* 8
+        update(byte: 0x80)
+        while blockCount != 56 { update(byte: 0) }
+        for i in (0..<8).reversed() { update(byte: UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
     }
 
     public static func hash<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
@@ -66,35 +79,41 @@ public struct SHA256: Sendable {
     }
 
     private mutating func compress() {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] =
-                UInt32(block[i * 4]) << 24 | UInt32(block[i * 4 + 1]) << 16 | UInt32(block[i * 4 + 2]) << 8
-                | UInt32(block[i * 4 + 3])
+        let blockCopy = block
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            withUnsafeBytes(of: blockCopy) { b in
+                for i in 0..<16 {
+                    w[i] =
+                        UInt32(b[i * 4]) << 24 | UInt32(b[i * 4 + 1]) << 16 | UInt32(b[i * 4 + 2]) << 8
+                        | UInt32(b[i * 4 + 3])
+                }
+            }
+            for i in 16..<64 {
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var (a, b, c, d, e, f, g, hh) = h
+            SHA256.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = hh &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    hh = g
+                    g = f
+                    f = e
+                    e = d &+ t1
+                    d = c
+                    c = b
+                    b = a
+                    a = t1 &+ t2
+                }
+            }
+            h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
         }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = h
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g
-            g = f
-            f = e
-            e = d &+ t1
-            d = c
-            c = b
-            b = a
-            a = t1 &+ t2
-        }
-        h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
     }
 
     @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
@@ -103,11 +122,8 @@ public struct SHA256: Sendable {
 /// `rollout(salt, key)`: first 8 bytes of SHA-256(salt ":" key) as an unsigned big-endian integer, modulo 100.
 public func rolloutBucket(salt: String, key: String) -> Int64 {
     var s = SHA256()
-    s.update(salt.utf8)
-    s.update(CollectionOfOne(UInt8(ascii: ":")))
-    s.update(key.utf8)
-    let d = s.finalize()
-    var v: UInt64 = 0
-    for i in 0..<8 { v = v << 8 | UInt64(d[i]) }
-    return Int64(v % 100)
+    for b in salt.utf8 { s.update(byte: b) }
+    s.update(byte: UInt8(ascii: ":"))
+    for b in key.utf8 { s.update(byte: b) }
+    return Int64(s.finalizePrefix64() % 100)
 }

@@ -75,10 +75,15 @@ enum BenchCommand {
             output.line(row("snapshot (JSON value)", stats, allocs))
         }
         let body = Array(
-            #"{"account":{"id":"acc_1","subscription":{"plan":"pro","status":"active"}},"checks":[{"feature":"psa_integration"}]}"#.utf8)
+            #"{"account":{"id":"acc_1","subscription":{"plan":"pro","status":"active"}},"checks":[{"feature":"psa_integration"}]}"#
+                .utf8)
         let body10 = Array(
             (#"{"account":{"id":"acc_1","subscription":{"plan":"pro","status":"active"}},"user":{"email":"a@example.com","email_verified_at":"2026-05-01T00:00:00Z","created_at":"2026-04-01T00:00:00Z"},"checks":["#
-                + Array(repeating: #"{"feature":"psa_integration"},{"feature":"max_trees","usage":3},{"route":"GET /api/v1/trees"},{"flag":"self_serve_enabled"},{"feature":"export_formats","value":"pdf"}"#, count: 2).joined(separator: ",")
+                + Array(
+                    repeating:
+                        #"{"feature":"psa_integration"},{"feature":"max_trees","usage":3},{"route":"GET /api/v1/trees"},{"flag":"self_serve_enabled"},{"feature":"export_formats","value":"pdf"}"#,
+                    count: 2
+                ).joined(separator: ",")
                 + "]}").utf8)
         for (name, b) in [("JSON in/out /v1/check, 1 check", body), ("JSON in/out /v1/check, 10 checks", body10)] {
             let stats = measure(samples: samples / 10, batch: 4) {
@@ -126,7 +131,8 @@ enum BenchCommand {
 
     static func row(_ name: String, _ s: Stats, _ allocs: Double?) -> String {
         let a = allocs.map { fmt($0) } ?? "n/a"
-        return name.padding(toLength: 44, withPad: " ", startingAt: 0) + pad(fmt(s.median), 11) + pad(fmt(s.p99), 9) + pad(a, 12)
+        return name.padding(toLength: 44, withPad: " ", startingAt: 0) + pad(fmt(s.median), 11) + pad(fmt(s.p99), 9)
+            + pad(a, 12)
     }
 
     static func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }

@@ -59,13 +59,16 @@ enum TestCommand {
         x += "<testsuites name=\"entitlements\" tests=\"\(results.count)\" failures=\"\(failures)\">\n"
         for f in files {
             let cases = results.filter { $0.file == f }
-            x += "  <testsuite name=\"\(esc(prefix + f))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\">\n"
+            x +=
+                "  <testsuite name=\"\(esc(prefix + f))\" tests=\"\(cases.count)\" failures=\"\(cases.filter { !$0.passed }.count)\">\n"
             for c in cases {
-                x += "    <testcase classname=\"\(esc(prefix + f))\" name=\"\(esc(c.name))\" file=\"\(esc(prefix + f))\" line=\"\(c.line)\""
+                x +=
+                    "    <testcase classname=\"\(esc(prefix + f))\" name=\"\(esc(c.name))\" file=\"\(esc(prefix + f))\" line=\"\(c.line)\""
                 if c.passed {
                     x += "/>\n"
                 } else {
-                    x += ">\n      <failure message=\"\(esc(c.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
+                    x +=
+                        ">\n      <failure message=\"\(esc(c.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
                     x += esc(c.failures.joined(separator: "\n")) + "</failure>\n    </testcase>\n"
                 }
             }

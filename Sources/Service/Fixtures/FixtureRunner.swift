@@ -34,13 +34,22 @@ struct FixtureRunner {
         do {
             root = try YAMLLoader.load(bytes, file: file, findings: &findings)
         } catch {
-            return [CaseResult(file: file, line: error.location.line, name: "(file)", failures: ["[\(error.code)] \(error.message)"])]
+            return [
+                CaseResult(
+                    file: file, line: error.location.line, name: "(file)",
+                    failures: ["[\(error.code)] \(error.message)"])
+            ]
         }
         if let d = findings.first {
-            return [CaseResult(file: file, line: d.location.line, name: "(file)", failures: ["[\(d.code)] \(d.message)"])]
+            return [
+                CaseResult(file: file, line: d.location.line, name: "(file)", failures: ["[\(d.code)] \(d.message)"])
+            ]
         }
         guard let root, case .mapping(let pairs) = root.kind else {
-            return [CaseResult(file: file, line: 1, name: "(file)", failures: ["a fixture file must be a mapping with 'cases'"])]
+            return [
+                CaseResult(
+                    file: file, line: 1, name: "(file)", failures: ["a fixture file must be a mapping with 'cases'"])
+            ]
         }
         var fileErrors: [String] = []
         var fields: [String: YAMLNode] = [:]
@@ -66,7 +75,10 @@ struct FixtureRunner {
         for (section, store) in [("accounts", 0), ("users", 1)] {
             guard let node = fields[section] else { continue }
             guard case .mapping(let entries) = node.kind else {
-                return [CaseResult(file: file, line: node.start.line, name: suite, failures: ["'\(section)' must be a mapping"])]
+                return [
+                    CaseResult(
+                        file: file, line: node.start.line, name: suite, failures: ["'\(section)' must be a mapping"])
+                ]
             }
             for (k, v) in entries {
                 let key = k.scalarText ?? ""
@@ -109,12 +121,15 @@ struct FixtureRunner {
     }
 
     func runCase(
-        _ c: YAMLNode, accounts: [String: Result<JSONValue, FixtureError>], users: [String: Result<JSONValue, FixtureError>],
+        _ c: YAMLNode, accounts: [String: Result<JSONValue, FixtureError>],
+        users: [String: Result<JSONValue, FixtureError>],
         defaultNow: Result<Timestamp?, FixtureError>
     ) -> [String] {
         guard let program, let decoder else { return ["the policy bundle does not compile"] }
         guard case .mapping(let pairs) = c.kind else { return ["a case must be a mapping"] }
-        let allowed = ["name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot"]
+        let allowed = [
+            "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
+        ]
         var f: [String: YAMLNode] = [:]
         var errors: [String] = []
         for (k, v) in pairs {
@@ -185,7 +200,9 @@ struct FixtureRunner {
         var pairsToJudge: [(check: YAMLNode, expect: YAMLNode)] = []
         if let ch = f["check"], let ex = f["expect"] { pairsToJudge.append((ch, ex)) }
         if let list = f["checks"] {
-            guard case .sequence(let items) = list.kind else { return ["line \(list.start.line): 'checks' must be a list"] }
+            guard case .sequence(let items) = list.kind else {
+                return ["line \(list.start.line): 'checks' must be a list"]
+            }
             for item in items {
                 guard case .mapping(let ps) = item.kind,
                     let ch = ps.first(where: { $0.key.scalarText == "check" })?.value,
@@ -199,8 +216,11 @@ struct FixtureRunner {
         }
         var failures: [String] = []
         if !pairsToJudge.isEmpty {
-            if pairsToJudge.count > 100 { return ["line \(c.start.line): a case may hold at most 100 checks (one request)"] }
-            var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now, explain: explain)
+            if pairsToJudge.count > 100 {
+                return ["line \(c.start.line): a case may hold at most 100 checks (one request)"]
+            }
+            var ev = Evaluation(
+                program: program, account: program.prepare(account), user: user, now: now, explain: explain)
             for (k, p) in pairsToJudge.enumerated() {
                 let actual: JSONValue
                 switch decoder.check(YAMLJSON.convert(p.check), "checks[\(k)]") {
@@ -211,7 +231,8 @@ struct FixtureRunner {
                 if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "") {
                     failures.append(
                         "line \(p.check.start.line): checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch)\n"
-                            + "      expected \(JSONWriter.string(expected))\n      actual   \(JSONWriter.string(actual))")
+                            + "      expected \(JSONWriter.string(expected))\n      actual   \(JSONWriter.string(actual))"
+                    )
                 }
             }
         }
@@ -252,7 +273,9 @@ enum PartialMatch {
         case (.object(let em), .object(let am)):
             for (k, ev) in em {
                 let p = path.isEmpty ? k : "\(path).\(k)"
-                guard let av = am.first(where: { $0.0 == k })?.1 else { return "\(p): expected \(JSONWriter.string(ev)), but the result has no '\(k)'" }
+                guard let av = am.first(where: { $0.0 == k })?.1 else {
+                    return "\(p): expected \(JSONWriter.string(ev)), but the result has no '\(k)'"
+                }
                 if let m = mismatch(expected: ev, actual: av, path: p) { return m }
             }
             return nil
@@ -261,7 +284,8 @@ enum PartialMatch {
             if let te = Timestamp.parse(e), let ta = Timestamp.parse(a), te == ta { return nil }
             return "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
         default:
-            return expected == actual ? nil : "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
+            return expected == actual
+                ? nil : "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
         }
     }
 }

@@ -1,0 +1,78 @@
+/// A route pattern compiled to bytes: method and literal segments compared with `memcmp`.
+struct CompiledPattern: Sendable {
+    enum Segment: Sendable {
+        case literal([UInt8])
+        case one
+        case rest
+    }
+    var method: [UInt8]?
+    var segments: [Segment]
+
+    init(_ p: RoutePattern) {
+        method = p.method.map { Array($0.utf8) }
+        segments = p.segments.map {
+            switch $0 {
+            case .literal(let s): .literal(Array(s.utf8))
+            case .one: .one
+            case .rest: .rest
+            }
+        }
+    }
+
+    /// Matches a normalized request path held as segment ranges into `path`.
+    @inline(__always)
+    func matches(
+        method m: UnsafeBufferPointer<UInt8>?, path: UnsafePointer<UInt8>,
+        _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
+    ) -> Bool {
+        if let method {
+            guard let m, m.count == method.count else { return false }
+            let same = method.withUnsafeBufferPointer { memcmp($0.baseAddress!, m.baseAddress!, m.count) == 0 }
+            guard same else { return false }
+        }
+        var i = 0
+        for seg in segments {
+            switch seg {
+            case .rest: return true
+            case .one:
+                guard i < count else { return false }
+            case .literal(let l):
+                guard i < count else { return false }
+                let (s, e) = (Int(segs[i].start), Int(segs[i].end))
+                guard e - s == l.count else { return false }
+                let same = l.withUnsafeBufferPointer { memcmp($0.baseAddress!, path + s, l.count) == 0 }
+                guard same else { return false }
+            }
+            i += 1
+        }
+        return i == count
+    }
+}
+
+/// A guard with its patterns compiled and its decision inputs precomputed.
+struct CompiledGuard: Sendable {
+    var appliesTo: [CompiledPattern]
+    var allow: [(pattern: CompiledPattern, when: Expr?)]
+    var requires: Expr
+    var readsUser: Bool
+    var readsSubscription: Bool
+    var deny: Int
+
+    init(_ g: Guard) {
+        appliesTo = g.appliesTo.map(CompiledPattern.init)
+        allow = g.allow.map { (CompiledPattern($0.pattern), $0.when) }
+        requires = g.requires
+        readsUser = g.requiresReads.user
+        readsSubscription = g.requiresReads.subscription
+        deny = g.deny
+    }
+}
+
+@inline(__always) func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+    var i = 0
+    while i < n {
+        if a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+        i += 1
+    }
+    return 0
+}

@@ -1,0 +1,305 @@
+import Evaluator
+import Foundation
+import Testing
+
+let policiesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Policies").path
+let sample: Program = try! Program.load(directory: policiesDir)
+let clock = Timestamp.parse("2026-05-10T12:00:00Z")!
+
+func check(_ body: String) -> (Int, JSONValue) {
+    let (s, j) = Engine.check(sample, body: Array(body.utf8), now: clock)
+    return (s, j)
+}
+
+func check(bytes: [UInt8]) -> (Int, JSONValue) { Engine.check(sample, body: bytes, now: clock) }
+
+let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}}"#
+
+@Suite struct RequestLevelErrorTests {
+    @Test(arguments: [
+        ("not json", "{"), ("top level array", "[]"), ("top level string", "\"x\""),
+        ("unknown field", "{\(pro),\"checks\":[{\"feature\":\"sso\"}],\"bogus\":1}"),
+        ("duplicate key", "{\(pro),\"checks\":[{\"feature\":\"sso\"}],\"checks\":[]}"),
+        ("checks missing", "{\(pro)}"), ("checks empty", "{\(pro),\"checks\":[]}"),
+        ("checks not array", "{\(pro),\"checks\":{}}"),
+        ("account missing", "{\"checks\":[{\"feature\":\"sso\"}]}"),
+        ("account wrong type", "{\"account\":3,\"checks\":[{\"feature\":\"sso\"}]}"),
+        ("user wrong type", "{\(pro),\"user\":\"x\",\"checks\":[{\"feature\":\"sso\"}]}"),
+        ("bad now", "{\(pro),\"now\":\"yesterday\",\"checks\":[{\"feature\":\"sso\"}]}"),
+        ("explain wrong type", "{\(pro),\"explain\":\"yes\",\"checks\":[{\"feature\":\"sso\"}]}"),
+        (
+            "bad period_end",
+            "{\"account\":{\"subscription\":{\"plan\":\"pro\",\"status\":\"active\",\"period_end\":\"2026-13-01T00:00:00Z\"}},\"checks\":[{\"feature\":\"sso\"}]}"
+        ),
+        (
+            "two overrides",
+            "{\"account\":{\"subscription\":{\"plan\":\"pro\",\"status\":\"active\"},\"overrides\":[{\"feature\":\"sso\",\"value\":true},{\"feature\":\"sso\",\"value\":false}]},\"checks\":[{\"feature\":\"sso\"}]}"
+        ),
+        (
+            "override wrong type",
+            "{\"account\":{\"overrides\":[{\"feature\":\"max_trees\",\"value\":true}]},\"checks\":[{\"feature\":\"sso\"}]}"
+        ),
+        ("lone surrogate", "{\(pro),\"checks\":[{\"feature\":\"\\ud800\"}]}"),
+        ("unknown account field", "{\"account\":{\"plan\":\"pro\"},\"checks\":[{\"feature\":\"sso\"}]}"),
+        (
+            "seconds fraction too long",
+            "{\(pro),\"now\":\"2026-05-10T12:00:00.1234567891Z\",\"checks\":[{\"feature\":\"sso\"}]}"
+        ),
+    ])
+    func invalidRequest(_ name: String, _ body: String) {
+        let (status, json) = check(body)
+        #expect(status == 400, "\(name)")
+        #expect(json["error"] == .string("invalid_request"), "\(name)")
+        #expect(json["detail"] != nil)
+    }
+
+    @Test func paths() {
+        #expect(check("{\(pro),\"checks\":[{\"feature\":\"sso\"}],\"bogus\":1}").1["path"] == .string("bogus"))
+        let (_, j) = check(
+            "{\"account\":{\"subscription\":{\"plan\":\"pro\",\"status\":\"active\",\"seats\":-1}},\"checks\":[{\"feature\":\"sso\"}]}"
+        )
+        #expect(j["path"] == .string("account.subscription.seats"))
+    }
+
+    @Test func byteLevelRejections() {
+        var bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        bom += Array("{\(pro),\"checks\":[{\"feature\":\"sso\"}]}".utf8)
+        #expect(check(bytes: bom).0 == 400)
+        var bad = Array("{\(pro),\"checks\":[{\"feature\":\"".utf8)
+        bad += [0xC3, 0x28]
+        bad += Array("\"}]}".utf8)
+        #expect(check(bytes: bad).0 == 400)
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(check("{\(pro),\"checks\":[{\"feature\":\"sso\"}],\"x\":\(deep)}").0 == 400)
+        let deepOK =
+            "{\"account\":{\"attributes\":{\"a\":" + String(repeating: "[", count: 60)
+            + String(repeating: "]", count: 60)
+            + "}},\"checks\":[{\"feature\":\"sso\"}]}"
+        #expect(check(deepOK).0 == 200)
+    }
+
+    @Test func over100Checks() {
+        let checks = Array(repeating: "{\"feature\":\"sso\"}", count: 101).joined(separator: ",")
+        #expect(check("{\(pro),\"checks\":[\(checks)]}").0 == 400)
+        let ok = Array(repeating: "{\"feature\":\"sso\"}", count: 100).joined(separator: ",")
+        #expect(check("{\(pro),\"checks\":[\(ok)]}").0 == 200)
+    }
+
+    @Test func accountIDWithoutStoreIs503() {
+        let (status, json) = check("{\"account\":\"acc_1\",\"checks\":[{\"feature\":\"sso\"}]}")
+        #expect(status == 503)
+        #expect(json["error"] == .string("store_unavailable"))
+    }
+
+    @Test func nullOptionalFieldsAreAbsent() {
+        let (status, json) = check(
+            "{\(pro),\"user\":null,\"now\":null,\"explain\":null,\"checks\":[{\"feature\":\"max_trees\",\"usage\":null,\"value\":null}]}"
+        )
+        #expect(status == 200)
+        guard case .array(let results)? = json["results"] else {
+            Issue.record("no results")
+            return
+        }
+        #expect(results[0]["allowed"] == .bool(true))
+    }
+}
+
+@Suite struct CheckLevelErrorTests {
+    func results(_ checks: String) -> [JSONValue] {
+        let (status, json) = check("{\(pro),\"checks\":[\(checks)]}")
+        #expect(status == 200)
+        guard case .array(let r)? = json["results"] else { return [] }
+        return r
+    }
+
+    @Test(arguments: [
+        "1e2", "2.0", "18446744073709551616", "-1", "1e400", String(repeating: "9", count: 1000), "\"3\"", "true",
+    ])
+    func nonIntegerUsage(_ n: String) {
+        let r = results("{\"feature\":\"max_trees\",\"usage\":\(n)},{\"feature\":\"sso\"}")
+        #expect(r[0]["error"] == .string("invalid_request"))
+        #expect(r[0]["path"] == .string("checks[0].usage"))
+        #expect(r[1]["error"] == .string("feature_not_in_plan"))
+    }
+
+    @Test func errorResultsCarryExactlyTheFiveKeys() {
+        let r = results("{\"feature\":\"nope\",\"bogus\":1},{\"feature\":\"nope\"},3")
+        for x in r {
+            guard case .object(let m) = x else { continue }
+            #expect(m.map(\.0) == ["allowed", "error", "status", "detail", "path"])
+        }
+        #expect(r[0]["error"] == .string("invalid_request"))
+        #expect(r[1]["error"] == .string("unknown_feature"))
+        #expect(r[2]["path"] == .string("checks[2]"))
+    }
+}
+
+@Suite struct DeterminismTests {
+    @Test func sameInputSameBytes() {
+        let body =
+            "{\(pro),\"now\":\"2026-05-10T12:00:00Z\",\"explain\":true,\"checks\":[{\"feature\":\"sso\"},{\"route\":\"GET /api/v1/trees\"},{\"flag\":\"self_serve_enabled\"}]}"
+        let a = JSONWriter.serialize(check(body).1)
+        let b = JSONWriter.serialize(
+            Engine.check(try! Program.load(directory: policiesDir), body: Array(body.utf8), now: clock).1)
+        #expect(a == b)
+    }
+
+    @Test func timestampsRenderInUTC() {
+        let (_, j) = check("{\(pro),\"now\":\"2026-05-10T14:00:00.120+02:00\",\"checks\":[{\"feature\":\"sso\"}]}")
+        #expect(j["now"] == .string("2026-05-10T12:00:00.12Z"))
+    }
+}
+
+@Suite struct ExplainTests {
+    @Test func traceNamesRulesAndLocations() throws {
+        let body =
+            "{\"account\":{\"subscription\":{\"plan\":\"starter\",\"status\":\"canceled\"}},\"explain\":true,\"checks\":[{\"feature\":\"psa_integration\"},{\"route\":\"GET /api/v1/billing/state\"},{\"route\":\"GET /api/v1/trees\"},{\"flag\":\"self_serve_enabled\"}]}"
+        let (_, j) = check(body)
+        guard case .array(let results)? = j["results"] else { throw CancellationError() }
+        for r in results {
+            guard case .array(let steps)? = r["trace"] else {
+                Issue.record("no trace in \(JSONWriter.string(r))")
+                continue
+            }
+            #expect(!steps.isEmpty)
+        }
+        let routeTrace = JSONWriter.string(results[1]["trace"]!)
+        #expect(routeTrace.contains("guards.active_subscription.allow"))
+        #expect(routeTrace.contains("guards.yaml:"))
+        let denyTrace = JSONWriter.string(results[2]["trace"]!)
+        #expect(denyTrace.contains("\"rule\":\"guards.active_subscription.requires\""))
+        #expect(denyTrace.contains("\"at\":\"guards.yaml:6:15\""))
+        let featureTrace = JSONWriter.string(results[0]["trace"]!)
+        #expect(featureTrace.contains("subscription.statuses.canceled.live"))
+        #expect(featureTrace.contains("\"at\":\"subscription.yaml:"))
+    }
+
+    @Test func noTraceWithoutExplain() {
+        let (_, j) = check("{\(pro),\"checks\":[{\"feature\":\"sso\"}]}")
+        #expect(!JSONWriter.string(j).contains("trace"))
+    }
+}
+
+@Suite struct SemanticsTests {
+    func ev(
+        _ policyYAML: String, account: Account = Account(subscription: SubscriptionState(plan: "p", status: "active")),
+        user: User? = nil
+    ) throws -> Evaluation {
+        let out = PolicyCompiler.compile(files: [SourceFile(path: "p.yaml", text: policyYAML)])
+        let policy = try #require(out.policy, "\(out.diagnostics)")
+        let program = Program(policy)
+        return Evaluation(program: program, account: program.prepare(account), user: user, now: clock)
+    }
+
+    func fact(
+        _ expr: String, account: Account = Account(subscription: SubscriptionState(plan: "p", status: "active")),
+        user: User? = nil
+    ) throws -> Bool {
+        var e = try ev(
+            "plans: { p: {} }\nfacts:\n  f: '\(expr.replacingOccurrences(of: "'", with: "''"))'\n", account: account,
+            user: user)
+        return e.facts()[0].1
+    }
+
+    @Test func lowerHasNoFinalSigmaRule() throws {
+        let u = User(email: "ΣΑΣ")
+        #expect(try fact(#"lower(user.email) == "σασ""#, user: u))
+        #expect(try fact(#"lower(user.email) == "i̇""#, user: User(email: "İ")))
+    }
+
+    @Test func stringsCompareByScalars() throws {
+        #expect(try !fact(#"user.email == "e\u0301""#, user: User(email: "é")))
+        #expect(try fact(#"user.email == "é""#, user: User(email: "é")))
+        #expect(try !fact(#"starts_with(user.email, "e")"#, user: User(email: "é")))
+    }
+
+    @Test func nullSemantics() throws {
+        #expect(try fact("user.email == null"))
+        #expect(try !fact("user.email != null"))
+        #expect(try !fact("now < user.created_at + 7d"))
+        #expect(try !fact("user.created_at + 7d >= now"))
+        #expect(try !fact("user.email in [\"a\"]"))
+        #expect(try !fact("user.email not in [\"a\"]"))
+        #expect(try !fact("starts_with(user.email, \"a\")"))
+        #expect(try fact("lower(user.email) == null"))
+        #expect(try fact("not user.authenticated and not user.email_verified"))
+    }
+
+    @Test func dynamicMismatchIsFalseAndNotEqualTrue() throws {
+        let a = Account(
+            subscription: SubscriptionState(plan: "p", status: "active"),
+            attributes: ["n": .string("3"), "obj": .object([])])
+        #expect(try !fact("account.attributes.n == 3", account: a))
+        #expect(try fact("account.attributes.n != 3", account: a))
+        #expect(try !fact("account.attributes.n > 2", account: a))
+        #expect(try !fact("account.attributes.n in [\"3\", \"4\"] and account.attributes.obj == null", account: a))
+        #expect(try fact("account.attributes.n in [\"3\", \"4\"]", account: a))
+        #expect(try fact("account.attributes.missing == null", account: a))
+    }
+
+    @Test func integerOverflowGivesNull() throws {
+        let a = Account(subscription: SubscriptionState(plan: "p", status: "active", seats: 9_223_372_036_854_775_807))
+        #expect(try fact("subscription.seats + 1 == null", account: a))
+        #expect(try !fact("subscription.seats + 1 > 0", account: a))
+    }
+
+    @Test func rolloutOfNullIsNull() throws {
+        #expect(try fact("rollout(\"s\", user.id) == null"))
+        #expect(try fact("rollout(\"s\", account.id) == null"))
+    }
+
+    @Test func lockedGrantsApplyWithOverrides() throws {
+        let yaml = """
+            features: { a: { type: boolean }, n: { type: limit } }
+            plans: { free: { grants: { n: 3 } }, pro: { extends: free, grants: { a: true, n: 10 } } }
+            subscription: { locked_grants: free }
+            """
+        var ev = try ev(
+            yaml,
+            account: Account(
+                subscription: SubscriptionState(plan: "pro", status: "canceled"),
+                overrides: [Override(feature: 0, value: .bool(true))]))
+        let d = ev.decide(.limit(feature: 1, usage: 2, amount: 1))
+        #expect(d.allowed && d.limit == 3 && d.reason == .plan)
+        let a = ev.decide(.boolean(feature: 0))
+        #expect(a.allowed && a.reason == .override)
+        let snap = JSONWriter.string(ev.snapshot())
+        #expect(snap.contains(#""n":{"value":3,"source":"plan:free"}"#))
+    }
+
+    @Test func bundleWithoutSubscriptionSection() throws {
+        let yaml = "features: { a: { type: boolean } }\nplans: { p: { grants: { a: true } } }\n"
+        for (status, live) in [("active", true), ("past_due", true), ("canceled", false), ("complimentary", false)] {
+            var e = try ev(yaml, account: Account(subscription: SubscriptionState(plan: "p", status: status)))
+            #expect(e.decide(.boolean(feature: 0)).allowed == live, "\(status)")
+        }
+    }
+
+    @Test func anonymousFlagRulesThroughFactsNeverMatch() throws {
+        let yaml = """
+            plans: { p: {} }
+            facts: { anyone: "user.id == null" }
+            flags: { f: { default: false, rules: [ { when: facts.anyone, value: true } ] } }
+            """
+        var e = try ev(yaml)
+        #expect(e.decide(.flag(0)).flagValue == .bool(false))
+    }
+
+    @Test func routeMethodsAreCaseSensitiveAndPatternsMatchSegments() throws {
+        let yaml = """
+            plans: { p: {} }
+            guards:
+              - { name: g, applies_to: ["GET /a/*/c", "/b/{id}", "/r/**"], requires: "false", deny: unauthenticated }
+            """
+        var e = try ev(yaml, user: User(id: "u"))
+        let cases: [(String?, String, Bool)] = [
+            ("GET", "/a/x/c", false), ("get", "/a/x/c", true), ("POST", "/a/x/c", true), ("GET", "/a/x/y/c", true),
+            (nil, "/b/1", false), (nil, "/b", true), (nil, "/b/1/2", true), (nil, "/r", false), (nil, "/r/a/b", false),
+            (nil, "/rr", true), (nil, "/a/%78/c", true), ("GET", "/a/%78/c", false),
+        ]
+        for (m, p, allowed) in cases {
+            #expect(e.decide(.route(method: m, path: p)).allowed == allowed, "\(m ?? "-") \(p)")
+        }
+    }
+}

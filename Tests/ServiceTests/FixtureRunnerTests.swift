@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+@Suite struct FixtureRunnerTests {
+    static let bundle = CLITests.repo.appendingPathComponent("Tests/Fixtures/fixture-runner/bundle").path
+
+    func run(_ args: [String]) -> (Int32, String) {
+        let b = CLIOutput.Buffer()
+        let code = CLI.run(arguments: args, output: .capturing(b))
+        return (code, b.out + b.err)
+    }
+
+    /// The sample bundle's own fixtures all pass (CI runs the same through `entitlements test`).
+    @Test func sampleBundleFixturesPass() {
+        let (code, out) = run(["test", CLITests.policies])
+        #expect(code == 0, "\(out)")
+        let last = out.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasSuffix(" passed, 0 failed"))
+        #expect((Int(last.split(separator: " ")[0]) ?? 0) >= 70)
+    }
+
+    @Test func failuresAreReportedWithPositionsAndCounted() {
+        let (code, out) = run(["test", Self.bundle])
+        #expect(code == 1)
+        #expect(out.hasSuffix("2 passed, 5 failed\n"), "\(out)")
+        #expect(out.contains("FAIL \(Self.bundle)/tests/mixed.yaml:11: wrong expectation"))
+        #expect(
+            out.contains("line 15: checks[1] {\"feature\":\"seats\",\"usage\":5}: allowed: expected true, got false"))
+        #expect(out.contains("value: expected 1, got true"))
+        #expect(out.contains("limit: expected null, but the result has no 'limit'"))
+        #expect(out.contains("fixture error: account: account.subscription.period_end must be an RFC 3339 timestamp"))
+        #expect(out.contains("unknown key 'chek' in a case (did you mean 'check'?)"))
+        #expect(!out.contains("FAIL \(Self.bundle)/tests/mixed.yaml:7: passes"))
+    }
+
+    @Test func filterSelectsCases() {
+        let (code, out) = run(["test", Self.bundle, "--filter", "passes"])
+        #expect(code == 0)
+        #expect(out == "1 passed, 0 failed\n")
+    }
+
+    @Test func junitReport() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("junit-\(UUID()).xml").path
+        _ = run(["test", Self.bundle, "--junit", path])
+        let xml = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(xml.contains("<testsuites name=\"entitlements\" tests=\"7\" failures=\"5\">"))
+        #expect(xml.contains("<testcase classname=\"\(Self.bundle)/tests/mixed.yaml\" name=\"passes\""))
+        #expect(xml.contains("<failure message="))
+    }
+
+    @Test func brokenBundleFailsTheRun() {
+        let (code, out) = run(["test", CLITests.invalid + "/unknown_extends"])
+        #expect(code == 1)
+        #expect(out.contains("[unknown_plan]"))
+        #expect(out.hasSuffix("0 passed, 0 failed\n"))
+    }
+
+    @Test func checkCommandEvaluatesABody() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("req-\(UUID()).json").path
+        try
+            #"{"account":{"subscription":{"plan":"pro","status":"active"}},"now":"2026-05-10T12:00:00Z","checks":[{"feature":"psa_integration"}]}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let (code, out) = run(["check", CLITests.policies, "--input", path])
+        #expect(code == 0)
+        #expect(out.contains(#""results":[{"allowed":true,"reason":"plan","value":true}]"#))
+        let (_, explained) = run(["check", CLITests.policies, "--input", path, "--explain"])
+        #expect(explained.contains("\"trace\""))
+    }
+}
