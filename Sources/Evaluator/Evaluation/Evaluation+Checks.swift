@@ -155,16 +155,15 @@ extension Evaluation {
         let flag = policy.flags[i]
         var d = Decision.allow(.flag_default)
         d.flagValue = flag.defaultValue
-        for (k, rule) in flag.rules.enumerated() {
-            if rule.reads.user && user == nil {
-                tracer?.add(
-                    "flag_rule", "flags.\(flag.name).rules[\(k)]", rule.location,
-                    "skipped: reads user.* and the caller is anonymous")
+        let rules = program.flagRules[i]
+        for k in 0..<rules.count {
+            let rule = rules[k]
+            if rule.readsUser && user == nil {
+                tracer?.add("flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location, "skipped: reads user.* and the caller is anonymous")
                 continue
             }
-            let matched = eval(rule.when).truthy
-            tracer?.add(
-                "flag_rule", "flags.\(flag.name).rules[\(k)]", rule.location, matched ? "matched" : "did not match")
+            let matched = eval(rule.root).truthy
+            tracer?.add("flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location, matched ? "matched" : "did not match")
             if matched {
                 d.reason = .flag_rule
                 d.flagValue = rule.value

@@ -1,136 +1,131 @@
 extension Evaluation {
-    /// Evaluates a type-checked expression with SPEC §3 / §9 semantics: null propagates through `+`/`-`,
+    /// Evaluates compiled code rooted at `i` with SPEC §3 / §9 semantics: null propagates through `+`/`-`,
     /// counts as false where a boolean is needed, and a run-time type mismatch makes comparisons false
     /// (and `!=` true).
-    mutating func eval(_ e: Expr) -> Value {
-        switch e.kind {
-        case .literal(let l):
-            switch l {
-            case .null: return .null
-            case .bool(let b): return .bool(b)
-            case .int(let i): return .int(i)
-            case .string(let s): return .string(s)
-            case .duration(let d): return .duration(d.seconds)
-            case .list(let l): return .list(l)
+    mutating func eval(_ i: Int32) -> Value {
+        let ins = code[Int(i)]
+        switch ins.op {
+        case .null: return .null
+        case .true: return .bool(true)
+        case .false: return .bool(false)
+        case .int: return .int(ins.k)
+        case .string: return .string(program.exprs.strings[Int(ins.k)])
+        case .duration: return .duration(ins.k)
+        case .list: return .list(program.exprs.lists[Int(ins.k)])
+        case .namedList: return .list(program.lists[Int(ins.k)])
+        case .now: return .timestamp(now)
+        case .accountID: return prepared.account.id.map { .string($0) } ?? .null
+        case .accountAttribute: return .dynamic(prepared.account.attributes[program.exprs.strings[Int(ins.k)]])
+        case .userAttribute: return .dynamic(user?.attributes[program.exprs.strings[Int(ins.k)]])
+        case .subscription: return subscriptionField(SubscriptionField.allCases[Int(ins.k)])
+        case .user: return userField(UserField.allCases[Int(ins.k)])
+        case .request: return requestField(ins.k == 0 ? .method : .path)
+        case .check: return checkField(CheckField.allCases[Int(ins.k)])
+        case .fact: return .bool(fact(Int(ins.k)))
+        case .not: return .bool(!eval(ins.a).truthy)
+        case .and: return .bool(eval(ins.a).truthy && eval(ins.b).truthy)
+        case .or: return .bool(eval(ins.a).truthy || eval(ins.b).truthy)
+        case .eq: return .bool(equal(eval(ins.a), eval(ins.b)))
+        case .ne: return .bool(!equal(eval(ins.a), eval(ins.b)))
+        case .lt, .le, .gt, .ge:
+            guard let c = compare(eval(ins.a), eval(ins.b)) else { return .bool(false) }
+            switch ins.op {
+            case .lt: return .bool(c < 0)
+            case .le: return .bool(c <= 0)
+            case .gt: return .bool(c > 0)
+            default: return .bool(c >= 0)
             }
-        case .name(let n):
-            return name(n)
-        case .not(let x):
-            return .bool(!eval(x).truthy)
-        case .binary(let op, let a, let b):
-            switch op {
-            case .and: return .bool(eval(a).truthy && eval(b).truthy)
-            case .or: return .bool(eval(a).truthy || eval(b).truthy)
-            case .eq: return .bool(equal(eval(a), eval(b)))
-            case .ne: return .bool(!equal(eval(a), eval(b)))
-            case .lt, .le, .gt, .ge:
-                guard let c = compare(eval(a), eval(b)) else { return .bool(false) }
-                switch op {
-                case .lt: return .bool(c < 0)
-                case .le: return .bool(c <= 0)
-                case .gt: return .bool(c > 0)
-                default: return .bool(c >= 0)
-                }
-            case .in, .notIn:
-                let x = eval(a)
-                let y = eval(b)
-                guard case .string(let s) = x, case .list(let l) = y else { return .bool(false) }
-                let found = l.contains { scalarsEqual($0, s) }
-                return .bool(op == .in ? found : !found)
-            case .add, .sub:
-                return arithmetic(op, eval(a), eval(b))
+        case .in, .notIn:
+            guard case .string(let s) = eval(ins.a) else { return .bool(false) }
+            // A literal or named list on the right is searched in place.
+            let right = code[Int(ins.b)]
+            let found: Bool
+            switch right.op {
+            case .list: found = program.exprs.lists[Int(right.k)].contains { scalarsEqual($0, s) }
+            case .namedList: found = program.lists[Int(right.k)].contains { scalarsEqual($0, s) }
+            default:
+                guard case .list(let l) = eval(ins.b) else { return .bool(false) }
+                found = l.contains { scalarsEqual($0, s) }
             }
-        case .featureCall(let f, let index):
-            let eff = effective(index)
-            guard case .value(let v, _) = eff else { return f == .feature ? .bool(false) : .int(0) }
+            return .bool(ins.op == .in ? found : !found)
+        case .add, .sub:
+            return arithmetic(ins.op == .add, eval(ins.a), eval(ins.b))
+        case .featureBool, .featureLimit:
+            guard case .value(let v, _) = effective(Int(ins.k)) else { return ins.op == .featureBool ? .bool(false) : .int(0) }
             switch v {
             case .bool(let b): return .bool(b)
             case .limit(let l): return .int(l ?? -1)
             case .set: return .null
             }
-        case .call(let f, let args):
-            switch f {
-            case .lower:
-                guard case .string(let s) = eval(args[0]) else { return .null }
-                return .string(unicodeLower(s))
-            case .starts_with, .ends_with:
-                guard case .string(let s) = eval(args[0]), case .string(let p) = eval(args[1]) else {
-                    return .bool(false)
-                }
-                let su = s.utf8
-                let pu = p.utf8
-                guard pu.count <= su.count else { return .bool(false) }
-                return .bool(f == .starts_with ? su.starts(with: pu) : su.suffix(pu.count).elementsEqual(pu))
-            case .rollout:
-                guard case .string(let salt) = eval(args[0]), case .string(let key) = eval(args[1]) else {
-                    return .null
-                }
-                return .int(rolloutBucket(salt: salt, key: key))
-            case .feature, .limit:
-                return .null
-            }
+        case .lower:
+            guard case .string(let s) = eval(ins.a) else { return .null }
+            return .string(unicodeLower(s))
+        case .startsWith, .endsWith:
+            guard case .string(let s) = eval(ins.a), case .string(let p) = eval(ins.b) else { return .bool(false) }
+            let su = s.utf8
+            let pu = p.utf8
+            guard pu.count <= su.count else { return .bool(false) }
+            return .bool(ins.op == .startsWith ? su.starts(with: pu) : su.suffix(pu.count).elementsEqual(pu))
+        case .rollout:
+            guard case .string(let salt) = eval(ins.a), case .string(let key) = eval(ins.b) else { return .null }
+            return .int(rolloutBucket(salt: salt, key: key))
+        case .rolloutAccount:
+            let buckets = prepared.rolloutBuckets
+            return Int(ins.k) < buckets.count ? .int(buckets[Int(ins.k)]) : .null
         }
     }
 
-    mutating func name(_ n: Name) -> Value {
+    func subscriptionField(_ f: SubscriptionField) -> Value {
         let sub = prepared.account.subscription
-        switch n {
-        case .now: return .timestamp(now)
-        case .accountID: return prepared.account.id.map { .string($0) } ?? .null
-        case .accountAttribute(let k): return .dynamic(prepared.account.attributes[k])
-        case .subscription(let f):
-            switch f {
-            case .status: return sub?.status.map { .string($0) } ?? .null
-            case .plan: return planName.map { .string($0) } ?? .null
-            case .period_start: return sub?.periodStart.map { .timestamp($0) } ?? .null
-            case .period_end: return sub?.periodEnd.map { .timestamp($0) } ?? .null
-            case .past_due_since: return sub?.pastDueSince.map { .timestamp($0) } ?? .null
-            case .seats: return sub?.seats.map { .int($0) } ?? .null
-            case .live: return .bool(subscription.live)
-            case .locked_at: return subscription.lockedAt.map { .timestamp($0) } ?? .null
-            case .stage: return stageName.map { .string($0) } ?? .null
-            case .days_remaining: return subscription.daysRemaining.map { .int($0) } ?? .null
+        switch f {
+        case .status: return sub?.status.map { .string($0) } ?? .null
+        case .plan: return planName.map { .string($0) } ?? .null
+        case .period_start: return sub?.periodStart.map { .timestamp($0) } ?? .null
+        case .period_end: return sub?.periodEnd.map { .timestamp($0) } ?? .null
+        case .past_due_since: return sub?.pastDueSince.map { .timestamp($0) } ?? .null
+        case .seats: return sub?.seats.map { .int($0) } ?? .null
+        case .live: return .bool(subscription.live)
+        case .locked_at: return subscription.lockedAt.map { .timestamp($0) } ?? .null
+        case .stage: return stageName.map { .string($0) } ?? .null
+        case .days_remaining: return subscription.daysRemaining.map { .int($0) } ?? .null
+        }
+    }
+
+    func userField(_ f: UserField) -> Value {
+        guard let user else { return f == .authenticated || f == .email_verified ? .bool(false) : .null }
+        switch f {
+        case .id: return user.id.map { .string($0) } ?? .null
+        case .email: return user.email.map { .string($0) } ?? .null
+        case .email_verified:
+            guard let v = user.emailVerifiedAt else { return .bool(false) }
+            return .bool(!(now < v))
+        case .email_verified_at: return user.emailVerifiedAt.map { .timestamp($0) } ?? .null
+        case .created_at: return user.createdAt.map { .timestamp($0) } ?? .null
+        case .authenticated: return .bool(true)
+        }
+    }
+
+    func requestField(_ f: RequestField) -> Value {
+        guard let request else { return .null }
+        switch f {
+        case .method: return request.method.map { .string($0) } ?? .null
+        case .path:
+            guard let rp = requestPath else { return .string(request.path) }
+            var s = ""
+            for k in 0..<rp.count {
+                let seg = UnsafeBufferPointer(start: rp.bytes + Int(rp.segments[k].start), count: Int(rp.segments[k].end - rp.segments[k].start))
+                s += "/" + String(decoding: seg, as: UTF8.self)
             }
-        case .user(let f):
-            guard let user else { return f == .authenticated || f == .email_verified ? .bool(false) : .null }
-            switch f {
-            case .id: return user.id.map { .string($0) } ?? .null
-            case .email: return user.email.map { .string($0) } ?? .null
-            case .email_verified:
-                guard let v = user.emailVerifiedAt else { return .bool(false) }
-                return .bool(!(now < v))
-            case .email_verified_at: return user.emailVerifiedAt.map { .timestamp($0) } ?? .null
-            case .created_at: return user.createdAt.map { .timestamp($0) } ?? .null
-            case .authenticated: return .bool(true)
-            }
-        case .userAttribute(let k): return .dynamic(user?.attributes[k])
-        case .request(let f):
-            guard let request else { return .null }
-            switch f {
-            case .method: return request.method.map { .string($0) } ?? .null
-            case .path:
-                if let rp = requestPath {
-                    var s = ""
-                    for k in 0..<rp.count {
-                        s += "/"
-                        s += String(
-                            decoding: UnsafeBufferPointer(
-                                start: rp.bytes + Int(rp.segments[k].start),
-                                count: Int(rp.segments[k].end - rp.segments[k].start)), as: UTF8.self)
-                    }
-                    return .string(s.isEmpty ? "/" : s)
-                }
-                return .string(request.path)
-            }
-        case .check(let f):
-            switch f {
-            case .feature: return checkFeature.map { .string(policy.features[$0].name) } ?? .null
-            case .usage: return checkUsage.map { .int($0) } ?? .null
-            case .amount: return checkAmount.map { .int($0) } ?? .null
-            case .limit: return checkLimit.map { .int($0) } ?? .null
-            }
-        case .fact(let i): return .bool(fact(i))
-        case .list(let i): return .list(program.lists[i])
+            return .string(s.isEmpty ? "/" : s)
+        }
+    }
+
+    func checkField(_ f: CheckField) -> Value {
+        switch f {
+        case .feature: return checkFeature.map { .string(policy.features[$0].name) } ?? .null
+        case .usage: return checkUsage.map { .int($0) } ?? .null
+        case .amount: return checkAmount.map { .int($0) } ?? .null
+        case .limit: return checkLimit.map { .int($0) } ?? .null
         }
     }
 
@@ -168,17 +163,17 @@ extension Evaluation {
         }
     }
 
-    func arithmetic(_ op: BinaryOp, _ a: Value, _ b: Value) -> Value {
+    func arithmetic(_ add: Bool, _ a: Value, _ b: Value) -> Value {
         switch (a, b) {
         case (.int(let x), .int(let y)):
-            let (r, o) = op == .add ? x.addingReportingOverflow(y) : x.subtractingReportingOverflow(y)
+            let (r, o) = add ? x.addingReportingOverflow(y) : x.subtractingReportingOverflow(y)
             return o ? .null : .int(r)
         case (.timestamp(let t), .duration(let d)):
-            let r = op == .add ? t.adding(Duration(seconds: d)) : t.subtracting(Duration(seconds: d))
+            let r = add ? t.adding(Duration(seconds: d)) : t.subtracting(Duration(seconds: d))
             return r.map { .timestamp($0) } ?? .null
         case (.string(let s), .duration(let d)):
             guard let t = Timestamp.parse(s) else { return .null }
-            return arithmetic(op, .timestamp(t), .duration(d))
+            return arithmetic(add, .timestamp(t), .duration(d))
         default:
             return .null
         }

@@ -17,21 +17,13 @@ extension Evaluation {
     }
 
     /// The body of a denial, with `${…}` evaluated against this account, user, request and check.
-    mutating func body(_ t: Template) -> JSONValue {
+    mutating func body(_ t: CompiledTemplate) -> JSONValue {
         switch t {
-        case .null: return .null
-        case .bool(let b): return .bool(b)
-        case .int(let i): return .int(i)
-        case .string(let s): return .string(s)
-        case .expr(let e): return eval(e).json
+        case .constant(let j): return j
+        case .expr(let root): return eval(root).json
         case .interpolated(let parts):
             var s = ""
-            for p in parts {
-                switch p {
-                case .text(let t): s += t
-                case .expr(let e): s += eval(e).text
-                }
-            }
+            for p in parts { s += p.text ?? eval(p.expr).text }
             return .string(s)
         case .list(let items): return .array(items.map { body($0) })
         case .object(let members): return .object(members.map { ($0.key, body($0.value)) })
@@ -66,7 +58,7 @@ extension Evaluation {
                 _ = PathNormalizer.normalize(Substring(path).utf8, into: &segs)
                 request = (method, "/" + segs.joined(separator: "/"))
             }
-            let b = body(denial.body)
+            let b = body(program.denialBodies[d.denial])
             checkFeature = nil
             checkUsage = nil
             checkAmount = nil

@@ -51,7 +51,7 @@ extension Evaluation {
             requestPath = nil
         }
         if let tracer {
-            if case .string(let p) = name(.request(.path)) {
+            if case .string(let p) = requestField(.path) {
                 tracer.add("normalize", nil, nil, "path normalized to \(p)")
             }
         }
@@ -75,7 +75,7 @@ extension Evaluation {
             var allowedBy = -1
             for (k, entry) in g.allow.enumerated()
             where entry.pattern.matches(method: methodBytes, path: path, segs, count) {
-                if let when = entry.when, !eval(when).truthy {
+                if entry.when >= 0 && !eval(entry.when).truthy {
                     tracer?.add(
                         "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
                         "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false")

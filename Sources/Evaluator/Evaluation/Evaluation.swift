@@ -5,6 +5,8 @@ public struct Evaluation {
     public let prepared: PreparedAccount
     public let user: User?
     public let now: Timestamp
+    /// The program's compiled expression code.
+    let code: UnsafeBufferPointer<Instr>
     public private(set) var subscription = DerivedSubscription()
     /// `request.*` during a route check; the normalized path string is built only when read.
     var request: (method: String?, path: String)?
@@ -26,24 +28,21 @@ public struct Evaluation {
         self.prepared = account
         self.user = user
         self.now = now
+        self.code = program.code
         if explain { tracer = Tracer() }
         subscription = deriveSubscription()
     }
 
     // MARK: - Subscription (SPEC §2.4)
 
-    func deriveSubscription() -> DerivedSubscription {
+    mutating func deriveSubscription() -> DerivedSubscription {
         var d = DerivedSubscription()
         guard let sub = prepared.account.subscription else { return d }
         d.exists = true
         let config = policy.subscription
         if prepared.status >= 0 {
-            switch config.statuses[prepared.status].live {
-            case .always(let b): d.live = b
-            case .rule(let e, _):
-                var scratch = self
-                d.live = scratch.eval(e).truthy
-            }
+            let root = program.statusRoots[prepared.status]
+            d.live = root < 0 ? program.statusAlways[prepared.status] : eval(root).truthy
         } else {
             d.live = config.unknownStatusLive
         }
@@ -156,12 +155,12 @@ public struct Evaluation {
         if i < 64 {
             let bit: UInt64 = 1 << UInt64(i)
             if factKnown & bit != 0 { return factValue & bit != 0 }
-            let v = eval(policy.facts[i].expr).truthy
+            let v = eval(program.factRoots[i]).truthy
             factKnown |= bit
             if v { factValue |= bit }
             return v
         }
-        return eval(policy.facts[i].expr).truthy
+        return eval(program.factRoots[i]).truthy
     }
 
     /// Evaluates every fact (for snapshots).

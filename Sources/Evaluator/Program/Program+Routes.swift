@@ -52,16 +52,17 @@ struct CompiledPattern: Sendable {
 /// A guard with its patterns compiled and its decision inputs precomputed.
 struct CompiledGuard: Sendable {
     var appliesTo: [CompiledPattern]
-    var allow: [(pattern: CompiledPattern, when: Expr?)]
-    var requires: Expr
+    /// Allowlist entries with the root of their `when` (-1: none).
+    var allow: [(pattern: CompiledPattern, when: Int32)]
+    var requires: Int32
     var readsUser: Bool
     var readsSubscription: Bool
     var deny: Int
 
-    init(_ g: Guard) {
+    init(_ g: Guard, _ code: inout ExprCode) {
         appliesTo = g.appliesTo.map(CompiledPattern.init)
-        allow = g.allow.map { (CompiledPattern($0.pattern), $0.when) }
-        requires = g.requires
+        allow = g.allow.map { (CompiledPattern($0.pattern), $0.when.map { code.compile($0) } ?? -1) }
+        requires = code.compile(g.requires)
         readsUser = g.requiresReads.user
         readsSubscription = g.requiresReads.subscription
         deny = g.deny

@@ -1,7 +1,8 @@
 /// The compiled, immutable form of a policy bundle: names interned to integer ids, each plan's effective
 /// grants resolved along `extends` once, route patterns ready to match. Evaluation never re-parses
 /// or looks anything up by string except stored status and plan names (resolved once per account).
-public final class Program: Sendable {
+public final class Program: @unchecked Sendable {
+    // @unchecked: `code` is a buffer this class allocates in init, never mutates after, and frees in deinit.
     public let policy: Policy
     /// Effective value of each feature for each plan: `planValues[plan][feature]`.
     let planValues: [[FeatureValue]]
@@ -21,6 +22,15 @@ public final class Program: Sendable {
     let denyFeature: Int
     let denyLimit: Int
     let denyUnauthenticated: Int
+    /// Compiled expression code and its constant pools; `code` points into storage owned by this program.
+    let exprs: ExprCode
+    let code: UnsafeBufferPointer<Instr>
+    let factRoots: [Int32]
+    /// Root of each status's live rule, or -1 when it is a constant (`statusAlways`).
+    let statusRoots: [Int32]
+    let statusAlways: [Bool]
+    let flagRules: [[(root: Int32, readsUser: Bool, value: FlagValue)]]
+    let denialBodies: [CompiledTemplate]
 
     /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses.
     public init(_ policy: Policy) {
@@ -54,7 +64,29 @@ public final class Program: Sendable {
         featureLookup = Dictionary(policy.features.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         flagLookup = Dictionary(policy.flags.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         lists = policy.lists.map(\.values)
-        guards = policy.guards.map(CompiledGuard.init)
+        var exprs = ExprCode()
+        factRoots = policy.facts.map { exprs.compile($0.expr) }
+        var roots: [Int32] = []
+        var always: [Bool] = []
+        for s in policy.subscription.statuses {
+            switch s.live {
+            case .always(let b):
+                roots.append(-1)
+                always.append(b)
+            case .rule(let e, _):
+                roots.append(exprs.compile(e))
+                always.append(false)
+            }
+        }
+        statusRoots = roots
+        statusAlways = always
+        guards = policy.guards.map { CompiledGuard($0, &exprs) }
+        flagRules = policy.flags.map { f in f.rules.map { (exprs.compile($0.when), $0.reads.user, $0.value) } }
+        denialBodies = policy.denials.map { CompiledTemplate($0.body, &exprs) }
+        self.exprs = exprs
+        let buffer = UnsafeMutableBufferPointer<Instr>.allocate(capacity: max(1, exprs.instrs.count))
+        _ = buffer.initialize(from: exprs.instrs)
+        code = UnsafeBufferPointer(buffer)
         lockedGrants = policy.subscription.lockedGrants
         denyNoSubscription = policy.denialLookup["no_subscription"]!
         denyInactive = policy.denialLookup["subscription_inactive"]!
@@ -70,6 +102,8 @@ public final class Program: Sendable {
         return Program(p)
     }
 
+    deinit { UnsafeMutableBufferPointer(mutating: code).deallocate() }
+
     public var digest: String { policy.digest }
     public func featureID(_ name: String) -> Int? { featureLookup[name] }
     public func flagID(_ name: String) -> Int? { flagLookup[name] }
@@ -82,7 +116,12 @@ public final class Program: Sendable {
             if let name = sub.plan { plan = policy.planLookup[name] }
             if let name = sub.status, let s = statusLookup[name] { status = s }
         }
-        return PreparedAccount(account: account, plan: plan, status: status)
+        // Account-keyed rollout buckets depend on the account alone: hash them once here, not per check.
+        var buckets: [Int64] = []
+        if let id = account.id, !exprs.accountRolloutSalts.isEmpty {
+            buckets = exprs.accountRolloutSalts.map { rolloutBucket(salt: $0, key: id) }
+        }
+        return PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: buckets)
     }
 }
 
@@ -93,6 +132,8 @@ public struct PreparedAccount: Sendable {
     public let plan: Int?
     /// Status index into the subscription config, or -1 for a status not listed.
     public let status: Int
+    /// `rollout("salt", account.id)` buckets by slot; empty when the account has no id (the call is null).
+    let rolloutBuckets: [Int64]
 
     /// The `unknown_plan` warning: a subscription whose plan is null or unknown.
     public var unknownPlan: Bool { account.subscription != nil && plan == nil }

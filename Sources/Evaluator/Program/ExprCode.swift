@@ -1,0 +1,135 @@
+/// One instruction of the compiled expression code. Operands are indexes of other instructions (`a`, `b`) or an
+/// immediate (`k`: an integer, a constant-pool index, a field ordinal, a feature/fact/list id).
+struct Instr: Sendable {
+    enum Op: UInt8, Sendable {
+        case null, `true`, `false`, int, string, duration, list
+        case now, accountID, accountAttribute, subscription, user, userAttribute, request, check, fact, namedList
+        case not, and, or, eq, ne, lt, le, gt, ge, `in`, notIn, add, sub
+        case featureBool, featureLimit, lower, startsWith, endsWith, rollout
+        /// `rollout("salt", account.id)`: bucket precomputed per prepared account, slot `k`.
+        case rolloutAccount
+    }
+    var op: Op
+    var a: Int32 = -1
+    var b: Int32 = -1
+    var k: Int64 = 0
+}
+
+/// Flat code for every expression of a program, with its constant pools. Built once by `Program.init`.
+struct ExprCode: Sendable {
+    var instrs: [Instr] = []
+    var strings: [String] = []
+    var lists: [[String]] = []
+    /// Salts of the `rollout("salt", account.id)` calls, by slot.
+    var accountRolloutSalts: [String] = []
+
+    /// Appends the code of `e`; returns its root instruction.
+    mutating func compile(_ e: Expr) -> Int32 {
+        var ins: Instr
+        switch e.kind {
+        case .literal(let l):
+            switch l {
+            case .null: ins = Instr(op: .null)
+            case .bool(let b): ins = Instr(op: b ? .true : .false)
+            case .int(let i): ins = Instr(op: .int, k: i)
+            case .string(let s): ins = Instr(op: .string, k: Int64(intern(s)))
+            case .duration(let d): ins = Instr(op: .duration, k: d.seconds)
+            case .list(let l):
+                lists.append(l)
+                ins = Instr(op: .list, k: Int64(lists.count - 1))
+            }
+        case .name(let n):
+            switch n {
+            case .now: ins = Instr(op: .now)
+            case .accountID: ins = Instr(op: .accountID)
+            case .accountAttribute(let key): ins = Instr(op: .accountAttribute, k: Int64(intern(key)))
+            case .subscription(let f):
+                ins = Instr(op: .subscription, k: Int64(SubscriptionField.allCases.firstIndex(of: f)!))
+            case .user(let f): ins = Instr(op: .user, k: Int64(UserField.allCases.firstIndex(of: f)!))
+            case .userAttribute(let key): ins = Instr(op: .userAttribute, k: Int64(intern(key)))
+            case .request(let f): ins = Instr(op: .request, k: f == .method ? 0 : 1)
+            case .check(let f): ins = Instr(op: .check, k: Int64(CheckField.allCases.firstIndex(of: f)!))
+            case .fact(let i): ins = Instr(op: .fact, k: Int64(i))
+            case .list(let i): ins = Instr(op: .namedList, k: Int64(i))
+            }
+        case .not(let x):
+            ins = Instr(op: .not, a: compile(x))
+        case .binary(let op, let l, let r):
+            let a = compile(l)
+            let b = compile(r)
+            let code: Instr.Op
+            switch op {
+            case .and: code = .and
+            case .or: code = .or
+            case .eq: code = .eq
+            case .ne: code = .ne
+            case .lt: code = .lt
+            case .le: code = .le
+            case .gt: code = .gt
+            case .ge: code = .ge
+            case .in: code = .in
+            case .notIn: code = .notIn
+            case .add: code = .add
+            case .sub: code = .sub
+            }
+            ins = Instr(op: code, a: a, b: b)
+        case .featureCall(let f, let index):
+            ins = Instr(op: f == .feature ? .featureBool : .featureLimit, k: Int64(index))
+        case .call(let f, let args):
+            let a = compile(args[0])
+            let b = args.count > 1 ? compile(args[1]) : -1
+            let code: Instr.Op
+            switch f {
+            case .lower: code = .lower
+            case .starts_with: code = .startsWith
+            case .ends_with: code = .endsWith
+            case .rollout: code = .rollout
+            case .feature, .limit: code = .null
+            }
+            ins = Instr(op: code, a: a, b: b)
+            if code == .rollout, instrs[Int(a)].op == .string, instrs[Int(b)].op == .accountID {
+                let salt = strings[Int(instrs[Int(a)].k)]
+                let slot = accountRolloutSalts.firstIndex { $0.utf8.elementsEqual(salt.utf8) } ?? accountRolloutSalts.count
+                if slot == accountRolloutSalts.count { accountRolloutSalts.append(salt) }
+                ins = Instr(op: .rolloutAccount, a: a, b: b, k: Int64(slot))
+            }
+        }
+        instrs.append(ins)
+        return Int32(instrs.count - 1)
+    }
+
+    mutating func intern(_ s: String) -> Int {
+        if let i = strings.firstIndex(of: s), strings[i].utf8.elementsEqual(s.utf8) { return i }
+        strings.append(s)
+        return strings.count - 1
+    }
+}
+
+/// A denial body with its `${…}` expressions compiled to roots in `ExprCode`.
+indirect enum CompiledTemplate: Sendable {
+    case constant(JSONValue)
+    case expr(Int32)
+    case interpolated([(text: String?, expr: Int32)])
+    case list([CompiledTemplate])
+    case object([(key: String, value: CompiledTemplate)])
+
+    init(_ t: Template, _ code: inout ExprCode) {
+        switch t {
+        case .null: self = .constant(.null)
+        case .bool(let b): self = .constant(.bool(b))
+        case .int(let i): self = .constant(.int(i))
+        case .string(let s): self = .constant(.string(s))
+        case .expr(let e): self = .expr(code.compile(e))
+        case .interpolated(let parts):
+            self = .interpolated(
+                parts.map {
+                    switch $0 {
+                    case .text(let s): (s, -1)
+                    case .expr(let e): (nil, code.compile(e))
+                    }
+                })
+        case .list(let items): self = .list(items.map { CompiledTemplate($0, &code) })
+        case .object(let members): self = .object(members.map { ($0.key, CompiledTemplate($0.value, &code)) })
+        }
+    }
+}
