@@ -303,3 +303,28 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         }
     }
 }
+
+/// The byte-level fast path and the generic path give the same bytes for every body.
+@Suite struct FastPathParityTests {
+    static let bodies: [String] = [
+        "{\(pro),\"checks\":[{\"feature\":\"psa_integration\"}]}",
+        "{\"checks\":[{\"feature\":\"max_trees\",\"usage\":3,\"amount\":2},{\"route\":\"GET /api/v1/trees\"},{\"flag\":\"self_serve_enabled\"}],\(pro)}",
+        "{\"account\":{\"id\":\"acc_27\",\"subscription\":{\"plan\":\"team\",\"status\":\"trialing\",\"period_start\":\"2026-05-01T00:00:00Z\",\"period_end\":\"2026-05-12T00:00:00.5+02:00\",\"past_due_since\":null,\"seats\":3},\"overrides\":[{\"feature\":\"sso\",\"value\":true,\"expires_at\":\"2026-06-01T00:00:00Z\"}],\"attributes\":{\"region\":\"eu\",\"n\":[1,{\"x\":null}]}},\"user\":{\"id\":\"u\",\"email\":\"OPS@example.com\",\"email_verified_at\":null,\"created_at\":\"2026-05-09T00:00:00Z\",\"attributes\":{}},\"now\":\"2026-05-10T12:00:00Z\",\"explain\":true,\"checks\":[{\"feature\":\"sso\"},{\"route\":\"GET /api/v1/billing/%2e%2e/trees\"},{\"flag\":\"editor_version\"},{\"feature\":\"export_formats\",\"value\":\"pdf\"}]}",
+        "{\(pro),\"checks\":[{\"feature\":\"nope\"},{\"feature\":\"export_formats\"},{\"feature\":\"sso\",\"usage\":1},{\"route\":\"\"},{\"route\":null,\"flag\":\"nope\"}]}",
+        "{\(pro),\"checks\":[{\"feature\":\"max_trees\",\"usage\":-1},{\"feature\":\"max_trees\",\"usage\":1.0},{\"bogus\":1},{}]}",
+        "{\(pro),\"checks\":[{\"feature\":\"sso\"}],\"checks\":[{\"feature\":\"sso\"}]}",
+        "{\"account\":\"acc_1\",\"checks\":[{\"feature\":\"sso\"}]}",
+        "{\"account\":{\"overrides\":[{\"feature\":\"sso\",\"value\":true},{\"feature\":\"sso\",\"value\":true}]},\"checks\":[{\"feature\":\"sso\"}]}",
+        "{\(pro),\"user\":null,\"now\":null,\"explain\":false,\"checks\":[{\"feature\":\"sso\",\"usage\":null}]} ",
+        "{\(pro),\"checks\":[{\"feature\":\"s\\u0073o\"}]}",
+        "[]", "{}", "", "{\(pro),\"checks\":[]}",
+    ]
+
+    @Test(arguments: bodies)
+    func sameBytes(_ body: String) {
+        let fast = Engine.checkBytes(sample, body: Array(body.utf8), now: clock)
+        let slow = Engine.checkBytes(sample, body: Array(body.utf8), now: clock, fastPath: false)
+        #expect(fast.status == slow.status)
+        #expect(String(decoding: fast.body, as: UTF8.self) == String(decoding: slow.body, as: UTF8.self))
+    }
+}

@@ -5,7 +5,7 @@
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard size > 0 else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data + 1, count: size - 1))
-    switch data[0] % 3 {
+    switch data[0] % 4 {
     case 0:
         // A whole bundle file: loader, every section pass, expression compiler, templates.
         let out = PolicyCompiler.compile(files: [SourceFile(path: "fuzz.yaml", bytes: bytes)])
@@ -19,6 +19,12 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         for ctx in [ExprContext.live, .fact, .guardRule, .flagRule, .denialTemplate] {
             _ = ExpressionCompiler.compile(text, in: ctx, env: env)
         }
+    case 3:
+        // A /v1/check body: the fast byte-level path and the generic path answer with the same bytes.
+        let now = Timestamp(seconds: 1_778_400_000)
+        let fast = Engine.checkBytes(fuzzProgram, body: bytes, now: now)
+        let slow = Engine.checkBytes(fuzzProgram, body: bytes, now: now, fastPath: false)
+        precondition(fast.status == slow.status && fast.body == slow.body, "fast and generic paths disagree")
     default:
         let text = String(decoding: bytes, as: UTF8.self)
         // Differential: the allocation-free byte normalizer agrees with the reference one.
@@ -50,3 +56,6 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     return 0
 }
+
+/// The sample bundle, compiled once (scripts/fuzz runs from the repository root).
+let fuzzProgram: Program = try! Program.load(directory: "Policies")

@@ -1,50 +1,66 @@
 /// The in-process API: JSON in, JSON out, exactly as `POST /v1/check` and `POST /v1/entitlements` answer
 /// without a store. Services embedding `Rules` + `Evaluator` can also use `Program` and `Evaluation` directly.
 public enum Engine {
-    /// Answers a `/v1/check` body. Returns the HTTP status and the response JSON.
-    public static func check(_ program: Program, body: [UInt8], now clock: Timestamp) -> (status: Int, json: JSONValue)
-    {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body)
-        } catch {
-            return (400, RequestError(detail: "body is not valid JSON: \(error)").json)
-        }
+    /// Answers a `/v1/check` body: the HTTP status and the response bytes. Well-formed bodies take the byte-level
+    /// fast path; everything else goes through the generic parser and decoder (same answers, exact errors).
+    /// `fastPath: false` forces the generic path (tests compare both).
+    public static func checkBytes(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
+    ) -> (status: Int, body: [UInt8]) {
+        let decoder = RequestDecoder(program: program)
+        let fast = fastPath ? body.withUnsafeBufferPointer { FastCheckDecoder.decode($0, decoder) } : nil
         let request: CheckRequest
-        do {
-            request = try RequestDecoder(program: program).checkRequest(value)
-        } catch {
-            return (error.status, error.json)
-        }
-        guard case .inline(let account) = request.account else {
-            return (
-                503,
-                RequestError(
-                    status: 503, code: "store_unavailable",
-                    detail: "account ids need the account store; this service runs stateless"
-                ).json
-            )
-        }
-        return (200, respond(program, request, account: account, now: request.now ?? clock))
-    }
-
-    /// The response object for a decoded request and its account.
-    public static func respond(_ program: Program, _ request: CheckRequest, account: Account, now: Timestamp)
-        -> JSONValue
-    {
-        var ev = Evaluation(
-            program: program, account: program.prepare(account), user: request.user, now: now, explain: request.explain)
-        var results: [JSONValue] = []
-        results.reserveCapacity(request.checks.count)
-        for c in request.checks {
-            switch c {
-            case .success(let check): results.append(ev.result(for: check))
-            case .failure(let e): results.append(e.json)
+        if let fast {
+            request = fast
+        } else {
+            let value: JSONValue
+            do {
+                value = try JSONParser.parse(body)
+            } catch {
+                return (400, JSONWriter.serialize(RequestError(detail: "body is not valid JSON: \(error)").json))
+            }
+            do {
+                request = try decoder.checkRequest(value)
+            } catch {
+                return (error.status, JSONWriter.serialize(error.json))
             }
         }
-        return .object([
-            ("policy", .string(program.digest)), ("now", .string(now.rfc3339)), ("results", .array(results)),
-        ])
+        guard case .inline(let account) = request.account else {
+            let e = RequestError(
+                status: 503, code: "store_unavailable",
+                detail: "account ids need the account store; this service runs stateless")
+            return (503, JSONWriter.serialize(e.json))
+        }
+        return (200, respond(program, request, account: program.prepare(account), now: request.now ?? clock))
+    }
+
+    /// Answers a `/v1/check` body as a JSON value (tests and tools; services use `checkBytes`).
+    public static func check(_ program: Program, body: [UInt8], now clock: Timestamp) -> (status: Int, json: JSONValue)
+    {
+        let (status, bytes) = checkBytes(program, body: body, now: clock)
+        return (status, (try? JSONParser.parse(bytes)) ?? .null)
+    }
+
+    /// The response bytes for a decoded request and its prepared account.
+    public static func respond(_ program: Program, _ request: CheckRequest, account: PreparedAccount, now: Timestamp)
+        -> [UInt8]
+    {
+        var ev = Evaluation(program: program, account: account, user: request.user, now: now, explain: request.explain)
+        var w = JSONWriter(capacity: 128 + 96 * request.checks.count)
+        w.raw("{\"policy\":")
+        w.string(program.digest)
+        w.raw(",\"now\":")
+        w.timestamp(now)
+        w.raw(",\"results\":[")
+        for (k, c) in request.checks.enumerated() {
+            if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+            switch c {
+            case .success(let check): ev.writeResult(for: check, into: &w)
+            case .failure(let e): w.write(e.json)
+            }
+        }
+        w.raw("]}")
+        return w.bytes
     }
 
     /// Answers a `/v1/entitlements` body (`{account, user?, now?}`) with a snapshot.

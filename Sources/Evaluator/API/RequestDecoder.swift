@@ -101,6 +101,8 @@ public struct RequestDecoder: Sendable {
 
     /// Account ids are 1–255 Unicode scalars without control characters.
     public static func validAccountID(_ s: String) -> Bool {
+        let u = s.utf8
+        if u.count >= 1 && u.count <= 255 && u.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return true }
         let n = s.unicodeScalars.count
         return n >= 1 && n <= 255 && !s.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
@@ -218,6 +220,17 @@ public struct RequestDecoder: Sendable {
         .failure(CheckError(code: code, detail: detail, path: p))
     }
 
+    /// The fields of one check after its shape was read: present kinds and typed values.
+    public struct CheckFields {
+        public var feature: String?
+        public var route: String?
+        public var flag: String?
+        public var usage: Int64?
+        public var amount: Int64?
+        public var value: String?
+        public init() {}
+    }
+
     /// One check object. Shape first (fields, kinds, types), then the key, then the fit to the feature's type.
     public func check(_ v: JSONValue, _ path: String) -> Result<Check, CheckError> {
         guard case .object(let ms) = v else { return Self.err("a check must be an object, got \(v.typeName)", path) }
@@ -247,73 +260,80 @@ public struct RequestDecoder: Sendable {
         guard case .string(let key) = m[kind]! else {
             return Self.err("\(kind) must be a string, got \(m[kind]!.typeName)", "\(path).\(kind)")
         }
+        var f = CheckFields()
         switch kind {
-        case "route":
-            guard let (method, p) = Evaluation.splitRoute(key) else {
-                // Not `[METHOD ]/path`: the path does not start with '/', so it is an invalid_path decision.
-                return .success(.route(method: nil, path: key))
+        case "route": f.route = key
+        case "flag": f.flag = key
+        default: f.feature = key
+        }
+        for (field, slot) in [("usage", 0), ("amount", 1)] {
+            guard let raw = m[field] else { continue }
+            guard case .int(let i) = raw else {
+                return Self.err(
+                    "\(field) must be a non-negative integer without fraction or exponent within signed 64-bit",
+                    "\(path).\(field)")
+            }
+            guard i >= 0 else {
+                return Self.err("\(field) must be a non-negative integer, got \(i)", "\(path).\(field)")
+            }
+            if slot == 0 { f.usage = i } else { f.amount = i }
+        }
+        if let raw = m["value"] {
+            guard case .string(let s) = raw else {
+                return Self.err("value must be a string, got \(raw.typeName)", "\(path).value")
+            }
+            f.value = s
+        }
+        return resolve(f, path)
+    }
+
+    /// Resolves a well-shaped check: looks up its key, then fits the fields to the feature's type.
+    public func resolve(_ f: CheckFields, _ path: String) -> Result<Check, CheckError> {
+        if let route = f.route {
+            // Not `[METHOD ]/path`: the path does not start with '/', so it is an invalid_path decision.
+            guard let (method, p) = Evaluation.splitRoute(route) else {
+                return .success(.route(method: nil, path: route))
             }
             return .success(.route(method: method, path: String(p)))
-        case "flag":
-            guard let f = program.flagID(key) else {
+        }
+        if let key = f.flag {
+            guard let i = program.flagID(key) else {
                 return Self.err(
                     "unknown flag '\(key)'" + Suggest.hint(key, program.flagLookup.keys), "\(path).flag",
                     "unknown_feature")
             }
-            return .success(.flag(f))
-        default:
-            var usage: Int64?
-            var amount: Int64?
-            for (field, slot) in [("usage", 0), ("amount", 1)] {
-                guard let raw = m[field] else { continue }
-                guard case .int(let i) = raw else {
-                    return Self.err(
-                        "\(field) must be a non-negative integer without fraction or exponent within signed 64-bit",
-                        "\(path).\(field)")
-                }
-                guard i >= 0 else {
-                    return Self.err("\(field) must be a non-negative integer, got \(i)", "\(path).\(field)")
-                }
-                if slot == 0 { usage = i } else { amount = i }
+            return .success(.flag(i))
+        }
+        let key = f.feature ?? ""
+        guard let id = program.featureID(key) else {
+            let candidates = Array(program.featureLookup.keys) + Array(program.flagLookup.keys)
+            return Self.err(
+                "unknown feature '\(key)'" + Suggest.hint(key, candidates), "\(path).feature", "unknown_feature")
+        }
+        let feature = policy.features[id]
+        switch feature.kind {
+        case .boolean:
+            if f.usage != nil { return Self.err("'usage' does not apply to boolean feature '\(key)'", "\(path).usage") }
+            if f.amount != nil {
+                return Self.err("'amount' does not apply to boolean feature '\(key)'", "\(path).amount")
             }
-            var value: String?
-            if let raw = m["value"] {
-                guard case .string(let s) = raw else {
-                    return Self.err("value must be a string, got \(raw.typeName)", "\(path).value")
-                }
-                value = s
+            if f.value != nil { return Self.err("'value' does not apply to boolean feature '\(key)'", "\(path).value") }
+            return .success(.boolean(feature: id))
+        case .limit:
+            if f.value != nil { return Self.err("'value' does not apply to limit feature '\(key)'", "\(path).value") }
+            return .success(.limit(feature: id, usage: f.usage, amount: f.amount ?? 1))
+        case .set:
+            if f.usage != nil { return Self.err("'usage' does not apply to set feature '\(key)'", "\(path).usage") }
+            if f.amount != nil { return Self.err("'amount' does not apply to set feature '\(key)'", "\(path).amount") }
+            guard let value = f.value else {
+                return Self.err("a check of set feature '\(key)' needs 'value'", "\(path).value")
             }
-            guard let f = program.featureID(key) else {
-                let candidates = Array(program.featureLookup.keys) + Array(program.flagLookup.keys)
+            guard let i = feature.values.firstIndex(where: { scalarsEqual($0, value) }) else {
                 return Self.err(
-                    "unknown feature '\(key)'" + Suggest.hint(key, candidates), "\(path).feature", "unknown_feature")
+                    "'\(value)' is not a value of set feature '\(key)'; allowed: \(feature.values.joined(separator: ", "))",
+                    "\(path).value")
             }
-            let feature = policy.features[f]
-            switch feature.kind {
-            case .boolean:
-                for extra in ["usage", "amount", "value"] where m[extra] != nil {
-                    return Self.err("'\(extra)' does not apply to boolean feature '\(key)'", "\(path).\(extra)")
-                }
-                return .success(.boolean(feature: f))
-            case .limit:
-                if m["value"] != nil {
-                    return Self.err("'value' does not apply to limit feature '\(key)'", "\(path).value")
-                }
-                return .success(.limit(feature: f, usage: usage, amount: amount ?? 1))
-            case .set:
-                for extra in ["usage", "amount"] where m[extra] != nil {
-                    return Self.err("'\(extra)' does not apply to set feature '\(key)'", "\(path).\(extra)")
-                }
-                guard let value else {
-                    return Self.err("a check of set feature '\(key)' needs 'value'", "\(path).value")
-                }
-                guard let i = feature.values.firstIndex(where: { scalarsEqual($0, value) }) else {
-                    return Self.err(
-                        "'\(value)' is not a value of set feature '\(key)'; allowed: \(feature.values.joined(separator: ", "))",
-                        "\(path).value")
-                }
-                return .success(.set(feature: f, value: i))
-            }
+            return .success(.set(feature: id, value: i))
         }
     }
 

@@ -159,11 +159,15 @@ extension Evaluation {
         for k in 0..<rules.count {
             let rule = rules[k]
             if rule.readsUser && user == nil {
-                tracer?.add("flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location, "skipped: reads user.* and the caller is anonymous")
+                tracer?.add(
+                    "flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location,
+                    "skipped: reads user.* and the caller is anonymous")
                 continue
             }
             let matched = eval(rule.root).truthy
-            tracer?.add("flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location, matched ? "matched" : "did not match")
+            tracer?.add(
+                "flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location,
+                matched ? "matched" : "did not match")
             if matched {
                 d.reason = .flag_rule
                 d.flagValue = rule.value

@@ -17,10 +17,10 @@ extension Evaluation {
         case .accountID: return prepared.account.id.map { .string($0) } ?? .null
         case .accountAttribute: return .dynamic(prepared.account.attributes[program.exprs.strings[Int(ins.k)]])
         case .userAttribute: return .dynamic(user?.attributes[program.exprs.strings[Int(ins.k)]])
-        case .subscription: return subscriptionField(SubscriptionField.allCases[Int(ins.k)])
-        case .user: return userField(UserField.allCases[Int(ins.k)])
+        case .subscription: return subscriptionField(subscriptionFields[Int(ins.k)])
+        case .user: return userField(userFields[Int(ins.k)])
         case .request: return requestField(ins.k == 0 ? .method : .path)
-        case .check: return checkField(CheckField.allCases[Int(ins.k)])
+        case .check: return checkField(checkFields[Int(ins.k)])
         case .fact: return .bool(fact(Int(ins.k)))
         case .not: return .bool(!eval(ins.a).truthy)
         case .and: return .bool(eval(ins.a).truthy && eval(ins.b).truthy)
@@ -51,7 +51,9 @@ extension Evaluation {
         case .add, .sub:
             return arithmetic(ins.op == .add, eval(ins.a), eval(ins.b))
         case .featureBool, .featureLimit:
-            guard case .value(let v, _) = effective(Int(ins.k)) else { return ins.op == .featureBool ? .bool(false) : .int(0) }
+            guard case .value(let v, _) = effective(Int(ins.k)) else {
+                return ins.op == .featureBool ? .bool(false) : .int(0)
+            }
             switch v {
             case .bool(let b): return .bool(b)
             case .limit(let l): return .int(l ?? -1)
@@ -70,9 +72,25 @@ extension Evaluation {
             guard case .string(let salt) = eval(ins.a), case .string(let key) = eval(ins.b) else { return .null }
             return .int(rolloutBucket(salt: salt, key: key))
         case .rolloutAccount:
-            let buckets = prepared.rolloutBuckets
-            return Int(ins.k) < buckets.count ? .int(buckets[Int(ins.k)]) : .null
+            return accountRollout(slot: Int(ins.k)).map { .int($0) } ?? .null
         }
+    }
+
+    /// `rollout("salt", account.id)`: from the prepared account when it carries buckets, else hashed once per
+    /// evaluation (first 8 slots memoized).
+    mutating func accountRollout(slot: Int) -> Int64? {
+        let buckets = prepared.rolloutBuckets
+        if slot < buckets.count { return buckets[slot] }
+        guard let id = prepared.account.id else { return nil }
+        if slot < 8, rolloutKnown & (1 << slot) != 0 {
+            return withUnsafeBytes(of: rolloutMemo) { $0.load(fromByteOffset: slot * 8, as: Int64.self) }
+        }
+        let v = rolloutBucket(salt: program.exprs.accountRolloutSalts[slot], key: id)
+        if slot < 8 {
+            rolloutKnown |= 1 << slot
+            withUnsafeMutableBytes(of: &rolloutMemo) { $0.storeBytes(of: v, toByteOffset: slot * 8, as: Int64.self) }
+        }
+        return v
     }
 
     func subscriptionField(_ f: SubscriptionField) -> Value {
@@ -113,7 +131,8 @@ extension Evaluation {
             guard let rp = requestPath else { return .string(request.path) }
             var s = ""
             for k in 0..<rp.count {
-                let seg = UnsafeBufferPointer(start: rp.bytes + Int(rp.segments[k].start), count: Int(rp.segments[k].end - rp.segments[k].start))
+                let seg = UnsafeBufferPointer(
+                    start: rp.bytes + Int(rp.segments[k].start), count: Int(rp.segments[k].end - rp.segments[k].start))
                 s += "/" + String(decoding: seg, as: UTF8.self)
             }
             return .string(s.isEmpty ? "/" : s)
@@ -179,3 +198,8 @@ extension Evaluation {
         }
     }
 }
+
+// Field tables by ordinal (`allCases` builds a new array on every access).
+let subscriptionFields = SubscriptionField.allCases
+let userFields = UserField.allCases
+let checkFields = CheckField.allCases

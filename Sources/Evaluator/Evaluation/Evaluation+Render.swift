@@ -17,28 +17,79 @@ extension Evaluation {
     }
 
     /// The body of a denial, with `${…}` evaluated against this account, user, request and check.
-    mutating func body(_ t: CompiledTemplate) -> JSONValue {
+    mutating func writeBody(_ t: CompiledTemplate, _ w: inout JSONWriter) {
         switch t {
-        case .constant(let j): return j
-        case .expr(let root): return eval(root).json
+        case .constant(let j): w.write(j)
+        case .expr(let root): write(eval(root), &w)
         case .interpolated(let parts):
             var s = ""
             for p in parts { s += p.text ?? eval(p.expr).text }
-            return .string(s)
-        case .list(let items): return .array(items.map { body($0) })
-        case .object(let members): return .object(members.map { ($0.key, body($0.value)) })
+            w.string(s)
+        case .list(let items):
+            w.bytes.append(UInt8(ascii: "["))
+            for (k, item) in items.enumerated() {
+                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                writeBody(item, &w)
+            }
+            w.bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            w.bytes.append(UInt8(ascii: "{"))
+            for (k, m) in members.enumerated() {
+                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.string(m.key)
+                w.bytes.append(UInt8(ascii: ":"))
+                writeBody(m.value, &w)
+            }
+            w.bytes.append(UInt8(ascii: "}"))
         }
     }
 
-    /// Renders a decision as the result object of SPEC §4.
-    public mutating func render(_ d: Decision, for check: Check) -> JSONValue {
-        var m: [(String, JSONValue)] = [("allowed", .bool(d.allowed))]
+    func write(_ v: Value, _ w: inout JSONWriter) {
+        switch v {
+        case .timestamp(let t): w.timestamp(t)
+        default: w.write(v.json)
+        }
+    }
+
+    func write(_ v: FeatureValue, feature f: Int, _ w: inout JSONWriter) {
+        switch v {
+        case .bool(let b): w.raw(b ? "true" : "false")
+        case .limit(let l?): w.int(l)
+        case .limit(nil): w.raw("\"unlimited\"")
+        case .set(let members):
+            w.bytes.append(UInt8(ascii: "["))
+            for (k, m) in members.enumerated() {
+                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.string(policy.features[f].values[m])
+            }
+            w.bytes.append(UInt8(ascii: "]"))
+        }
+    }
+
+    static func write(_ v: FlagValue, _ w: inout JSONWriter) {
+        switch v {
+        case .bool(let b): w.raw(b ? "true" : "false")
+        case .string(let s): w.string(s)
+        case .int(let i): w.int(i)
+        }
+    }
+
+    /// Writes a decision as the result object of SPEC §4.
+    public mutating func write(_ d: Decision, for check: Check, into w: inout JSONWriter) {
+        w.bytes.append(UInt8(ascii: "{"))
+        w.key("allowed", first: true)
+        w.raw(d.allowed ? "true" : "false")
         if let detail = d.invalidPath {
-            m += [
-                ("error", .string("invalid_path")), ("status", .int(400)), ("body", .object([])),
-                ("detail", .string(detail)),
-            ]
-            return finish(m)
+            w.key("error")
+            w.raw("\"invalid_path\"")
+            w.key("status")
+            w.raw("400")
+            w.key("body")
+            w.raw("{}")
+            w.key("detail")
+            w.string(detail)
+            finish(&w)
+            return
         }
         var feature: Int?
         switch check {
@@ -46,9 +97,15 @@ extension Evaluation {
         default: break
         }
         if d.allowed, let r = d.reason {
-            m.append(("reason", .string(r.rawValue)))
+            w.key("reason")
+            w.string(r.rawValue)
         } else if d.denial >= 0 {
             let denial = policy.denials[d.denial]
+            w.key("error")
+            w.string(denial.name)
+            w.key("status")
+            w.int(Int64(denial.status))
+            w.key("body")
             checkFeature = feature
             checkUsage = d.usage ?? (d.hasLimit ? 0 : nil)
             checkAmount = d.amount
@@ -58,36 +115,65 @@ extension Evaluation {
                 _ = PathNormalizer.normalize(Substring(path).utf8, into: &segs)
                 request = (method, "/" + segs.joined(separator: "/"))
             }
-            let b = body(program.denialBodies[d.denial])
+            writeBody(program.denialBodies[d.denial], &w)
             checkFeature = nil
             checkUsage = nil
             checkAmount = nil
             checkLimit = nil
             request = nil
-            m += [("error", .string(denial.name)), ("status", .int(Int64(denial.status))), ("body", b)]
-            if d.guardIndex >= 0 { m.append(("guard", .string(policy.guards[d.guardIndex].name))) }
+            if d.guardIndex >= 0 {
+                w.key("guard")
+                w.string(policy.guards[d.guardIndex].name)
+            }
         }
-        if let v = d.featureValue, let f = feature { m.append(("value", json(v, feature: f))) }
-        if let v = d.flagValue { m.append(("value", Self.json(v))) }
+        if let v = d.featureValue, let f = feature {
+            w.key("value")
+            write(v, feature: f, &w)
+        }
+        if let v = d.flagValue {
+            w.key("value")
+            Self.write(v, &w)
+        }
         if d.hasLimit {
-            m.append(("limit", d.limit.map { .int($0) } ?? .string("unlimited")))
-            m.append(("remaining", d.remaining.map { .int($0) } ?? .null))
+            w.key("limit")
+            if let l = d.limit { w.int(l) } else { w.raw("\"unlimited\"") }
+            w.key("remaining")
+            if let r = d.remaining { w.int(r) } else { w.raw("null") }
         }
-        return finish(m)
+        finish(&w)
     }
 
-    func finish(_ members: [(String, JSONValue)]) -> JSONValue {
-        var m = members
-        if prepared.unknownPlan { m.append(("warnings", .array([.string("unknown_plan")]))) }
-        if let tracer { m.append(("trace", .array(tracer.steps.map(\.json)))) }
-        return .object(m)
+    func finish(_ w: inout JSONWriter) {
+        if prepared.unknownPlan {
+            w.key("warnings")
+            w.raw("[\"unknown_plan\"]")
+        }
+        if let tracer {
+            w.key("trace")
+            w.write(.array(tracer.steps.map(\.json)))
+        }
+        w.bytes.append(UInt8(ascii: "}"))
     }
 
-    /// Decides and renders one check; with explain on, the trace covers this check only.
-    public mutating func result(for check: Check) -> JSONValue {
+    /// Decides one check and writes its result; with explain on, the trace covers this check only.
+    public mutating func writeResult(for check: Check, into w: inout JSONWriter) {
         tracer?.steps.removeAll()
         let d = decide(check)
-        return render(d, for: check)
+        write(d, for: check, into: &w)
+    }
+
+    /// Decides and renders one check as a JSON value (the bytes of `writeResult`, parsed).
+    public mutating func result(for check: Check) -> JSONValue {
+        var w = JSONWriter()
+        writeResult(for: check, into: &w)
+        return try! JSONParser.parse(w.bytes)
+    }
+
+    /// Decides and renders a decision as a JSON value.
+    public mutating func render(_ d: Decision, for check: Check) -> JSONValue {
+        var w = JSONWriter()
+        write(d, for: check, into: &w)
+        return try! JSONParser.parse(w.bytes)
     }
 
     // MARK: - Snapshot (SPEC §6.2)

@@ -19,6 +19,9 @@ public struct Evaluation {
     // Fact memo for the first 64 facts (no allocation).
     var factKnown: UInt64 = 0
     var factValue: UInt64 = 0
+    // Memo of account-keyed rollout buckets (8 slots, no allocation).
+    var rolloutKnown: UInt8 = 0
+    var rolloutMemo: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
     public var tracer: Tracer?
 
     var policy: Policy { program.policy }

@@ -91,3 +91,61 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+extension JSONWriter {
+    /// A timestamp as a JSON string in the SPEC's UTC form, without building an intermediate `String`.
+    public mutating func timestamp(_ t: Timestamp) {
+        let days = t.seconds >= 0 ? t.seconds / 86_400 : (t.seconds - 86_399) / 86_400
+        let secOfDay = t.seconds - days * 86_400
+        let (y, m, d) = Timestamp.civil(fromDays: days)
+        bytes.append(UInt8(ascii: "\""))
+        digits(y, 4)
+        bytes.append(UInt8(ascii: "-"))
+        digits(m, 2)
+        bytes.append(UInt8(ascii: "-"))
+        digits(d, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(secOfDay / 3600, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(secOfDay / 60 % 60, 2)
+        bytes.append(UInt8(ascii: ":"))
+        digits(secOfDay % 60, 2)
+        if t.nanos != 0 {
+            bytes.append(UInt8(ascii: "."))
+            var n = Int64(t.nanos)
+            var width = 9
+            while n % 10 == 0 {
+                n /= 10
+                width -= 1
+            }
+            digits(n, width)
+        }
+        bytes.append(UInt8(ascii: "Z"))
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `v` zero-padded to `width` digits (v ≥ 0).
+    mutating func digits(_ v: Int64, _ width: Int) {
+        var p: Int64 = 1
+        for _ in 1..<max(1, width) { p *= 10 }
+        var x = v
+        if x >= p * 10 {
+            int(x)
+            return
+        }
+        while p > 0 {
+            bytes.append(UInt8(48 + (x / p) % 10))
+            x %= p
+            p /= 10
+        }
+    }
+
+    /// Members are written with a leading comma after the first.
+    @inline(__always) mutating func key(_ k: StaticString, first: Bool = false) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        raw(k)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+}

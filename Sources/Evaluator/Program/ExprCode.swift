@@ -44,11 +44,11 @@ struct ExprCode: Sendable {
             case .accountID: ins = Instr(op: .accountID)
             case .accountAttribute(let key): ins = Instr(op: .accountAttribute, k: Int64(intern(key)))
             case .subscription(let f):
-                ins = Instr(op: .subscription, k: Int64(SubscriptionField.allCases.firstIndex(of: f)!))
-            case .user(let f): ins = Instr(op: .user, k: Int64(UserField.allCases.firstIndex(of: f)!))
+                ins = Instr(op: .subscription, k: Int64(subscriptionFields.firstIndex(of: f)!))
+            case .user(let f): ins = Instr(op: .user, k: Int64(userFields.firstIndex(of: f)!))
             case .userAttribute(let key): ins = Instr(op: .userAttribute, k: Int64(intern(key)))
             case .request(let f): ins = Instr(op: .request, k: f == .method ? 0 : 1)
-            case .check(let f): ins = Instr(op: .check, k: Int64(CheckField.allCases.firstIndex(of: f)!))
+            case .check(let f): ins = Instr(op: .check, k: Int64(checkFields.firstIndex(of: f)!))
             case .fact(let i): ins = Instr(op: .fact, k: Int64(i))
             case .list(let i): ins = Instr(op: .namedList, k: Int64(i))
             }
@@ -89,7 +89,8 @@ struct ExprCode: Sendable {
             ins = Instr(op: code, a: a, b: b)
             if code == .rollout, instrs[Int(a)].op == .string, instrs[Int(b)].op == .accountID {
                 let salt = strings[Int(instrs[Int(a)].k)]
-                let slot = accountRolloutSalts.firstIndex { $0.utf8.elementsEqual(salt.utf8) } ?? accountRolloutSalts.count
+                let slot =
+                    accountRolloutSalts.firstIndex { $0.utf8.elementsEqual(salt.utf8) } ?? accountRolloutSalts.count
                 if slot == accountRolloutSalts.count { accountRolloutSalts.append(salt) }
                 ins = Instr(op: .rolloutAccount, a: a, b: b, k: Int64(slot))
             }

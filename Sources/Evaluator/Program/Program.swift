@@ -109,7 +109,9 @@ public final class Program: @unchecked Sendable {
     public func flagID(_ name: String) -> Int? { flagLookup[name] }
 
     /// Resolves an account's stored names once (plan key or alias, status), so checks run on ids.
-    public func prepare(_ account: Account) -> PreparedAccount {
+    /// `precomputeRollouts` also hashes the account-keyed `rollout` buckets now (for accounts kept in a cache);
+    /// otherwise each evaluation hashes them on first use.
+    public func prepare(_ account: Account, precomputeRollouts: Bool = false) -> PreparedAccount {
         var plan: Int?
         var status = -1
         if let sub = account.subscription {
@@ -118,7 +120,7 @@ public final class Program: @unchecked Sendable {
         }
         // Account-keyed rollout buckets depend on the account alone: hash them once here, not per check.
         var buckets: [Int64] = []
-        if let id = account.id, !exprs.accountRolloutSalts.isEmpty {
+        if precomputeRollouts, let id = account.id, !exprs.accountRolloutSalts.isEmpty {
             buckets = exprs.accountRolloutSalts.map { rolloutBucket(salt: $0, key: id) }
         }
         return PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: buckets)

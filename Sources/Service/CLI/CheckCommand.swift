@@ -29,8 +29,8 @@ enum CheckCommand {
             guard let t = Timestamp.parse(n) else { throw UsageError(message: "--now must be an RFC 3339 timestamp") }
             clock = t
         }
-        let (status, json) = Engine.check(program, body: body, now: clock)
-        output.line(JSONWriter.string(json))
+        let (status, response) = Engine.checkBytes(program, body: body, now: clock)
+        output.line(String(decoding: response, as: UTF8.self))
         return status == 200 ? ExitCode.ok : ExitCode.failure
     }
 
