@@ -328,3 +328,32 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(String(decoding: fast.body, as: UTF8.self) == String(decoding: slow.body, as: UTF8.self))
     }
 }
+
+@Suite struct JSONTests {
+    @Test func writerEscapesAndRoundTrips() throws {
+        let s = "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f} é 😀 </script>"
+        let bytes = JSONWriter.serialize(.string(s))
+        #expect(String(decoding: bytes, as: UTF8.self) == #""a\"b\\c\n\r\t\b\f\u0001\u001f é 😀 </script>""#)
+        #expect(try JSONParser.parse(bytes) == .string(s))
+    }
+
+    @Test func parserIntegersAndNumbers() throws {
+        #expect(try JSONParser.parse("-9223372036854775808") == .int(.min))
+        #expect(try JSONParser.parse("9223372036854775808") == .number("9223372036854775808"))
+        #expect(try JSONParser.parse("1e2") == .number("1e2"))
+        #expect(try JSONParser.parse("-0") == .int(0))
+        for bad in ["01", "1.", ".5", "+1", "1e", "--1", "NaN", "[1,]", "{\"a\":1,}", "\"\\x\"", "\"\t\""] {
+            #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(bad) }
+        }
+    }
+
+    @Test func timestampWriterMatchesRFC3339() {
+        for t in [
+            "2026-05-10T12:00:00Z", "1969-12-31T23:59:59.9Z", "2026-05-10T12:00:00.000000001Z", "0001-01-01T00:00:00Z",
+        ] {
+            var w = JSONWriter()
+            w.timestamp(Timestamp.parse(t)!)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(t)\"")
+        }
+    }
+}

@@ -47,9 +47,7 @@ public enum Engine {
     {
         var ev = Evaluation(program: program, account: account, user: request.user, now: now, explain: request.explain)
         var w = JSONWriter(capacity: 128 + 96 * request.checks.count)
-        w.raw("{\"policy\":")
-        w.string(program.digest)
-        w.raw(",\"now\":")
+        w.bytes.append(contentsOf: program.responsePrefix)
         w.timestamp(now)
         w.raw(",\"results\":[")
         for (k, c) in request.checks.enumerated() {

@@ -31,6 +31,8 @@ public final class Program: @unchecked Sendable {
     let statusAlways: [Bool]
     let flagRules: [[(root: Int32, readsUser: Bool, value: FlagValue)]]
     let denialBodies: [CompiledTemplate]
+    /// `{"policy":"<digest>","now":` — the fixed start of every response.
+    let responsePrefix: [UInt8]
 
     /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses.
     public init(_ policy: Policy) {
@@ -84,6 +86,11 @@ public final class Program: @unchecked Sendable {
         flagRules = policy.flags.map { f in f.rules.map { (exprs.compile($0.when), $0.reads.user, $0.value) } }
         denialBodies = policy.denials.map { CompiledTemplate($0.body, &exprs) }
         self.exprs = exprs
+        var prefix = JSONWriter()
+        prefix.raw("{\"policy\":")
+        prefix.string(policy.digest)
+        prefix.raw(",\"now\":")
+        responsePrefix = prefix.bytes
         let buffer = UnsafeMutableBufferPointer<Instr>.allocate(capacity: max(1, exprs.instrs.count))
         _ = buffer.initialize(from: exprs.instrs)
         code = UnsafeBufferPointer(buffer)

@@ -22,9 +22,9 @@ enum TestCommand {
             results += runner.run(file: file, bytes: [UInt8](data))
         }
         let prefix = dir == "." ? "" : dir + "/"
+        // One line per failing case: file:line (of its first failing check), the case, expected and actual.
         for r in results where !r.passed {
-            output.line("FAIL \(prefix)\(r.file):\(r.line): \(r.name)")
-            for f in r.failures { output.line("    \(f)") }
+            output.line("\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name): \(r.failures.joined(separator: " | "))")
         }
         let passed = results.filter(\.passed).count
         let failed = results.count - passed
@@ -33,6 +33,14 @@ enum TestCommand {
         }
         output.line("\(passed) passed, \(failed) failed")
         return failed == 0 && compiled.policy != nil ? ExitCode.ok : ExitCode.failure
+    }
+
+    /// The line of the first failing check when the failure names one, else the case's line.
+    static func failureLine(_ r: FixtureRunner.CaseResult) -> Int {
+        guard let first = r.failures.first, first.hasPrefix("line "),
+            let n = Int(first.dropFirst(5).prefix { $0.isNumber })
+        else { return r.line }
+        return n
     }
 
     static func junitXML(_ results: [FixtureRunner.CaseResult], prefix: String) -> String {
