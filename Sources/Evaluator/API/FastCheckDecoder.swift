@@ -24,17 +24,28 @@ struct FastCheckDecoder {
         return true
     }
 
-    /// Iterates an object's members; `body` reads the value of each key and returns false to abort.
-    mutating func members(_ body: (inout FastCheckDecoder, String) -> Bool) -> Bool {
+    /// Iterates an object's members. Each key must be one of `keys` and appear once (else nil: the generic path
+    /// reports it); `body` reads the value for the key's index and returns false to abort.
+    mutating func members(_ keys: [String], _ body: (inout FastCheckDecoder, Int) -> Bool) -> Bool {
         guard consume(UInt8(ascii: "{")) else { return false }
         if consume(UInt8(ascii: "}")) { return true }
+        var seen: UInt32 = 0
         while true {
-            guard peek() == UInt8(ascii: "\""), let key = try? jp.string() else { return false }
-            guard consume(UInt8(ascii: ":")), body(&self, key) else { return false }
+            guard peek() == UInt8(ascii: "\""), let key = try? jp.string(), let k = keys.firstIndex(of: key),
+                seen & (1 << k) == 0, consume(UInt8(ascii: ":"))
+            else { return false }
+            seen |= 1 << k
+            guard body(&self, k) else { return false }
             if consume(UInt8(ascii: ",")) { continue }
             return consume(UInt8(ascii: "}"))
         }
     }
+
+    static let requestKeys = ["account", "user", "now", "explain", "checks"]
+    static let accountKeys = ["id", "subscription", "overrides", "attributes"]
+    static let subscriptionKeys = ["plan", "status", "period_start", "period_end", "past_due_since", "seats"]
+    static let userKeys = ["id", "email", "email_verified_at", "created_at", "attributes"]
+    static let checkKeys = ["feature", "route", "flag", "usage", "amount", "value"]
 
     /// A string or null (`.some(nil)`); nil when the value is of another type.
     mutating func optionalString() -> String?? {
@@ -73,26 +84,14 @@ struct FastCheckDecoder {
     // MARK: - The request
 
     mutating func request() -> CheckRequest? {
-        var seen: UInt8 = 0
         var account: AccountReference?
         var user: User?
         var now: Timestamp?
         var explain = false
         var checks: [Result<Check, CheckError>] = []
-        let ok = members { d, key in
-            let bit: UInt8
-            switch key {
-            case "account": bit = 1
-            case "user": bit = 2
-            case "now": bit = 4
-            case "explain": bit = 8
-            case "checks": bit = 16
-            default: return false
-            }
-            guard seen & bit == 0 else { return false }
-            seen |= bit
-            switch bit {
-            case 1:
+        let ok = members(Self.requestKeys) { d, k in
+            switch k {
+            case 0:
                 if d.peek() == UInt8(ascii: "\"") {
                     guard let id = try? d.jp.string(), RequestDecoder.validAccountID(id) else { return false }
                     account = .id(id)
@@ -100,14 +99,14 @@ struct FastCheckDecoder {
                 }
                 guard let a = d.account() else { return false }
                 account = .inline(a)
-            case 2:
+            case 1:
                 if d.peek() == UInt8(ascii: "n") { return (try? d.jp.literal("null")) != nil }
                 guard let u = d.user() else { return false }
                 user = u
-            case 4:
+            case 2:
                 guard let t = d.optionalTimestamp() else { return false }
                 now = t
-            case 8:
+            case 3:
                 switch d.peek() {
                 case UInt8(ascii: "t"): explain = (try? d.jp.literal("true")) != nil
                 case UInt8(ascii: "f"): guard (try? d.jp.literal("false")) != nil else { return false }
@@ -130,25 +129,31 @@ struct FastCheckDecoder {
         return CheckRequest(account: account, user: user, now: now, explain: explain, checks: checks)
     }
 
+    /// An object value through the generic parser (attributes): its members, or nil.
+    mutating func attributes() -> [String: JSONValue]?? {
+        guard let v = subtree(depth: 2) else { return nil }
+        if case .null = v { return .some(nil) }
+        guard case .object(let ms) = v else { return nil }
+        var out: [String: JSONValue] = [:]
+        for (k, x) in ms { out[k] = x }
+        return .some(out)
+    }
+
     mutating func account() -> Account? {
         var a = Account()
-        var seen: UInt8 = 0
-        let ok = members { d, key in
-            switch key {
-            case "id" where seen & 1 == 0:
-                seen |= 1
+        let ok = members(Self.accountKeys) { d, k in
+            switch k {
+            case 0:
                 guard let s = d.optionalString() else { return false }
                 if let id = s {
                     guard RequestDecoder.validAccountID(id) else { return false }
                     a.id = id
                 }
-            case "subscription" where seen & 2 == 0:
-                seen |= 2
+            case 1:
                 if d.peek() == UInt8(ascii: "n") { return (try? d.jp.literal("null")) != nil }
                 guard let s = d.subscription() else { return false }
                 a.subscription = s
-            case "overrides" where seen & 4 == 0:
-                seen |= 4
+            case 2:
                 guard let v = d.subtree(depth: 2) else { return false }
                 if case .null = v { return true }
                 guard case .array(let items) = v else { return false }
@@ -158,13 +163,9 @@ struct FastCheckDecoder {
                     else { return false }
                     a.overrides.append(o)
                 }
-            case "attributes" where seen & 8 == 0:
-                seen |= 8
-                guard let v = d.subtree(depth: 2) else { return false }
-                if case .null = v { return true }
-                guard case .object(let ms) = v else { return false }
-                for (k, x) in ms { a.attributes[k] = x }
-            default: return false
+            default:
+                guard let attrs = d.attributes() else { return false }
+                a.attributes = attrs ?? [:]
             }
             return true
         }
@@ -173,30 +174,17 @@ struct FastCheckDecoder {
 
     mutating func subscription() -> SubscriptionState? {
         var s = SubscriptionState()
-        var seen: UInt8 = 0
-        let ok = members { d, key in
-            let bit: UInt8
-            switch key {
-            case "plan": bit = 1
-            case "status": bit = 2
-            case "period_start": bit = 4
-            case "period_end": bit = 8
-            case "past_due_since": bit = 16
-            case "seats": bit = 32
-            default: return false
-            }
-            guard seen & bit == 0 else { return false }
-            seen |= bit
-            switch bit {
-            case 1, 2:
+        let ok = members(Self.subscriptionKeys) { d, k in
+            switch k {
+            case 0, 1:
                 guard let v = d.optionalString() else { return false }
-                if bit == 1 { s.plan = v } else { s.status = v }
-            case 32:
+                if k == 0 { s.plan = v } else { s.status = v }
+            case 5:
                 guard let v = d.optionalCount() else { return false }
                 s.seats = v
             default:
                 guard let t = d.optionalTimestamp() else { return false }
-                if bit == 4 { s.periodStart = t } else if bit == 8 { s.periodEnd = t } else { s.pastDueSince = t }
+                if k == 2 { s.periodStart = t } else if k == 3 { s.periodEnd = t } else { s.pastDueSince = t }
             }
             return true
         }
@@ -205,31 +193,17 @@ struct FastCheckDecoder {
 
     mutating func user() -> User? {
         var u = User()
-        var seen: UInt8 = 0
-        let ok = members { d, key in
-            let bit: UInt8
-            switch key {
-            case "id": bit = 1
-            case "email": bit = 2
-            case "email_verified_at": bit = 4
-            case "created_at": bit = 8
-            case "attributes": bit = 16
-            default: return false
-            }
-            guard seen & bit == 0 else { return false }
-            seen |= bit
-            switch bit {
-            case 1, 2:
+        let ok = members(Self.userKeys) { d, k in
+            switch k {
+            case 0, 1:
                 guard let v = d.optionalString() else { return false }
-                if bit == 1 { u.id = v } else { u.email = v }
-            case 4, 8:
+                if k == 0 { u.id = v } else { u.email = v }
+            case 2, 3:
                 guard let t = d.optionalTimestamp() else { return false }
-                if bit == 4 { u.emailVerifiedAt = t } else { u.createdAt = t }
+                if k == 2 { u.emailVerifiedAt = t } else { u.createdAt = t }
             default:
-                guard let v = d.subtree(depth: 2) else { return false }
-                if case .null = v { return true }
-                guard case .object(let ms) = v else { return false }
-                for (k, x) in ms { u.attributes[k] = x }
+                guard let attrs = d.attributes() else { return false }
+                u.attributes = attrs ?? [:]
             }
             return true
         }
@@ -239,35 +213,22 @@ struct FastCheckDecoder {
     /// One check; only the well-shaped ones (anything else goes to the generic path).
     mutating func check(index: Int) -> Result<Check, CheckError>? {
         var f = RequestDecoder.CheckFields()
-        var seen: UInt8 = 0
         var kinds = 0
-        let ok = members { d, key in
-            let bit: UInt8
-            switch key {
-            case "feature": bit = 1
-            case "route": bit = 2
-            case "flag": bit = 4
-            case "usage": bit = 8
-            case "amount": bit = 16
-            case "value": bit = 32
-            default: return false
-            }
-            guard seen & bit == 0 else { return false }
-            seen |= bit
-            switch bit {
-            case 8, 16:
+        let ok = members(Self.checkKeys) { d, k in
+            switch k {
+            case 3, 4:
                 guard let v = d.optionalCount() else { return false }
-                if bit == 8 { f.usage = v } else { f.amount = v }
+                if k == 3 { f.usage = v } else { f.amount = v }
             default:
                 guard let v = d.optionalString() else { return false }
                 guard let s = v else { return true }
-                switch bit {
-                case 1: f.feature = s
-                case 2: f.route = s
-                case 4: f.flag = s
+                switch k {
+                case 0: f.feature = s
+                case 1: f.route = s
+                case 2: f.flag = s
                 default: f.value = s
                 }
-                if bit != 32 { kinds += 1 }
+                if k != 5 { kinds += 1 }
             }
             return true
         }

@@ -234,19 +234,13 @@ public struct JSONParser {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                var v = try hex4()
-                if v >= 0xD800 && v < 0xDC00 {
-                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw fail("lone surrogate in \\u escape")
-                    }
-                    i += 2
-                    let lo = try hex4()
-                    guard lo >= 0xDC00 && lo < 0xE000 else { throw fail("lone surrogate in \\u escape") }
-                    v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
-                } else if v >= 0xDC00 && v < 0xE000 {
-                    throw fail("lone surrogate in \\u escape")
+                switch UnicodeEscape.decode(bytes, at: i) {
+                case .success(let (scalar, next)):
+                    out.append(contentsOf: String(scalar).utf8)
+                    i = next
+                case .failure(.badHex): throw fail("\\u needs four hex digits")
+                case .failure(.loneSurrogate): throw fail("lone surrogate in \\u escape")
                 }
-                out.append(contentsOf: String(Unicode.Scalar(v)!).utf8)
             default:
                 throw fail("invalid escape")
             }
@@ -274,23 +268,5 @@ public struct JSONParser {
         guard v >= min, v <= 0x10FFFF, !(v >= 0xD800 && v < 0xE000) else { throw fail("invalid UTF-8") }
         i += n
         return n
-    }
-
-    mutating func hex4() throws(Failure) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw fail("\\u needs four hex digits") }
-        var v: UInt32 = 0
-        for k in i..<(i + 4) {
-            let c = bytes[k]
-            let h: UInt32
-            switch c {
-            case 48...57: h = UInt32(c - 48)
-            case 65...70: h = UInt32(c - 55)
-            case 97...102: h = UInt32(c - 87)
-            default: throw fail("\\u needs four hex digits")
-            }
-            v = v << 4 | h
-        }
-        i += 4
-        return v
     }
 }

@@ -41,12 +41,7 @@ public final class Program: @unchecked Sendable {
         var values: [[FeatureValue]] = []
         var sources: [[Int32]] = []
         for p in policy.plans.indices {
-            var chain: [Int] = []
-            var at: Int? = p
-            while let i = at, !chain.contains(i) {
-                chain.append(i)
-                at = policy.plans[i].parent
-            }
+            let chain = policy.extendsChain(of: p).chain
             var v = policy.features.map(\.defaultValue)
             var s = [Int32](repeating: -1, count: policy.features.count)
             for planIndex in chain.reversed() {

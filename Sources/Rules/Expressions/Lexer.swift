@@ -155,37 +155,17 @@ struct Lexer {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                var v = try hex4(escStart)
-                if v >= 0xD800 && v < 0xDC00 {
-                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                        throw ExprSyntaxError(message: "lone surrogate in \\u escape", offset: escStart)
-                    }
-                    i += 2
-                    let lo = try hex4(escStart)
-                    guard lo >= 0xDC00 && lo < 0xE000 else {
-                        throw ExprSyntaxError(message: "lone surrogate in \\u escape", offset: escStart)
-                    }
-                    v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00)
-                } else if v >= 0xDC00 && v < 0xE000 {
+                switch UnicodeEscape.decode(bytes, at: i) {
+                case .success(let (scalar, next)):
+                    out.append(contentsOf: Array(String(scalar).utf8))
+                    i = next
+                case .failure(.badHex): throw ExprSyntaxError(message: "\\u needs four hex digits", offset: escStart)
+                case .failure(.loneSurrogate):
                     throw ExprSyntaxError(message: "lone surrogate in \\u escape", offset: escStart)
                 }
-                out.append(contentsOf: Array(String(UnicodeScalar(v)!).utf8))
             default:
                 throw ExprSyntaxError(message: "invalid escape '\\\(UnicodeScalar(e))' in string", offset: escStart)
             }
         }
-    }
-
-    private mutating func hex4(_ at: Int) throws(ExprSyntaxError) -> UInt32 {
-        guard i + 4 <= bytes.count else { throw ExprSyntaxError(message: "\\u needs four hex digits", offset: at) }
-        var v: UInt32 = 0
-        for k in i..<(i + 4) {
-            guard let h = PathNormalizer.hexValue(bytes[k]) else {
-                throw ExprSyntaxError(message: "\\u needs four hex digits", offset: at)
-            }
-            v = v << 4 | UInt32(h)
-        }
-        i += 4
-        return v
     }
 }

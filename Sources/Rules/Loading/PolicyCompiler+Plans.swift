@@ -129,13 +129,8 @@ extension CompileState {
     mutating func reportInheritanceCycles() {
         var reported = Set<Int>()
         for start in policy.plans.indices {
-            var chain: [Int] = []
-            var at: Int? = start
-            while let i = at, !chain.contains(i) {
-                chain.append(i)
-                at = policy.plans[i].parent
-            }
-            guard let repeatAt = at, let from = chain.firstIndex(of: repeatAt) else { continue }
+            let (chain, repeated) = policy.extendsChain(of: start)
+            guard let repeatAt = repeated, let from = chain.firstIndex(of: repeatAt) else { continue }
             let cycle = Array(chain[from...])
             guard reported.isDisjoint(with: cycle) else { continue }
             reported.formUnion(cycle)

@@ -20,6 +20,18 @@ public struct Policy: Sendable {
     public init() {}
 
     public func feature(named n: String) -> Int? { features.firstIndex { $0.name == n } }
+
+    /// The plan and its ancestors along `extends`, the plan first, stopping before a plan repeats.
+    /// `repeated` is the plan at which a cycle closed, if any.
+    public func extendsChain(of plan: Int) -> (chain: [Int], repeated: Int?) {
+        var chain: [Int] = []
+        var at: Int? = plan
+        while let i = at, !chain.contains(i) {
+            chain.append(i)
+            at = plans[i].parent
+        }
+        return (chain, at)
+    }
     public func flag(named n: String) -> Int? { flags.firstIndex { $0.name == n } }
 }
 

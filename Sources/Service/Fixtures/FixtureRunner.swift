@@ -70,8 +70,8 @@ struct FixtureRunner {
             return [CaseResult(file: file, line: 1, name: suite, failures: ["'cases' must be a list of cases"])]
         }
         // Named accounts and users; errors are kept and reported by the cases that use them.
-        var accounts: [String: Result<JSONValue, FixtureError>] = [:]
-        var users: [String: Result<JSONValue, FixtureError>] = [:]
+        var accounts: [String: JSONValue] = [:]
+        var users: [String: JSONValue] = [:]
         for (section, store) in [("accounts", 0), ("users", 1)] {
             guard let node = fields[section] else { continue }
             guard case .mapping(let entries) = node.kind else {
@@ -87,7 +87,7 @@ struct FixtureRunner {
                     m.insert(("id", .string(key)), at: 0)  // a fixture account or user without id takes its key
                     json = .object(m)
                 }
-                if store == 0 { accounts[key] = .success(json) } else { users[key] = .success(json) }
+                if store == 0 { accounts[key] = json } else { users[key] = json }
             }
         }
         var defaultNow: Result<Timestamp?, FixtureError> = .success(nil)
@@ -120,9 +120,36 @@ struct FixtureRunner {
         return .success(t)
     }
 
+    struct Message: Error {
+        var text: String
+    }
+
+    /// A case's account or user: a name from the file's section or an inline mapping, then decoded. A malformed
+    /// one is a fixture error, not a check result.
+    func subject<T>(
+        _ node: YAMLNode, _ what: String, named: [String: JSONValue], _ decode: (JSONValue) throws(RequestError) -> T
+    ) -> Result<T, Message> {
+        let json: JSONValue
+        if case .string(let key)? = node.resolved {
+            guard let found = named[key] else {
+                return .failure(
+                    Message(text: "line \(node.start.line): unknown \(what) '\(key)'" + Suggest.hint(key, named.keys)))
+            }
+            json = found
+        } else {
+            json = YAMLJSON.convert(node)
+        }
+        do {
+            return .success(try decode(json))
+        } catch {
+            return .failure(
+                Message(text: "fixture error: \(what): \(error.detail)" + (error.path.map { " (\($0))" } ?? "")))
+        }
+    }
+
     func runCase(
-        _ c: YAMLNode, accounts: [String: Result<JSONValue, FixtureError>],
-        users: [String: Result<JSONValue, FixtureError>],
+        _ c: YAMLNode, accounts: [String: JSONValue],
+        users: [String: JSONValue],
         defaultNow: Result<Timestamp?, FixtureError>
     ) -> [String] {
         guard let program, let decoder else { return ["the policy bundle does not compile"] }
@@ -147,41 +174,17 @@ struct FixtureRunner {
         }
         guard errors.isEmpty else { return errors }
         // The subject: account, user, now (a malformed one is a fixture error, not a check result).
+        guard let a = f["account"] else { return ["line \(c.start.line): a case needs 'account'"] }
         let account: Account
-        do {
-            guard let a = f["account"] else { return ["line \(c.start.line): a case needs 'account'"] }
-            let json: JSONValue
-            if case .string(let key)? = a.resolved {
-                guard let found = accounts[key] else {
-                    return ["line \(a.start.line): unknown account '\(key)'" + Suggest.hint(key, accounts.keys)]
-                }
-                json = try found.get()
-            } else {
-                json = YAMLJSON.convert(a)
-            }
-            account = try decoder.account(json)
-        } catch let e as RequestError {
-            return ["fixture error: account: \(e.detail)" + (e.path.map { " (\($0))" } ?? "")]
-        } catch {
-            return ["fixture error: \(error)"]
+        switch subject(a, "account", named: accounts, { (j) throws(RequestError) in try decoder.account(j) }) {
+        case .success(let x): account = x
+        case .failure(let message): return [message.text]
         }
         var user: User?
         if let u = f["user"], u.resolved != .null {
-            do {
-                let json: JSONValue
-                if case .string(let key)? = u.resolved {
-                    guard let found = users[key] else {
-                        return ["line \(u.start.line): unknown user '\(key)'" + Suggest.hint(key, users.keys)]
-                    }
-                    json = try found.get()
-                } else {
-                    json = YAMLJSON.convert(u)
-                }
-                user = try decoder.user(json)
-            } catch let e as RequestError {
-                return ["fixture error: user: \(e.detail)" + (e.path.map { " (\($0))" } ?? "")]
-            } catch {
-                return ["fixture error: \(error)"]
+            switch subject(u, "user", named: users, { (j) throws(RequestError) in try decoder.user(j) }) {
+            case .success(let x): user = x
+            case .failure(let message): return [message.text]
             }
         }
         var now: Timestamp
