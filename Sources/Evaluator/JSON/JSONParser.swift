@@ -222,27 +222,11 @@ public struct JSONParser {
             }
             i += 1
             guard i < bytes.count else { throw fail("unterminated escape") }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                switch UnicodeEscape.decode(bytes, at: i) {
-                case .success(let (scalar, next)):
-                    out.append(contentsOf: String(scalar).utf8)
-                    i = next
-                case .failure(.badHex): throw fail("\\u needs four hex digits")
-                case .failure(.loneSurrogate): throw fail("lone surrogate in \\u escape")
-                }
-            default:
-                throw fail("invalid escape")
+            switch UnicodeEscape.decodeEscape(bytes, at: i, into: &out) {
+            case .success(let next): i = next
+            case .failure(.invalidEscape): throw fail("invalid escape")
+            case .failure(.badHex): throw fail("\\u needs four hex digits")
+            case .failure(.loneSurrogate): throw fail("lone surrogate in \\u escape")
             }
         }
     }

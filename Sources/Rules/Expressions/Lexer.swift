@@ -143,28 +143,14 @@ struct Lexer {
             let escStart = i
             i += 1
             guard i < bytes.count else { throw ExprSyntaxError(message: "unterminated string", offset: start) }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                switch UnicodeEscape.decode(bytes, at: i) {
-                case .success(let (scalar, next)):
-                    out.append(contentsOf: Array(String(scalar).utf8))
-                    i = next
-                case .failure(.badHex): throw ExprSyntaxError(message: "\\u needs four hex digits", offset: escStart)
-                case .failure(.loneSurrogate):
-                    throw ExprSyntaxError(message: "lone surrogate in \\u escape", offset: escStart)
-                }
-            default:
-                throw ExprSyntaxError(message: "invalid escape '\\\(UnicodeScalar(e))' in string", offset: escStart)
+            switch UnicodeEscape.decodeEscape(bytes, at: i, into: &out) {
+            case .success(let next): i = next
+            case .failure(.invalidEscape):
+                throw ExprSyntaxError(
+                    message: "invalid escape '\\\(UnicodeScalar(bytes[i]))' in string", offset: escStart)
+            case .failure(.badHex): throw ExprSyntaxError(message: "\\u needs four hex digits", offset: escStart)
+            case .failure(.loneSurrogate):
+                throw ExprSyntaxError(message: "lone surrogate in \\u escape", offset: escStart)
             }
         }
     }

@@ -1,6 +1,31 @@
-/// Decoding of JSON-style `\\uXXXX` escapes, shared by the expression lexer and the JSON parser.
+/// Decoding of JSON string escapes, shared by the expression lexer and the JSON parser.
 public enum UnicodeEscape {
-    public enum Failure: Error, Sendable { case badHex, loneSurrogate }
+    public enum Failure: Error, Sendable { case invalidEscape, badHex, loneSurrogate }
+
+    /// Decodes the escape whose letter is at `i` (just after the backslash), appending its UTF-8 to `out`.
+    /// Returns the index after the escape.
+    public static func decodeEscape<C: RandomAccessCollection<UInt8>>(
+        _ bytes: C, at i: Int, into out: inout [UInt8]
+    ) -> Result<Int, Failure> where C.Index == Int {
+        guard i < bytes.endIndex else { return .failure(.invalidEscape) }
+        switch bytes[i] {
+        case UInt8(ascii: "\""): out.append(0x22)
+        case UInt8(ascii: "\\"): out.append(0x5C)
+        case UInt8(ascii: "/"): out.append(0x2F)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            return decode(bytes, at: i + 1).map { (scalar, next) in
+                out.append(contentsOf: String(scalar).utf8)
+                return next
+            }
+        default: return .failure(.invalidEscape)
+        }
+        return .success(i + 1)
+    }
 
     /// Decodes the escape whose `u` is at `i - 1` (so `i` is the first hex digit), joining a surrogate pair
     /// written as two escapes. Returns the scalar and the index after the escape(s).
