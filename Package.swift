@@ -22,9 +22,11 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // Our own C shim over Debian's libmicrohttpd (MHD_start_daemon is variadic).
+        .target(name: "CHTTP", path: "Sources/CHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
         .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
-        .executableTarget(name: "Service", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),
+        .executableTarget(name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP"], swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
         .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Rules", "Evaluator"], swiftSettings: strict),

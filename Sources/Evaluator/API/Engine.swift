@@ -1,3 +1,18 @@
+/// How many results of a request were allowed, and denied by which error (for metrics).
+public struct DecisionTally: Sendable {
+    public var allowed = 0
+    public var denied: [(String, Int)] = []
+    public init() {}
+
+    mutating func deny(_ error: String) {
+        if let i = denied.firstIndex(where: { $0.0 == error }) {
+            denied[i].1 += 1
+        } else {
+            denied.append((error, 1))
+        }
+    }
+}
+
 /// The in-process API: JSON in, JSON out, exactly as `POST /v1/check` and `POST /v1/entitlements` answer
 /// without a store. Services embedding `Rules` + `Evaluator` can also use `Program` and `Evaluation` directly.
 public enum Engine {
@@ -5,7 +20,7 @@ public enum Engine {
     /// fast path; everything else goes through the generic parser and decoder (same answers, exact errors).
     /// `fastPath: false` forces the generic path (tests compare both).
     public static func checkBytes(
-        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
     ) -> (status: Int, body: [UInt8]) {
         let decoder = RequestDecoder(program: program)
         let fast = fastPath ? body.withUnsafeBufferPointer { FastCheckDecoder.decode($0, decoder) } : nil
@@ -31,7 +46,16 @@ public enum Engine {
                 detail: "account ids need the account store; this service runs stateless")
             return (503, JSONWriter.serialize(e.json))
         }
-        return (200, respond(program, request, account: program.prepare(account), now: request.now ?? clock))
+        return (
+            200, respond(program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
+        )
+    }
+
+    public static func checkBytes(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
+    ) -> (status: Int, body: [UInt8]) {
+        var tally = DecisionTally()
+        return checkBytes(program, body: body, now: clock, fastPath: fastPath, tally: &tally)
     }
 
     /// Answers a `/v1/check` body as a JSON value (tests and tools; services use `checkBytes`).
@@ -42,9 +66,10 @@ public enum Engine {
     }
 
     /// The response bytes for a decoded request and its prepared account.
-    public static func respond(_ program: Program, _ request: CheckRequest, account: PreparedAccount, now: Timestamp)
-        -> [UInt8]
-    {
+    public static func respond(
+        _ program: Program, _ request: CheckRequest, account: PreparedAccount, now: Timestamp,
+        tally: inout DecisionTally
+    ) -> [UInt8] {
         var ev = Evaluation(program: program, account: account, user: request.user, now: now, explain: request.explain)
         var w = JSONWriter(capacity: 128 + 96 * request.checks.count)
         w.bytes.append(contentsOf: program.responsePrefix)
@@ -53,8 +78,19 @@ public enum Engine {
         for (k, c) in request.checks.enumerated() {
             if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
             switch c {
-            case .success(let check): ev.writeResult(for: check, into: &w)
-            case .failure(let e): w.write(e.json)
+            case .success(let check):
+                let d = ev.writeResult(for: check, into: &w)
+                if d.allowed {
+                    tally.allowed += 1
+                } else {
+                    tally.deny(
+                        d.invalidPath != nil
+                            ? "invalid_path" : d.denial >= 0 ? program.policy.denials[d.denial].name : "invalid_request"
+                    )
+                }
+            case .failure(let e):
+                w.write(e.json)
+                tally.deny(e.code)
             }
         }
         w.raw("]}")

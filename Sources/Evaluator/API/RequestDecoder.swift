@@ -55,7 +55,9 @@ public struct RequestDecoder: Sendable {
 
     var policy: Policy { program.policy }
 
-    static func members(_ v: JSONValue, _ path: String, allowed: [String]) throws(RequestError) -> [String: JSONValue] {
+    public static func members(_ v: JSONValue, _ path: String, allowed: [String]) throws(RequestError) -> [String:
+        JSONValue]
+    {
         guard case .object(let ms) = v else {
             throw RequestError(detail: "\(path) must be an object, got \(v.typeName)", path: path)
         }
@@ -73,7 +75,7 @@ public struct RequestDecoder: Sendable {
         return out
     }
 
-    static func string(_ v: JSONValue?, _ path: String) throws(RequestError) -> String? {
+    public static func string(_ v: JSONValue?, _ path: String) throws(RequestError) -> String? {
         guard let v else { return nil }
         guard case .string(let s) = v else {
             throw RequestError(detail: "\(path) must be a string, got \(v.typeName)", path: path)
@@ -81,7 +83,7 @@ public struct RequestDecoder: Sendable {
         return s
     }
 
-    static func timestamp(_ v: JSONValue?, _ path: String) throws(RequestError) -> Timestamp? {
+    public static func timestamp(_ v: JSONValue?, _ path: String) throws(RequestError) -> Timestamp? {
         guard let s = try string(v, path) else { return nil }
         guard let t = Timestamp.parse(s) else {
             throw RequestError(detail: "\(path) must be an RFC 3339 timestamp with offset, got '\(s)'", path: path)

@@ -1,14 +1,7 @@
 extension Evaluation {
-    /// JSON of a feature value: boolean; limit as integer or `"unlimited"`; set as a list in vocabulary order.
-    func json(_ v: FeatureValue, feature f: Int) -> JSONValue {
-        switch v {
-        case .bool(let b): return .bool(b)
-        case .limit(let l): return l.map { .int($0) } ?? .string("unlimited")
-        case .set(let members): return .array(members.map { .string(policy.features[f].values[$0]) })
-        }
-    }
+    func json(_ v: FeatureValue, feature f: Int) -> JSONValue { program.json(v, feature: f) }
 
-    static func json(_ v: FlagValue) -> JSONValue {
+    public static func json(_ v: FlagValue) -> JSONValue {
         switch v {
         case .bool(let b): .bool(b)
         case .string(let s): .string(s)
@@ -156,10 +149,12 @@ extension Evaluation {
     }
 
     /// Decides one check and writes its result; with explain on, the trace covers this check only.
-    public mutating func writeResult(for check: Check, into w: inout JSONWriter) {
+    @discardableResult
+    public mutating func writeResult(for check: Check, into w: inout JSONWriter) -> Decision {
         tracer?.steps.removeAll()
         let d = decide(check)
         write(d, for: check, into: &w)
+        return d
     }
 
     /// Decides and renders one check as a JSON value (the bytes of `writeResult`, parsed).

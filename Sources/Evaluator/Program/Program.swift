@@ -107,6 +107,21 @@ public final class Program: @unchecked Sendable {
     deinit { UnsafeMutableBufferPointer(mutating: code).deallocate() }
 
     public var digest: String { policy.digest }
+
+    /// A plan's effective value for a feature (defaults, then grants along `extends`) and the plan that granted it.
+    public func grant(plan: Int, feature: Int) -> (value: FeatureValue, grantedBy: Int?) {
+        let s = planSources[plan][feature]
+        return (planValues[plan][feature], s < 0 ? nil : Int(s))
+    }
+
+    /// JSON of a feature value: boolean; limit as integer or `"unlimited"`; set as a list in vocabulary order.
+    public func json(_ v: FeatureValue, feature f: Int) -> JSONValue {
+        switch v {
+        case .bool(let b): return .bool(b)
+        case .limit(let l): return l.map { .int($0) } ?? .string("unlimited")
+        case .set(let members): return .array(members.map { .string(policy.features[f].values[$0]) })
+        }
+    }
     public func featureID(_ name: String) -> Int? { featureLookup[name] }
     public func flagID(_ name: String) -> Int? { flagLookup[name] }
 

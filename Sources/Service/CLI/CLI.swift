@@ -73,6 +73,7 @@ enum CLI {
             case "check": return try CheckCommand.run(rest, output: output)
             case "test": return try TestCommand.run(rest, output: output)
             case "bench": return try BenchCommand.run(rest, output: output)
+            case "serve": return try ServeCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok

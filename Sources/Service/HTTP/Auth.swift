@@ -1,0 +1,86 @@
+import Foundation
+
+/// Bearer keys with roles (SPEC §6.5). Keys are compared as SHA-256 digests in constant time, against every
+/// configured key, so neither timing nor length says which key was close.
+struct Auth: Sendable {
+    enum Role: Int, Sendable, Comparable {
+        case check = 1
+        case admin = 2
+        static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+    }
+    struct Key: Sendable {
+        var name: String
+        var role: Role
+        var digest: [UInt8]
+    }
+
+    var keys: [Key] = []
+    var isOpen: Bool { keys.isEmpty }
+
+    struct ConfigError: Error, CustomStringConvertible { var description: String }
+
+    /// From `ENTITLEMENTS_CHECK_KEYS` / `ENTITLEMENTS_ADMIN_KEYS` (`name=key` or bare keys named key1, key2, …)
+    /// and an optional keys file of `role name key` lines.
+    static func load(environment: [String: String], keysFile: String?) throws(ConfigError) -> Auth {
+        var auth = Auth()
+        var counter = 0
+        for (variable, role) in [("ENTITLEMENTS_CHECK_KEYS", Role.check), ("ENTITLEMENTS_ADMIN_KEYS", Role.admin)] {
+            guard let value = environment[variable], !value.isEmpty else { continue }
+            for entry in value.split(separator: ",") {
+                let e = entry.trimmingCharacters(in: .whitespaces)
+                guard !e.isEmpty else { continue }
+                counter += 1
+                if let eq = e.firstIndex(of: "="), eq != e.startIndex {
+                    let key = String(e[e.index(after: eq)...])
+                    guard !key.isEmpty else {
+                        throw ConfigError(description: "\(variable): empty key for '\(e[..<eq])'")
+                    }
+                    auth.add(String(e[..<eq]), role, key)
+                } else {
+                    auth.add("key\(counter)", role, e)
+                }
+            }
+        }
+        if let keysFile {
+            guard let text = try? String(contentsOfFile: keysFile, encoding: .utf8) else {
+                throw ConfigError(description: "cannot read keys file '\(keysFile)'")
+            }
+            for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let t = line.trimmingCharacters(in: .whitespaces)
+                if t.isEmpty || t.hasPrefix("#") { continue }
+                let parts = t.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                guard parts.count == 3, let role = ["check": Role.check, "admin": .admin][String(parts[0])] else {
+                    throw ConfigError(description: "\(keysFile):\(n + 1): expected 'check|admin NAME KEY'")
+                }
+                auth.add(String(parts[1]), role, String(parts[2]))
+            }
+        }
+        return auth
+    }
+
+    mutating func add(_ name: String, _ role: Role, _ key: String) {
+        keys.append(Key(name: name, role: role, digest: SHA256.hash(key.utf8)))
+    }
+
+    enum Verdict: Equatable {
+        case allowed(name: String?)
+        case unauthenticated
+        case forbidden
+    }
+
+    func authorize(_ authorization: String?, needs role: Role) -> Verdict {
+        if isOpen { return .allowed(name: nil) }
+        guard let authorization, authorization.count > 7, authorization.prefix(7).lowercased() == "bearer " else {
+            return .unauthenticated
+        }
+        let presented = SHA256.hash(authorization.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
+        var match: Key?
+        for k in keys {
+            var diff: UInt8 = 0
+            for i in 0..<32 { diff |= k.digest[i] ^ presented[i] }
+            if diff == 0 && match == nil { match = k }
+        }
+        guard let match else { return .unauthenticated }
+        return match.role >= role ? .allowed(name: match.name) : .forbidden
+    }
+}

@@ -1,0 +1,38 @@
+/// An HTTP request as the handlers see it: the socket layer fills it, tests build it by hand.
+struct HTTPRequest {
+    var method: String
+    var path: String
+    var headers: [String: String] = [:]
+    var query: [String: String] = [:]
+    var body: [UInt8] = []
+    /// The body was over the cap and was not kept.
+    var bodyTooLarge = false
+
+    /// A header by case-insensitive name.
+    func header(_ name: String) -> String? {
+        if let v = headers[name] { return v }
+        let lower = name.lowercased()
+        return headers.first { $0.key.lowercased() == lower }?.value
+    }
+}
+
+/// An HTTP response: status, body and headers.
+struct HTTPResponse {
+    var status: Int
+    var body: [UInt8]
+    var contentType: String? = "application/json"
+    var headers: [(String, String)] = []
+
+    static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
+        HTTPResponse(status: status, body: JSONWriter.serialize(value), headers: headers)
+    }
+
+    /// The error shape of SPEC §6.5: `{"error", "detail", "path"?}`.
+    static func error(
+        _ status: Int, _ code: String, _ detail: String, path: String? = nil, headers: [(String, String)] = []
+    ) -> HTTPResponse {
+        var m: [(String, JSONValue)] = [("error", .string(code)), ("detail", .string(detail))]
+        if let path { m.append(("path", .string(path))) }
+        return .json(status, .object(m), headers: headers)
+    }
+}

@@ -1,0 +1,88 @@
+import Synchronization
+
+/// Counters for `/metrics` (Prometheus text format), updated once per request under one lock.
+final class Metrics: Sendable {
+    static let buckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]
+
+    struct State {
+        var requests: [String: Int] = [:]  // "route|status"
+        var decisions: [String: Int] = [:]  // "allowed|" or "denied|error"
+        var latency = [Int](repeating: 0, count: Metrics.buckets.count + 1)
+        var latencySum = 0.0
+        var latencyCount = 0
+    }
+    private let state = Mutex(State())
+    let storeErrors = Atomic<Int>(0)
+
+    func record(route: String, status: Int, seconds: Double, decisions: DecisionTally?) {
+        state.withLock { s in
+            s.requests["\(route)|\(status)", default: 0] += 1
+            var b = 0
+            while b < Metrics.buckets.count && seconds > Metrics.buckets[b] { b += 1 }
+            s.latency[b] += 1
+            s.latencySum += seconds
+            s.latencyCount += 1
+            if let decisions {
+                if decisions.allowed > 0 { s.decisions["allowed|", default: 0] += decisions.allowed }
+                for (error, n) in decisions.denied { s.decisions["denied|\(error)", default: 0] += n }
+            }
+        }
+    }
+
+    func render(policy: PolicyHolder) -> String {
+        let s = state.withLock { $0 }
+        let loaded = policy.loaded
+        var o = ""
+        o += "# HELP entitlements_http_requests_total HTTP requests by route and status.\n"
+        o += "# TYPE entitlements_http_requests_total counter\n"
+        for (k, v) in s.requests.sorted(by: { $0.key < $1.key }) {
+            let p = k.split(separator: "|", maxSplits: 1)
+            o += "entitlements_http_requests_total{route=\"\(p[0])\",status=\"\(p[1])\"} \(v)\n"
+        }
+        o += "# HELP entitlements_decisions_total Check results by outcome and error.\n"
+        o += "# TYPE entitlements_decisions_total counter\n"
+        for (k, v) in s.decisions.sorted(by: { $0.key < $1.key }) {
+            let p = k.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
+            o += "entitlements_decisions_total{result=\"\(p[0])\",error=\"\(p[1])\"} \(v)\n"
+        }
+        o += "# HELP entitlements_request_duration_seconds Time from complete request to response.\n"
+        o += "# TYPE entitlements_request_duration_seconds histogram\n"
+        var cumulative = 0
+        for (i, b) in Metrics.buckets.enumerated() {
+            cumulative += s.latency[i]
+            o += "entitlements_request_duration_seconds_bucket{le=\"\(b)\"} \(cumulative)\n"
+        }
+        cumulative += s.latency[Metrics.buckets.count]
+        o += "entitlements_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+        o += "entitlements_request_duration_seconds_sum \(s.latencySum)\n"
+        o += "entitlements_request_duration_seconds_count \(s.latencyCount)\n"
+        o += "# HELP entitlements_policy_info The serving bundle's digest.\n# TYPE entitlements_policy_info gauge\n"
+        o += "entitlements_policy_info{digest=\"\(loaded.program.digest)\"} 1\n"
+        o += "# HELP entitlements_policy_loaded_timestamp_seconds When the serving bundle was loaded.\n"
+        o += "# TYPE entitlements_policy_loaded_timestamp_seconds gauge\n"
+        o += "entitlements_policy_loaded_timestamp_seconds \(loaded.loadedAt.seconds)\n"
+        o +=
+            "# HELP entitlements_policy_reloads_total Bundles swapped in by reloads.\n# TYPE entitlements_policy_reloads_total counter\n"
+        o += "entitlements_policy_reloads_total \(policy.reloads.load(ordering: .relaxed))\n"
+        o += "# HELP entitlements_policy_reload_failures_total Reloads rejected because the bundle did not compile.\n"
+        o += "# TYPE entitlements_policy_reload_failures_total counter\n"
+        o += "entitlements_policy_reload_failures_total \(policy.reloadFailures.load(ordering: .relaxed))\n"
+        o += "# HELP entitlements_cache_hit_ratio Account cache hit ratio (no account store in stateless mode).\n"
+        o += "# TYPE entitlements_cache_hit_ratio gauge\nentitlements_cache_hit_ratio 0\n"
+        o +=
+            "# HELP entitlements_store_errors_total Account store errors.\n# TYPE entitlements_store_errors_total counter\n"
+        o += "entitlements_store_errors_total \(storeErrors.load(ordering: .relaxed))\n"
+        return o
+    }
+}
+
+/// Structured JSON log lines on standard error.
+enum Log {
+    static func line(_ level: String, _ event: String, _ fields: [(String, JSONValue)] = []) {
+        var m: [(String, JSONValue)] = [
+            ("ts", .string(Clock.now().rfc3339)), ("level", .string(level)), ("event", .string(event)),
+        ]
+        m += fields
+        CLIOutput.writeAll(2, JSONWriter.string(.object(m)) + "\n")
+    }
+}

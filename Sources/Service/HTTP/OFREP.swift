@@ -1,0 +1,207 @@
+import Foundation
+
+/// The OpenFeature Remote Evaluation Protocol (SPEC §6.4): a key names a flag or a feature; the context's
+/// `targetingKey` is the account id; `email`, `email_verified_at` and `created_at` fill the user; without a store
+/// the context carries the account itself.
+enum OFREP {
+    static func failure(_ status: Int, _ key: String?, _ code: String, _ details: String) -> HTTPResponse {
+        var m: [(String, JSONValue)] = []
+        if let key { m.append(("key", .string(key))) }
+        m += [("errorCode", .string(code)), ("errorDetails", .string(details))]
+        return .json(status, .object(m))
+    }
+
+    enum Key {
+        case flag(Int)
+        case feature(Int)
+    }
+
+    static func lookup(_ program: Program, _ key: String) -> Key? {
+        if let f = program.flagID(key) { return .flag(f) }
+        if let f = program.featureID(key) { return .feature(f) }
+        return nil
+    }
+
+    /// The evaluation subject from a request body, or the OFREP error response (PARSE_ERROR, then
+    /// TARGETING_KEY_MISSING, then INVALID_CONTEXT).
+    static func subject(_ program: Program, _ body: [UInt8], key: String?) -> Result<
+        (PreparedAccount, User?), OFREPError
+    > {
+        let value: JSONValue
+        do {
+            value = body.isEmpty ? .object([]) : try JSONParser.parse(body)
+        } catch {
+            return .failure(OFREPError(400, "PARSE_ERROR", "the body is not valid JSON: \(error)"))
+        }
+        guard case .object = value else {
+            return .failure(OFREPError(400, "PARSE_ERROR", "the body must be a JSON object"))
+        }
+        var context: [(String, JSONValue)] = []
+        switch value["context"] {
+        case nil, .null?: break
+        case .object(let m)?: context = m
+        default: return .failure(OFREPError(400, "INVALID_CONTEXT", "context must be an object"))
+        }
+        func field(_ k: String) -> JSONValue? {
+            guard let v = context.first(where: { $0.0 == k })?.1 else { return nil }
+            if case .null = v { return nil }
+            return v
+        }
+        guard case .string(let targetingKey)? = field("targetingKey"), !targetingKey.isEmpty else {
+            return .failure(
+                OFREPError(400, "TARGETING_KEY_MISSING", "the context needs a targetingKey (the account id)"))
+        }
+        guard RequestDecoder.validAccountID(targetingKey) else {
+            return .failure(
+                OFREPError(400, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters"))
+        }
+        let decoder = RequestDecoder(program: program)
+        guard let accountJSON = field("account") else {
+            return .failure(
+                OFREPError(400, "INVALID_CONTEXT", "without an account store the context must carry 'account'"))
+        }
+        var account: Account
+        do {
+            account = try decoder.account(accountJSON, "context.account")
+        } catch {
+            return .failure(OFREPError(400, "INVALID_CONTEXT", error.detail))
+        }
+        if let id = account.id, id != targetingKey {
+            return .failure(OFREPError(400, "INVALID_CONTEXT", "context.account.id differs from targetingKey"))
+        }
+        account.id = targetingKey
+        var user: User?
+        if field("email") != nil || field("email_verified_at") != nil || field("created_at") != nil {
+            var u = User()
+            do throws(RequestError) {
+                u.email = try RequestDecoder.string(field("email"), "context.email")
+                u.emailVerifiedAt = try RequestDecoder.timestamp(
+                    field("email_verified_at"), "context.email_verified_at")
+                u.createdAt = try RequestDecoder.timestamp(field("created_at"), "context.created_at")
+            } catch {
+                return .failure(OFREPError(400, "INVALID_CONTEXT", error.detail))
+            }
+            user = u
+        }
+        return .success((program.prepare(account), user))
+    }
+
+    struct OFREPError: Error {
+        var status: Int
+        var code: String
+        var details: String
+        init(_ status: Int, _ code: String, _ details: String) {
+            self.status = status
+            self.code = code
+            self.details = details
+        }
+    }
+
+    /// One evaluation as an OFREP success object.
+    static func evaluate(_ ev: inout Evaluation, _ key: String, _ k: Key) -> JSONValue {
+        let program = ev.program
+        switch k {
+        case .flag(let i):
+            let d = ev.decide(.flag(i))
+            let matched = d.reason == .flag_rule
+            return .object([
+                ("key", .string(key)), ("value", d.flagValue.map(Evaluation.json) ?? .null),
+                ("reason", .string(matched ? "TARGETING_MATCH" : "DEFAULT")),
+                ("variant", .string(matched ? "rule" : "default")),
+                ("metadata", .object([("kind", .string("flag"))])),
+            ])
+        case .feature(let f):
+            let feature = program.policy.features[f]
+            func ofrepValue(_ v: FeatureValue) -> JSONValue {
+                switch v {
+                case .bool(let b): return .bool(b)
+                case .limit(let l): return .int(l ?? -1)
+                case .set(let members):
+                    return .object([("values", .array(members.map { .string(feature.values[$0]) }))])
+                }
+            }
+            switch ev.effective(f) {
+            case .noSubscription, .inactive:
+                let denial = ev.subscription.exists ? "subscription_inactive" : "no_subscription"
+                return .object([
+                    ("key", .string(key)), ("value", ofrepValue(feature.zero)), ("reason", .string("DISABLED")),
+                    ("variant", .string(ev.subscription.exists ? "locked" : "no_subscription")),
+                    ("metadata", .object([("kind", .string("feature")), ("denial", .string(denial))])),
+                ])
+            case .value(let v, let source):
+                let sourceName: String
+                switch source {
+                case .plan(let p): sourceName = "plan:" + program.policy.plans[p].name
+                case .default: sourceName = "default"
+                case .override: sourceName = "override"
+                }
+                return .object([
+                    ("key", .string(key)), ("value", ofrepValue(v)), ("reason", .string("TARGETING_MATCH")),
+                    ("variant", .string(sourceName)),
+                    ("metadata", .object([("kind", .string("feature")), ("source", .string(sourceName))])),
+                ])
+            }
+        }
+    }
+
+    static func single(_ program: Program, key: String, body: [UInt8], now: Timestamp) -> HTTPResponse {
+        guard let k = lookup(program, key) else {
+            return failure(404, key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
+        }
+        switch subject(program, body, key: key) {
+        case .failure(let e): return failure(e.status, key, e.code, e.details)
+        case .success(let (account, user)):
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            return .json(200, evaluate(&ev, key, k))
+        }
+    }
+
+    /// Every flag and every feature; `ETag` over the answer, `If-None-Match` → 304.
+    static func bulk(_ program: Program, body: [UInt8], ifNoneMatch: String?, now: Timestamp) -> HTTPResponse {
+        switch subject(program, body, key: nil) {
+        case .failure(let e): return failure(e.status, nil, e.code, e.details)
+        case .success(let (account, user)):
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            var flags: [JSONValue] = []
+            for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
+            for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }
+            let bytes = JSONWriter.serialize(.object([("flags", .array(flags))]))
+            return withETag("\"" + SHA256.hex(SHA256.hash(bytes)).prefix(32) + "\"", bytes, ifNoneMatch)
+        }
+    }
+
+    static func configuration(_ program: Program, ifNoneMatch: String?) -> HTTPResponse {
+        let bytes = JSONWriter.serialize(
+            .object([
+                ("name", .string("entitlements")),
+                (
+                    "capabilities",
+                    .object([
+                        (
+                            "cacheInvalidation",
+                            .object([
+                                ("polling", .object([("enabled", .bool(true)), ("minPollingIntervalMs", .int(1000))]))
+                            ])
+                        ),
+                        (
+                            "flagEvaluation",
+                            .object([
+                                ("supportedTypes", .array(["boolean", "string", "int", "object"].map { .string($0) }))
+                            ])
+                        ),
+                    ])
+                ),
+            ]))
+        return withETag("\"" + program.digest.prefix(32) + "\"", bytes, ifNoneMatch)
+    }
+
+    static func withETag(_ etag: String, _ bytes: [UInt8], _ ifNoneMatch: String?) -> HTTPResponse {
+        if let inm = ifNoneMatch {
+            let tags = inm.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if tags.contains("*") || tags.contains(where: { $0 == etag || $0 == "W/" + etag }) {
+                return HTTPResponse(status: 304, body: [], contentType: nil, headers: [("ETag", etag)])
+            }
+        }
+        return HTTPResponse(status: 200, body: bytes, headers: [("ETag", etag)])
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Watches the bundle directory (and its sub-directories) with inotify; calls `changed` once per burst of events.
+final class BundleWatcher: @unchecked Sendable {
+    // @unchecked: `fd` and `watched` are only used by the watcher's own thread after `start`.
+    let directory: String
+    let changed: @Sendable () -> Void
+    private var fd: Int32 = -1
+    private var watched = Set<String>()
+
+    init(directory: String, changed: @escaping @Sendable () -> Void) {
+        self.directory = directory
+        self.changed = changed
+    }
+
+    func start() -> Bool {
+        fd = inotify_init1(Int32(IN_CLOEXEC))
+        guard fd >= 0 else { return false }
+        addWatches()
+        let thread = Thread { [self] in run() }
+        thread.name = "bundle-watch"
+        thread.start()
+        return true
+    }
+
+    private func addWatches() {
+        var dirs = [directory]
+        if let e = FileManager.default.enumerator(atPath: directory) {
+            while let rel = e.nextObject() as? String {
+                var isDir: ObjCBool = false
+                let abs = directory + "/" + rel
+                if FileManager.default.fileExists(atPath: abs, isDirectory: &isDir), isDir.boolValue {
+                    dirs.append(abs)
+                }
+                if dirs.count > 1000 { break }
+            }
+        }
+        let mask = UInt32(
+            IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | IN_MODIFY)
+        for d in dirs where !watched.contains(d) {
+            if inotify_add_watch(fd, d, mask) >= 0 { watched.insert(d) }
+        }
+    }
+
+    private func run() {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            // Debounce: editors write several events per save; wait for the burst to end, then drain it.
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while poll(&pfd, 1, 150) > 0 {
+                _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            }
+            watched.removeAll(keepingCapacity: true)
+            addWatches()
+            changed()
+        }
+    }
+}
+
+/// Blocks the process signals in every thread (call before starting any) and waits for them on one thread.
+enum Signals {
+    static func block() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    /// Waits for SIGHUP (calls `reload`) until SIGTERM or SIGINT arrives; returns that signal.
+    static func wait(reload: () -> Void) -> Int32 {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
+        while true {
+            var sig: Int32 = 0
+            guard sigwait(&set, &sig) == 0 else { continue }
+            if sig == SIGHUP {
+                reload()
+                continue
+            }
+            return sig
+        }
+    }
+}
