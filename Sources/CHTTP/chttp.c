@@ -60,11 +60,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
     if (*upload_size != 0) {
         if (!ex->responded && !ex->too_large) {
             if (*upload_size > s->max_body - ex->length) {
+                // Over the cap mid-stream (chunked): drop what was kept, discard the rest, answer 413 at the end.
                 ex->too_large = 1;
                 free(ex->body);
                 ex->body = NULL;
                 ex->length = 0;
-                finish(s, ex);
             } else {
                 if (ex->length + *upload_size > ex->capacity) {
                     size_t cap = ex->capacity ? ex->capacity : 1024;

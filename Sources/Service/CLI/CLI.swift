@@ -54,9 +54,12 @@ enum CLI {
 
         commands:
           validate [DIR]                                   compile the bundle and print diagnostics
-          test [DIR] [--junit FILE] [--filter TEXT]        run the policy fixtures in DIR/tests
+          test [DIR] [--junit FILE] [--filter TEXT] [--http URL]
+                                                           run the policy fixtures in DIR/tests (in-process, or
+                                                           through a running service with --http)
           check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
-          serve [DIR] [--listen HOST:PORT] [--stateless]   run the HTTP service
+          serve [DIR] [--listen HOST:PORT] [--stateless] [--keys-file FILE] [--threads N] [--no-watch]
+                                                           run the HTTP service
 
         DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
         """

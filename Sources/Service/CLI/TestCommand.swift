@@ -3,7 +3,7 @@ import Foundation
 /// `entitlements test [DIR] [--junit FILE] [--filter TEXT]`: runs DIR/tests/**/*.yaml.
 enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--junit", "--filter"], switches: [])
+        let parsed = try Arguments(args, valued: ["--junit", "--filter", "--http"], switches: [])
         let dir = try parsed.directory()
         let compiled: PolicyCompiler.Output
         do {
@@ -12,7 +12,16 @@ enum TestCommand {
             throw UsageError(message: error.description)
         }
         if compiled.policy == nil { ValidateCommand.report(compiled, directory: dir, output: output) }
-        let runner = FixtureRunner(program: compiled.policy.map(Program.init), filter: parsed.options["--filter"])
+        var service: HTTPClient?
+        if let url = parsed.options["--http"] {
+            do {
+                service = try HTTPClient(url: url)
+            } catch {
+                throw UsageError(message: error.description)
+            }
+        }
+        let runner = FixtureRunner(
+            program: compiled.policy.map(Program.init), filter: parsed.options["--filter"], service: service)
         var results: [FixtureRunner.CaseResult] = []
         for file in FixtureRunner.discover(dir) {
             guard let data = FileManager.default.contents(atPath: dir + "/" + file) else {

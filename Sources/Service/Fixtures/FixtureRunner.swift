@@ -14,11 +14,14 @@ struct FixtureRunner {
     let program: Program?
     let decoder: RequestDecoder?
     var filter: String?
+    /// When set, cases are judged through a running service (`/v1/check`, `/v1/entitlements`) instead of in-process.
+    var service: HTTPClient?
 
-    init(program: Program?, filter: String? = nil) {
+    init(program: Program?, filter: String? = nil, service: HTTPClient? = nil) {
         self.program = program
         self.decoder = program.map { RequestDecoder(program: $0) }
         self.filter = filter
+        self.service = service
     }
 
     /// Fixture files below `DIR/tests`, in bytewise path order (paths relative to DIR).
@@ -128,7 +131,7 @@ struct FixtureRunner {
     /// one is a fixture error, not a check result.
     func subject<T>(
         _ node: YAMLNode, _ what: String, named: [String: JSONValue], _ decode: (JSONValue) throws(RequestError) -> T
-    ) -> Result<T, Message> {
+    ) -> Result<(JSONValue, T), Message> {
         let json: JSONValue
         if case .string(let key)? = node.resolved {
             guard let found = named[key] else {
@@ -140,10 +143,24 @@ struct FixtureRunner {
             json = YAMLJSON.convert(node)
         }
         do {
-            return .success(try decode(json))
+            return .success((json, try decode(json)))
         } catch {
             return .failure(
                 Message(text: "fixture error: \(what): \(error.detail)" + (error.path.map { " (\($0))" } ?? "")))
+        }
+    }
+
+    /// POSTs to the service; a non-200 answer is a failure of the case.
+    static func ask(_ service: HTTPClient, _ path: String, _ body: JSONValue) -> Result<JSONValue, Message> {
+        do {
+            let (status, bytes) = try service.post(path, json: JSONWriter.serialize(body))
+            guard status == 200, let json = try? JSONParser.parse(bytes) else {
+                return .failure(
+                    Message(text: "\(path) answered \(status): \(String(decoding: bytes.prefix(500), as: UTF8.self))"))
+            }
+            return .success(json)
+        } catch {
+            return .failure(Message(text: "\(path): \(error.description)"))
         }
     }
 
@@ -176,14 +193,16 @@ struct FixtureRunner {
         // The subject: account, user, now (a malformed one is a fixture error, not a check result).
         guard let a = f["account"] else { return ["line \(c.start.line): a case needs 'account'"] }
         let account: Account
+        let accountJSON: JSONValue
         switch subject(a, "account", named: accounts, { (j) throws(RequestError) in try decoder.account(j) }) {
-        case .success(let x): account = x
+        case .success(let (j, x)): (accountJSON, account) = (j, x)
         case .failure(let message): return [message.text]
         }
         var user: User?
+        var userJSON: JSONValue?
         if let u = f["user"], u.resolved != .null {
             switch subject(u, "user", named: users, { (j) throws(RequestError) in try decoder.user(j) }) {
-            case .success(let x): user = x
+            case .success(let (j, x)): (userJSON, user) = (j, x)
             case .failure(let message): return [message.text]
             }
         }
@@ -218,14 +237,34 @@ struct FixtureRunner {
             if pairsToJudge.count > 100 {
                 return ["line \(c.start.line): a case may hold at most 100 checks (one request)"]
             }
-            var ev = Evaluation(
-                program: program, account: program.prepare(account), user: user, now: now, explain: explain)
-            for (k, p) in pairsToJudge.enumerated() {
-                let actual: JSONValue
-                switch decoder.check(YAMLJSON.convert(p.check), "checks[\(k)]") {
-                case .success(let check): actual = ev.result(for: check)
-                case .failure(let e): actual = e.json
+            var actuals: [JSONValue] = []
+            if let service {
+                var body: [(String, JSONValue)] = [("account", accountJSON)]
+                if let userJSON { body.append(("user", userJSON)) }
+                body += [
+                    ("now", .string(now.rfc3339)), ("explain", .bool(explain)),
+                    ("checks", .array(pairsToJudge.map { YAMLJSON.convert($0.check) })),
+                ]
+                switch Self.ask(service, "/v1/check", .object(body)) {
+                case .failure(let m): return [m.text]
+                case .success(let r):
+                    guard case .array(let results)? = r["results"], results.count == pairsToJudge.count else {
+                        return ["the service answered without one result per check: \(JSONWriter.string(r))"]
+                    }
+                    actuals = results
                 }
+            } else {
+                var ev = Evaluation(
+                    program: program, account: program.prepare(account), user: user, now: now, explain: explain)
+                for (k, p) in pairsToJudge.enumerated() {
+                    switch decoder.check(YAMLJSON.convert(p.check), "checks[\(k)]") {
+                    case .success(let check): actuals.append(ev.result(for: check))
+                    case .failure(let e): actuals.append(e.json)
+                    }
+                }
+            }
+            for (k, p) in pairsToJudge.enumerated() {
+                let actual = actuals[k]
                 let expected = YAMLJSON.convert(p.expect)
                 if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "") {
                     failures.append(
@@ -236,8 +275,19 @@ struct FixtureRunner {
             }
         }
         if let snap = f["snapshot"] {
-            var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
-            let actual = ev.snapshot()
+            let actual: JSONValue
+            if let service {
+                var body: [(String, JSONValue)] = [("account", accountJSON)]
+                if let userJSON { body.append(("user", userJSON)) }
+                body.append(("now", .string(now.rfc3339)))
+                switch Self.ask(service, "/v1/entitlements", .object(body)) {
+                case .failure(let m): return failures + [m.text]
+                case .success(let r): actual = r
+                }
+            } else {
+                var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
+                actual = ev.snapshot()
+            }
             let expected = YAMLJSON.convert(snap)
             if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "snapshot") {
                 failures.append("line \(snap.start.line): \(mismatch); expected \(JSONWriter.string(expected))")
