@@ -26,51 +26,61 @@ final class App: Sendable {
     struct Route {
         var endpoint: Endpoint
         var methods: [String]
-        var label: String
+        /// Index into `App.labels` (the metrics label).
+        var label: Int
     }
 
+    static let labels = [
+        "/healthz", "/readyz", "/metrics", "/v1/check", "/v1/entitlements", "/v1/catalog", "/v1/policy",
+        "/v1/policy/reload",
+        "/ofrep/v1/evaluate/flags", "/ofrep/v1/configuration", "/ofrep/v1/evaluate/flags/{key}", "/v1/accounts",
+        "other",
+    ]
+    static let otherLabel = labels.count - 1
+    static let post = ["POST"]
+    static let get = ["GET"]
+    static let getPost = ["GET", "POST"]
+    static let putDelete = ["PUT", "DELETE"]
+    static let getPutDelete = ["GET", "PUT", "DELETE"]
+
     static func route(_ path: String) -> Route? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
-        switch parts {
-        case ["healthz"]: return Route(endpoint: .healthz, methods: ["GET"], label: "/healthz")
-        case ["readyz"]: return Route(endpoint: .readyz, methods: ["GET"], label: "/readyz")
-        case ["metrics"]: return Route(endpoint: .metrics, methods: ["GET"], label: "/metrics")
-        case ["v1", "check"]: return Route(endpoint: .check, methods: ["POST"], label: "/v1/check")
-        case ["v1", "entitlements"]: return Route(endpoint: .entitlements, methods: ["POST"], label: "/v1/entitlements")
-        case ["v1", "catalog"]: return Route(endpoint: .catalog, methods: ["GET"], label: "/v1/catalog")
-        case ["v1", "policy"]: return Route(endpoint: .policyInfo, methods: ["GET"], label: "/v1/policy")
-        case ["v1", "policy", "reload"]:
-            return Route(endpoint: .policyReload, methods: ["POST"], label: "/v1/policy/reload")
-        case ["ofrep", "v1", "evaluate", "flags"]:
-            return Route(endpoint: .ofrepBulk, methods: ["POST"], label: "/ofrep/v1/evaluate/flags")
-        case ["ofrep", "v1", "configuration"]:
-            return Route(endpoint: .ofrepConfiguration, methods: ["GET"], label: "/ofrep/v1/configuration")
+        switch path {
+        case "/v1/check": return Route(endpoint: .check, methods: Self.post, label: 3)
+        case "/healthz": return Route(endpoint: .healthz, methods: Self.get, label: 0)
+        case "/readyz": return Route(endpoint: .readyz, methods: Self.get, label: 1)
+        case "/metrics": return Route(endpoint: .metrics, methods: Self.get, label: 2)
+        case "/v1/entitlements": return Route(endpoint: .entitlements, methods: Self.post, label: 4)
+        case "/v1/catalog": return Route(endpoint: .catalog, methods: Self.get, label: 5)
+        case "/v1/policy": return Route(endpoint: .policyInfo, methods: Self.get, label: 6)
+        case "/v1/policy/reload": return Route(endpoint: .policyReload, methods: Self.post, label: 7)
+        case "/ofrep/v1/evaluate/flags": return Route(endpoint: .ofrepBulk, methods: Self.post, label: 8)
+        case "/ofrep/v1/configuration": return Route(endpoint: .ofrepConfiguration, methods: Self.get, label: 9)
         default: break
         }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
         if parts.count == 5, parts[0] == "ofrep", parts[1] == "v1", parts[2] == "evaluate", parts[3] == "flags",
             !parts[4].isEmpty
         {
-            return Route(endpoint: .ofrepFlag(parts[4]), methods: ["POST"], label: "/ofrep/v1/evaluate/flags/{key}")
+            return Route(endpoint: .ofrepFlag(parts[4]), methods: Self.post, label: 10)
         }
         guard parts.first == "v1", parts.count >= 2, parts[1] == "accounts" else { return nil }
-        let label = "/v1/accounts"
+        let label = 11
         switch parts.count {
-        case 2: return Route(endpoint: .accountState(snapshot: false), methods: ["GET"], label: label)
+        case 2: return Route(endpoint: .accountState(snapshot: false), methods: Self.get, label: label)
         case 3 where !parts[2].isEmpty:
-            return Route(endpoint: .accountState(snapshot: false), methods: ["GET", "PUT", "DELETE"], label: label)
+            return Route(endpoint: .accountState(snapshot: false), methods: Self.getPutDelete, label: label)
         case 4 where !parts[2].isEmpty:
             switch parts[3] {
-            case "entitlements": return Route(endpoint: .accountState(snapshot: true), methods: ["GET"], label: label)
-            case "trial": return Route(endpoint: .accountState(snapshot: false), methods: ["POST"], label: label)
-            case "audit": return Route(endpoint: .accountState(snapshot: false), methods: ["GET"], label: label)
+            case "entitlements": return Route(endpoint: .accountState(snapshot: true), methods: Self.get, label: label)
+            case "trial": return Route(endpoint: .accountState(snapshot: false), methods: Self.post, label: label)
+            case "audit": return Route(endpoint: .accountState(snapshot: false), methods: Self.get, label: label)
             default: return nil
             }
         case 5 where !parts[2].isEmpty && !parts[4].isEmpty:
             switch parts[3] {
             case "overrides":
-                return Route(endpoint: .accountState(snapshot: false), methods: ["PUT", "DELETE"], label: label)
-            case "usage":
-                return Route(endpoint: .accountState(snapshot: false), methods: ["GET", "POST"], label: label)
+                return Route(endpoint: .accountState(snapshot: false), methods: Self.putDelete, label: label)
+            case "usage": return Route(endpoint: .accountState(snapshot: false), methods: Self.getPost, label: label)
             default: return nil
             }
         default: return nil
@@ -83,7 +93,8 @@ final class App: Sendable {
         let route = Self.route(req.path)
         let res = handle(req, route, &tally)
         metrics.record(
-            route: route?.label ?? "other", status: res.status, seconds: monotonicSeconds() - start, decisions: tally)
+            route: route?.label ?? Self.otherLabel, status: res.status, seconds: monotonicSeconds() - start,
+            decisions: tally)
         if res.status >= 400 {
             var fields: [(String, JSONValue)] = [
                 ("method", .string(req.method)), ("path", .string(String(req.path.prefix(200)))),
@@ -103,7 +114,8 @@ final class App: Sendable {
         guard let route else { return .error(404, "not_found", "no endpoint at \(String(req.path.prefix(200)))") }
         guard route.methods.contains(req.method) else {
             return .error(
-                405, "method_not_allowed", "\(route.label) allows \(route.methods.joined(separator: ", "))",
+                405, "method_not_allowed",
+                "\(Self.labels[route.label]) allows \(route.methods.joined(separator: ", "))",
                 headers: [("Allow", route.methods.joined(separator: ", "))])
         }
         // Role: health, readiness and metrics need no key; decisions need `check`; state and reload need `admin`.
@@ -115,17 +127,17 @@ final class App: Sendable {
         default: role = .check
         }
         if let role {
-            switch auth.authorize(req.header("Authorization"), needs: role) {
+            switch auth.authorize(req.authorization, needs: role) {
             case .allowed: break
             case .unauthenticated:
                 return .error(401, "unauthorized", "a valid 'Authorization: Bearer <key>' is required")
-            case .forbidden: return .error(403, "forbidden", "this key's role cannot use \(route.label)")
+            case .forbidden: return .error(403, "forbidden", "this key's role cannot use \(Self.labels[route.label])")
             }
         }
         if req.bodyTooLarge { return .error(413, "payload_too_large", "the request body is over 1 MiB") }
         switch route.endpoint {
         case .check, .entitlements, .ofrepFlag, .ofrepBulk:
-            if let problem = Self.contentTypeProblem(req.header("Content-Type")) {
+            if let problem = Self.contentTypeProblem(req.contentType) {
                 return .error(415, "unsupported_media_type", problem)
             }
         default: break
@@ -167,8 +179,8 @@ final class App: Sendable {
             }
         case .ofrepFlag(let key): return OFREP.single(program, key: key, body: req.body, now: clock())
         case .ofrepBulk:
-            return OFREP.bulk(program, body: req.body, ifNoneMatch: req.header("If-None-Match"), now: clock())
-        case .ofrepConfiguration: return OFREP.configuration(program, ifNoneMatch: req.header("If-None-Match"))
+            return OFREP.bulk(program, body: req.body, ifNoneMatch: req.ifNoneMatch, now: clock())
+        case .ofrepConfiguration: return OFREP.configuration(program, ifNoneMatch: req.ifNoneMatch)
         case .accountState:
             return .error(
                 503, "store_unavailable", "this service runs stateless: account state needs the account store")

@@ -15,7 +15,7 @@ final class HTTPServer: @unchecked Sendable {
         var connectionLimit = 1024
         var idleTimeoutSeconds = 15
         var maxBody = 1 << 20
-        var headerMemory = 64 * 1024
+        var headerMemory = 16 * 1024
     }
 
     let handler: @Sendable (HTTPRequest) -> HTTPResponse
@@ -53,24 +53,16 @@ final class HTTPServer: @unchecked Sendable {
 
     fileprivate func handle(_ ex: OpaquePointer) {
         var req = HTTPRequest(method: String(cString: chttp_method(ex)), path: String(cString: chttp_path(ex)))
-        for name in ["Content-Type", "Authorization", "If-None-Match"] {
-            if let v = chttp_header(ex, name) { req.headers[name] = String(cString: v) }
-        }
-        if let now = chttp_query(ex, "now") { req.query["now"] = String(cString: now) }
-        if let limit = chttp_query(ex, "limit") { req.query["limit"] = String(cString: limit) }
-        if let before = chttp_query(ex, "before") { req.query["before"] = String(cString: before) }
+        req.contentType = chttp_header(ex, "Content-Type").map { String(cString: $0) }
+        req.authorization = chttp_header(ex, "Authorization").map { String(cString: $0) }
+        req.ifNoneMatch = chttp_header(ex, "If-None-Match").map { String(cString: $0) }
         req.bodyTooLarge = chttp_body_too_large(ex) != 0
         var length = 0
         if let body = chttp_body(ex, &length), length > 0 {
             req.body = Array(UnsafeBufferPointer(start: body, count: length))
         }
         let res = handler(req)
-        var headerStrings: [String] = []
-        for (n, v) in res.headers {
-            headerStrings.append(n)
-            headerStrings.append(v)
-        }
-        withCStrings(headerStrings) { headers in
+        withCStrings(res.headers.flatMap { [$0.0, $0.1] }) { headers in
             res.body.withUnsafeBufferPointer { body in
                 if let ct = res.contentType {
                     _ = ct.withCString {

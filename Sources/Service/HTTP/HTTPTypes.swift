@@ -2,18 +2,13 @@
 struct HTTPRequest {
     var method: String
     var path: String
-    var headers: [String: String] = [:]
-    var query: [String: String] = [:]
+    /// The request headers the service reads.
+    var contentType: String?
+    var authorization: String?
+    var ifNoneMatch: String?
     var body: [UInt8] = []
     /// The body was over the cap and was not kept.
     var bodyTooLarge = false
-
-    /// A header by case-insensitive name.
-    func header(_ name: String) -> String? {
-        if let v = headers[name] { return v }
-        let lower = name.lowercased()
-        return headers.first { $0.key.lowercased() == lower }?.value
-    }
 }
 
 /// An HTTP response: status, body and headers.

@@ -4,9 +4,14 @@ import Synchronization
 final class Metrics: Sendable {
     static let buckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]
 
+    static let statuses = [200, 304, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503]
+
     struct State {
-        var requests: [String: Int] = [:]  // "route|status"
-        var decisions: [String: Int] = [:]  // "allowed|" or "denied|error"
+        /// `requests[label * (statuses.count + 1) + status index]`; the last status slot is "other".
+        var requests = [Int](repeating: 0, count: App.labels.count * (Metrics.statuses.count + 1))
+        var otherStatuses: [Int: Int] = [:]
+        var allowed = 0
+        var denied: [String: Int] = [:]
         var latency = [Int](repeating: 0, count: Metrics.buckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
@@ -14,17 +19,19 @@ final class Metrics: Sendable {
     private let state = Mutex(State())
     let storeErrors = Atomic<Int>(0)
 
-    func record(route: String, status: Int, seconds: Double, decisions: DecisionTally?) {
-        state.withLock { s in
-            s.requests["\(route)|\(status)", default: 0] += 1
-            var b = 0
-            while b < Metrics.buckets.count && seconds > Metrics.buckets[b] { b += 1 }
-            s.latency[b] += 1
-            s.latencySum += seconds
-            s.latencyCount += 1
+    func record(route: Int, status: Int, seconds: Double, decisions: DecisionTally?) {
+        var b = 0
+        while b < Metrics.buckets.count && seconds > Metrics.buckets[b] { b += 1 }
+        let s = Metrics.statuses.firstIndex(of: status) ?? Metrics.statuses.count
+        state.withLock { m in
+            m.requests[route * (Metrics.statuses.count + 1) + s] += 1
+            if s == Metrics.statuses.count { m.otherStatuses[route * 1000 + status, default: 0] += 1 }
+            m.latency[b] += 1
+            m.latencySum += seconds
+            m.latencyCount += 1
             if let decisions {
-                if decisions.allowed > 0 { s.decisions["allowed|", default: 0] += decisions.allowed }
-                for (error, n) in decisions.denied { s.decisions["denied|\(error)", default: 0] += n }
+                m.allowed += decisions.allowed
+                for (error, n) in decisions.denied { m.denied[error, default: 0] += n }
             }
         }
     }
@@ -35,15 +42,20 @@ final class Metrics: Sendable {
         var o = ""
         o += "# HELP entitlements_http_requests_total HTTP requests by route and status.\n"
         o += "# TYPE entitlements_http_requests_total counter\n"
-        for (k, v) in s.requests.sorted(by: { $0.key < $1.key }) {
-            let p = k.split(separator: "|", maxSplits: 1)
-            o += "entitlements_http_requests_total{route=\"\(p[0])\",status=\"\(p[1])\"} \(v)\n"
+        for (label, name) in App.labels.enumerated() {
+            for (k, status) in Metrics.statuses.enumerated() {
+                let v = s.requests[label * (Metrics.statuses.count + 1) + k]
+                if v > 0 { o += "entitlements_http_requests_total{route=\"\(name)\",status=\"\(status)\"} \(v)\n" }
+            }
+        }
+        for (key, v) in s.otherStatuses.sorted(by: { $0.key < $1.key }) {
+            o += "entitlements_http_requests_total{route=\"\(App.labels[key / 1000])\",status=\"\(key % 1000)\"} \(v)\n"
         }
         o += "# HELP entitlements_decisions_total Check results by outcome and error.\n"
         o += "# TYPE entitlements_decisions_total counter\n"
-        for (k, v) in s.decisions.sorted(by: { $0.key < $1.key }) {
-            let p = k.split(separator: "|", maxSplits: 1, omittingEmptySubsequences: false)
-            o += "entitlements_decisions_total{result=\"\(p[0])\",error=\"\(p[1])\"} \(v)\n"
+        o += "entitlements_decisions_total{result=\"allowed\",error=\"\"} \(s.allowed)\n"
+        for (error, v) in s.denied.sorted(by: { $0.key < $1.key }) {
+            o += "entitlements_decisions_total{result=\"denied\",error=\"\(error)\"} \(v)\n"
         }
         o += "# HELP entitlements_request_duration_seconds Time from complete request to response.\n"
         o += "# TYPE entitlements_request_duration_seconds histogram\n"
