@@ -29,7 +29,6 @@ struct Auth: Sendable {
             for entry in value.split(separator: ",") {
                 let e = entry.trimmingCharacters(in: .whitespaces)
                 guard !e.isEmpty else { continue }
-                counter += 1
                 if let eq = e.firstIndex(of: "="), eq != e.startIndex {
                     let key = String(e[e.index(after: eq)...])
                     guard !key.isEmpty else {
@@ -37,6 +36,7 @@ struct Auth: Sendable {
                     }
                     auth.add(String(e[..<eq]), role, key)
                 } else {
+                    counter += 1  // bare keys are named key1, key2, … in order of appearance
                     auth.add("key\(counter)", role, e)
                 }
             }

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+@testable import Service
+
+/// The HTTP handlers without a socket: `App.respond(to:)` on hand-built requests.
+@Suite struct AppTests {
+    static let program = try! Program.load(directory: CLITests.policies)
+    static let now = Timestamp.parse("2026-05-10T12:00:00Z")!
+
+    func app(_ auth: Auth = Auth()) -> App {
+        App(policy: PolicyHolder(directory: CLITests.policies, program: Self.program), auth: auth, clock: { Self.now })
+    }
+
+    func post(_ path: String, _ body: String, contentType: String? = "application/json", key: String? = nil) -> HTTPRequest {
+        var r = HTTPRequest(method: "POST", path: path, contentType: contentType, body: Array(body.utf8))
+        if let key { r.authorization = "Bearer \(key)" }
+        return r
+    }
+
+    func json(_ r: HTTPResponse) -> JSONValue { (try? JSONParser.parse(r.body)) ?? .null }
+
+    @Test func checkUsesTheInjectedClock() {
+        let r = app().respond(to: post("/v1/check", #"{"account":{},"checks":[{"feature":"sso"}]}"#))
+        #expect(r.status == 200)
+        #expect(json(r)["now"] == .string("2026-05-10T12:00:00Z"))
+    }
+
+    @Test func routingErrors() {
+        let a = app()
+        #expect(a.respond(to: HTTPRequest(method: "GET", path: "/nope")).status == 404)
+        let r = a.respond(to: HTTPRequest(method: "PUT", path: "/v1/check"))
+        #expect(r.status == 405)
+        #expect(r.headers.contains { $0 == ("Allow", "POST") })
+        #expect(a.respond(to: HTTPRequest(method: "GET", path: "/v1/accounts/a/usage/max_trees")).status == 503)
+        #expect(a.respond(to: HTTPRequest(method: "GET", path: "/v1/accounts/a/bogus")).status == 404)
+    }
+
+    @Test func contentTypeRules() {
+        #expect(App.contentTypeProblem(nil) != nil)
+        #expect(App.contentTypeProblem("text/json") != nil)
+        #expect(App.contentTypeProblem("application/json; charset=iso-8859-1") != nil)
+        #expect(App.contentTypeProblem("application/json") == nil)
+        #expect(App.contentTypeProblem("application/json;charset=UTF-8") == nil)
+        #expect(App.contentTypeProblem("application/json; boundary=x") == nil)
+        #expect(app().respond(to: post("/v1/check", "{}", contentType: nil)).status == 415)
+    }
+
+    @Test func oversizeBodyIs413() {
+        var r = post("/v1/check", "")
+        r.bodyTooLarge = true
+        let res = app().respond(to: r)
+        #expect(res.status == 413)
+        #expect(json(res)["error"] == .string("payload_too_large"))
+    }
+
+    @Test func authRoles() throws {
+        let auth = try Auth.load(
+            environment: ["ENTITLEMENTS_CHECK_KEYS": "svc=c1, bare", "ENTITLEMENTS_ADMIN_KEYS": "a1"], keysFile: nil)
+        #expect(auth.keys.map(\.name) == ["svc", "key1", "key2"])
+        let a = app(auth)
+        let body = #"{"account":{},"checks":[{"feature":"sso"}]}"#
+        #expect(a.respond(to: post("/v1/check", body)).status == 401)
+        #expect(a.respond(to: post("/v1/check", body, key: "nope")).status == 401)
+        #expect(a.respond(to: post("/v1/check", body, key: "bare")).status == 200)
+        #expect(a.respond(to: post("/v1/policy/reload", "", key: "c1")).status == 403)
+        #expect(a.respond(to: post("/v1/policy/reload", "", key: "a1")).status == 200)
+        #expect(a.respond(to: HTTPRequest(method: "GET", path: "/healthz")).status == 200)
+        #expect(auth.authorize("bearer a1", needs: .admin) == .allowed(name: "key2"))
+    }
+
+    @Test func metricsCountRequestsAndDecisions() {
+        let a = app()
+        _ = a.respond(to: post("/v1/check", #"{"account":{},"checks":[{"feature":"sso"},{"route":"GET /x"}]}"#))
+        let text = String(decoding: a.respond(to: HTTPRequest(method: "GET", path: "/metrics")).body, as: UTF8.self)
+        #expect(text.contains(#"entitlements_http_requests_total{route="/v1/check",status="200"} 1"#))
+        #expect(text.contains(#"entitlements_decisions_total{result="denied",error="no_subscription"} 1"#))
+        #expect(text.contains(#"entitlements_decisions_total{result="allowed",error=""} 1"#))
+    }
+
+    @Test func ofrepOverTheHandler() {
+        let a = app()
+        let r = a.respond(
+            to: post("/ofrep/v1/evaluate/flags/max_trees", #"{"context":{"targetingKey":"e","account":{"subscription":{"plan":"enterprise","status":"active"}}}}"#))
+        #expect(json(r)["value"] == .int(-1))
+        #expect(json(r)["variant"] == .string("plan:enterprise"))
+    }
+}
