@@ -12,7 +12,9 @@ import Testing
         App(policy: PolicyHolder(directory: CLITests.policies, program: Self.program), auth: auth, clock: { Self.now })
     }
 
-    func post(_ path: String, _ body: String, contentType: String? = "application/json", key: String? = nil) -> HTTPRequest {
+    func post(_ path: String, _ body: String, contentType: String? = "application/json", key: String? = nil)
+        -> HTTPRequest
+    {
         var r = HTTPRequest(method: "POST", path: path, contentType: contentType, body: Array(body.utf8))
         if let key { r.authorization = "Bearer \(key)" }
         return r
@@ -81,7 +83,10 @@ import Testing
     @Test func ofrepOverTheHandler() {
         let a = app()
         let r = a.respond(
-            to: post("/ofrep/v1/evaluate/flags/max_trees", #"{"context":{"targetingKey":"e","account":{"subscription":{"plan":"enterprise","status":"active"}}}}"#))
+            to: post(
+                "/ofrep/v1/evaluate/flags/max_trees",
+                #"{"context":{"targetingKey":"e","account":{"subscription":{"plan":"enterprise","status":"active"}}}}"#)
+        )
         #expect(json(r)["value"] == .int(-1))
         #expect(json(r)["variant"] == .string("plan:enterprise"))
     }

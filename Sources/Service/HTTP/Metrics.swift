@@ -68,22 +68,28 @@ final class Metrics: Sendable {
         o += "entitlements_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
         o += "entitlements_request_duration_seconds_sum \(s.latencySum)\n"
         o += "entitlements_request_duration_seconds_count \(s.latencyCount)\n"
-        o += "# HELP entitlements_policy_info The serving bundle's digest.\n# TYPE entitlements_policy_info gauge\n"
-        o += "entitlements_policy_info{digest=\"\(loaded.program.digest)\"} 1\n"
-        o += "# HELP entitlements_policy_loaded_timestamp_seconds When the serving bundle was loaded.\n"
-        o += "# TYPE entitlements_policy_loaded_timestamp_seconds gauge\n"
-        o += "entitlements_policy_loaded_timestamp_seconds \(loaded.loadedAt.seconds)\n"
-        o +=
-            "# HELP entitlements_policy_reloads_total Bundles swapped in by reloads.\n# TYPE entitlements_policy_reloads_total counter\n"
-        o += "entitlements_policy_reloads_total \(policy.reloads.load(ordering: .relaxed))\n"
-        o += "# HELP entitlements_policy_reload_failures_total Reloads rejected because the bundle did not compile.\n"
-        o += "# TYPE entitlements_policy_reload_failures_total counter\n"
-        o += "entitlements_policy_reload_failures_total \(policy.reloadFailures.load(ordering: .relaxed))\n"
-        o += "# HELP entitlements_cache_hit_ratio Account cache hit ratio (no account store in stateless mode).\n"
-        o += "# TYPE entitlements_cache_hit_ratio gauge\nentitlements_cache_hit_ratio 0\n"
-        o +=
-            "# HELP entitlements_store_errors_total Account store errors.\n# TYPE entitlements_store_errors_total counter\n"
-        o += "entitlements_store_errors_total \(storeErrors.load(ordering: .relaxed))\n"
+        func single(_ name: String, _ type: String, _ help: String, _ sample: String) {
+            o += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name)\(sample)\n"
+        }
+        single(
+            "entitlements_policy_info", "gauge", "The serving bundle's digest.",
+            "{digest=\"\(loaded.program.digest)\"} 1")
+        single(
+            "entitlements_policy_loaded_timestamp_seconds", "gauge", "When the serving bundle was loaded.",
+            " \(loaded.loadedAt.seconds)")
+        single(
+            "entitlements_policy_reloads_total", "counter", "Bundles swapped in by reloads.",
+            " \(policy.reloads.load(ordering: .relaxed))")
+        single(
+            "entitlements_policy_reload_failures_total", "counter",
+            "Reloads rejected because the bundle did not compile.",
+            " \(policy.reloadFailures.load(ordering: .relaxed))")
+        single(
+            "entitlements_cache_hit_ratio", "gauge", "Account cache hit ratio (no account store in stateless mode).",
+            " 0")
+        single(
+            "entitlements_store_errors_total", "counter", "Account store errors.",
+            " \(storeErrors.load(ordering: .relaxed))")
         return o
     }
 }
