@@ -1,6 +1,7 @@
 #include "chttp.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -15,6 +16,9 @@ struct chttp_server {
     chttp_handler handler;
     void *ctx;
     size_t max_body;
+    // Requests whose headers have arrived and whose exchange has not completed (what a drain waits for;
+    // idle keep-alive connections and half-sent headers are not in flight).
+    atomic_uint inflight;
 };
 
 struct chttp_exchange {
@@ -44,6 +48,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         ex->method = method;
         ex->path = url;
         *state = ex;
+        atomic_fetch_add(&s->inflight, 1);
         // A declared length over the cap is refused before any of the body is read.
         const char *declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared != NULL) {
@@ -88,11 +93,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **state,
                          enum MHD_RequestTerminationCode code) {
-    (void)cls;
     (void)connection;
     (void)code;
+    chttp_server *s = cls;
     chttp_exchange *ex = *state;
     if (ex != NULL) {
+        atomic_fetch_sub(&s->inflight, 1);
         free(ex->body);
         free(ex);
         *state = NULL;
@@ -133,7 +139,7 @@ chttp_server *chttp_start(const chttp_config *c, chttp_handler handler, void *ct
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->header_memory,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)s,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
         if (error) snprintf(error, error_len, "cannot listen on %s:%u: %s", c->host, (unsigned)c->port, strerror(errno));
@@ -152,9 +158,8 @@ void chttp_stop(chttp_server *s, unsigned drain_ms) {
     if (s == NULL) return;
     MHD_socket listener = MHD_quiesce_daemon(s->daemon);
     if (listener != MHD_INVALID_SOCKET) close(listener);
-    for (unsigned waited = 0; waited < drain_ms; waited += 10) {
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (info == NULL || info->num_connections == 0) break;
+    // Let requests in flight finish; idle keep-alive connections are closed by MHD_stop_daemon.
+    for (unsigned waited = 0; waited < drain_ms && atomic_load(&s->inflight) > 0; waited += 10) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
