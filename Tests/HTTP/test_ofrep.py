@@ -48,6 +48,12 @@ def test_features(client):
     assert formats == {"values": ["markdown", "text", "html"]}
 
 
+def test_feature_off_by_plan_names_the_denial(client):
+    d = client.get_boolean_details("sso", True, ctx("acc_1"))
+    assert d.value is False and d.reason == Reason.TARGETING_MATCH and d.flag_metadata["denial"] == "feature_not_in_plan"
+    assert "denial" not in client.get_boolean_details("psa_integration", False, ctx("acc_1")).flag_metadata
+
+
 def test_locked_feature_is_disabled(client):
     d = client.get_boolean_details("psa_integration", True, ctx("c1", {"subscription": {"plan": "pro", "status": "canceled"}}))
     assert d.value is False and d.reason == Reason.DISABLED and d.flag_metadata["denial"] == "subscription_inactive"

@@ -135,10 +135,12 @@ enum OFREP {
                 case .default: sourceName = "default"
                 case .override: sourceName = "override"
                 }
+                var metadata: [(String, JSONValue)] = [("kind", .string("feature")), ("source", .string(sourceName))]
+                // A boolean feature that is off is what a check would deny as feature_not_in_plan.
+                if case .bool(false) = v { metadata.append(("denial", .string("feature_not_in_plan"))) }
                 return .object([
                     ("key", .string(key)), ("value", ofrepValue(v)), ("reason", .string("TARGETING_MATCH")),
-                    ("variant", .string(sourceName)),
-                    ("metadata", .object([("kind", .string("feature")), ("source", .string(sourceName))])),
+                    ("variant", .string(sourceName)), ("metadata", .object(metadata)),
                 ])
             }
         }
