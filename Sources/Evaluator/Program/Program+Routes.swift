@@ -77,3 +77,49 @@ struct CompiledGuard: Sendable {
     }
     return 0
 }
+
+/// How one guard treats one route, statically (for `entitlements routes`).
+public enum GuardCoverage: Sendable, Equatable {
+    case notApplicable
+    /// Skipped by an allowlist entry; `conditional` when the entry has a `when`.
+    case allowlisted(conditional: Bool)
+    case protects
+}
+
+extension Program {
+    /// Each guard's coverage of `METHOD /path`, in declaration order; nil when the path fails normalization.
+    public func coverage(method: String?, path: String) -> [GuardCoverage]? {
+        var raw = path
+        return raw.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
+                withUnsafeTemporaryAllocation(of: (start: Int32, end: Int32).self, capacity: bytes.count / 2 + 1) {
+                    segs in
+                    guard
+                        case .success(let count) = PathNormalizer.normalize(
+                            bytes: bytes, into: out.baseAddress!, segments: segs.baseAddress!)
+                    else { return nil }
+                    let m = method.map { Array($0.utf8) }
+                    return m.withOptionalBuffer { mb in
+                        guards.map { g -> GuardCoverage in
+                            let matches = { (p: CompiledPattern) in
+                                p.matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
+                            }
+                            if !g.appliesTo.isEmpty && !g.appliesTo.contains(where: matches) { return .notApplicable }
+                            if let entry = g.allow.first(where: { matches($0.pattern) }) {
+                                return .allowlisted(conditional: entry.when >= 0)
+                            }
+                            return .protects
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Optional where Wrapped == [UInt8] {
+    fileprivate func withOptionalBuffer<R>(_ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard let self else { return body(nil) }
+        return self.withUnsafeBufferPointer { body($0) }
+    }
+}

@@ -31,6 +31,7 @@ extension CompileState {
                 continue
             }
             policy.facts[index].expr = expr
+            policy.facts[index].text = expressionText(exprNode)
             policy.facts[index].reads = reads
             policy.facts[index].location = exprNode.start
         }

@@ -71,7 +71,10 @@ extension CompileState {
                         ok = false
                         continue
                     }
-                    flag.rules.append(.init(when: expr, reads: closedReads(reads), value: value, location: item.start))
+                    flag.rules.append(
+                        .init(
+                            when: expr, whenText: expressionText(w.value), reads: closedReads(reads), value: value,
+                            location: item.start))
                 }
             }
             if ok { policy.flags.append(flag) }

@@ -67,10 +67,11 @@ extension CompileState {
                         }
                         allow.append(
                             .init(
-                                pattern: p, when: when?.0, whenReads: closedReads(when?.1 ?? ExprReads()),
-                                location: item.start))
+                                pattern: p, when: when?.0, whenText: ef["when"].map { expressionText($0.value) },
+                                whenReads: closedReads(when?.1 ?? ExprReads()), location: item.start))
                     } else if let p = routePattern(item, ipath) {
-                        allow.append(.init(pattern: p, when: nil, whenReads: ExprReads(), location: item.start))
+                        allow.append(
+                            .init(pattern: p, when: nil, whenText: nil, whenReads: ExprReads(), location: item.start))
                     } else {
                         ok = false
                     }
@@ -80,6 +81,7 @@ extension CompileState {
             policy.guards.append(
                 Guard(
                     name: name, description: description, appliesTo: appliesTo, requires: expr,
+                    requiresText: expressionText(requiresNode),
                     requiresReads: closedReads(reads),
                     deny: deny, allow: allow, location: nameNode.start, requiresLocation: requiresNode.start))
         }

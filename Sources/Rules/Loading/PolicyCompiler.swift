@@ -310,6 +310,15 @@ struct CompileState {
         }
     }
 
+    /// The text of an expression scalar as written (`true`/`false` for boolean literals).
+    func expressionText(_ node: YAMLNode) -> String {
+        switch node.resolved {
+        case .string(let t)?: t
+        case .bool(let b)?: b ? "true" : "false"
+        default: node.scalarText ?? ""
+        }
+    }
+
     /// Position of byte `offset` in the scalar `node`.
     func location(_ node: YAMLNode, _ offset: Int) -> SourceLocation { locator.location(in: node, offset: offset) }
 }

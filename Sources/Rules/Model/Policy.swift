@@ -138,6 +138,8 @@ public struct SubscriptionConfig: Sendable {
 public struct Fact: Sendable {
     public var name: String
     public var expr: Expr
+    /// The expression as written (for diffs and traces).
+    public var text: String = ""
     public var reads: ExprReads
     public var description: String?
     public var location: SourceLocation
@@ -169,6 +171,7 @@ public struct Guard: Sendable {
     public struct AllowEntry: Sendable {
         public var pattern: RoutePattern
         public var when: Expr?
+        public var whenText: String?
         public var whenReads: ExprReads
         public var location: SourceLocation
     }
@@ -177,6 +180,7 @@ public struct Guard: Sendable {
     /// Empty: applies to every route.
     public var appliesTo: [RoutePattern]
     public var requires: Expr
+    public var requiresText: String
     /// Direct and through facts.
     public var requiresReads: ExprReads
     public var deny: Int
@@ -193,6 +197,7 @@ public enum FlagValue: Hashable, Sendable {
 public struct Flag: Sendable {
     public struct Rule: Sendable {
         public var when: Expr
+        public var whenText: String
         public var reads: ExprReads
         public var value: FlagValue
         public var location: SourceLocation

@@ -58,6 +58,8 @@ enum CLI {
                                                            run the policy fixtures in DIR/tests (in-process, or
                                                            through a running service with --http)
           check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
+          routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
+          diff OLD_DIR NEW_DIR [--accounts FILE] [--now T] what a policy change changes (and for which accounts)
           serve [DIR] [--listen HOST:PORT] [--stateless] [--keys-file FILE] [--threads N] [--no-watch]
                                                            run the HTTP service
 
@@ -77,11 +79,13 @@ enum CLI {
             case "test": return try TestCommand.run(rest, output: output)
             case "bench": return try BenchCommand.run(rest, output: output)
             case "serve": return try ServeCommand.run(rest, output: output)
+            case "routes": return try RoutesCommand.run(rest, output: output)
+            case "diff": return try DiffCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok
             default:
-                let known = ["validate", "test", "check", "serve", "help"]
+                let known = ["validate", "test", "check", "serve", "routes", "diff", "bench", "help"]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }
         } catch is PolicyLoadFailed {
