@@ -54,17 +54,8 @@ struct FixtureRunner {
                     file: file, line: 1, name: "(file)", failures: ["a fixture file must be a mapping with 'cases'"])
             ]
         }
-        var fileErrors: [String] = []
-        var fields: [String: YAMLNode] = [:]
-        let allowed = ["name", "description", "now", "accounts", "users", "cases"]
-        for (k, v) in pairs {
-            let key = k.scalarText ?? ""
-            if allowed.contains(key) {
-                fields[key] = v
-            } else {
-                fileErrors.append("line \(k.start.line): unknown key '\(key)'" + Suggest.hint(key, allowed))
-            }
-        }
+        let (fields, fileErrors) = Self.fields(
+            pairs, allowed: ["name", "description", "now", "accounts", "users", "cases"], in: "")
         let suite = fields["name"]?.scalarText ?? file
         guard fileErrors.isEmpty else {
             return [CaseResult(file: file, line: 1, name: suite, failures: fileErrors)]
@@ -104,6 +95,23 @@ struct FixtureRunner {
             results.append(r)
         }
         return results
+    }
+
+    /// A mapping's known fields, and an error line for each unknown key (fixtures reject unknown keys).
+    static func fields(
+        _ pairs: [(key: YAMLNode, value: YAMLNode)], allowed: [String], in place: String
+    ) -> ([String: YAMLNode], [String]) {
+        var fields: [String: YAMLNode] = [:]
+        var errors: [String] = []
+        for (k, v) in pairs {
+            let key = k.scalarText ?? ""
+            if allowed.contains(key) {
+                fields[key] = v
+            } else {
+                errors.append("line \(k.start.line): unknown key '\(key)'\(place)" + Suggest.hint(key, allowed))
+            }
+        }
+        return (fields, errors)
     }
 
     struct FixtureError: Error {
@@ -171,19 +179,12 @@ struct FixtureRunner {
     ) -> [String] {
         guard let program, let decoder else { return ["the policy bundle does not compile"] }
         guard case .mapping(let pairs) = c.kind else { return ["a case must be a mapping"] }
-        let allowed = [
-            "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
-        ]
-        var f: [String: YAMLNode] = [:]
-        var errors: [String] = []
-        for (k, v) in pairs {
-            let key = k.scalarText ?? ""
-            if allowed.contains(key) {
-                f[key] = v
-            } else {
-                errors.append("line \(k.start.line): unknown key '\(key)' in a case" + Suggest.hint(key, allowed))
-            }
-        }
+        var (f, errors) = Self.fields(
+            pairs,
+            allowed: [
+                "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
+            ],
+            in: " in a case")
         if f["check"] != nil && f["expect"] == nil { errors.append("line \(c.start.line): 'check' needs 'expect'") }
         if f["expect"] != nil && f["check"] == nil { errors.append("line \(c.start.line): 'expect' needs 'check'") }
         if f["check"] == nil && f["checks"] == nil && f["snapshot"] == nil {
