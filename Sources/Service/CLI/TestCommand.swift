@@ -5,12 +5,7 @@ enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
         let parsed = try Arguments(args, valued: ["--junit", "--filter", "--http"], switches: [])
         let dir = try parsed.directory()
-        let compiled: PolicyCompiler.Output
-        do {
-            compiled = try PolicyCompiler.compile(directory: dir)
-        } catch {
-            throw UsageError(message: error.description)
-        }
+        let compiled = try compileBundle(dir)
         if compiled.policy == nil { ValidateCommand.report(compiled, directory: dir, output: output) }
         var service: HTTPClient?
         if let url = parsed.options["--http"] {

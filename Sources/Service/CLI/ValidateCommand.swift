@@ -3,12 +3,7 @@ enum ValidateCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
         let parsed = try Arguments(args, valued: [], switches: ["--quiet"])
         let dir = try parsed.directory()
-        let result: PolicyCompiler.Output
-        do {
-            result = try PolicyCompiler.compile(directory: dir)
-        } catch {
-            throw UsageError(message: error.description)
-        }
+        let result = try compileBundle(dir)
         report(result, directory: dir, output: output)
         let errors = result.diagnostics.filter { $0.severity == .error }.count
         let warnings = result.diagnostics.count - errors
