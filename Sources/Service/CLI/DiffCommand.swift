@@ -26,120 +26,97 @@ enum DiffCommand {
 
     static func text(_ j: JSONValue) -> String { JSONWriter.string(j) }
 
+    /// Walks two name-keyed lists in a stable order (the old order, then names only the new one has): one line
+    /// `KIND NAME: added|removed`, or one per change `changes` reports for a name in both.
+    static func compare<T>(
+        _ kind: String, _ xs: [T], _ ys: [T], _ name: (T) -> String, added: (T) -> String = { _ in "added" },
+        _ changes: (T, T) -> [String]
+    ) -> [String] {
+        let na = xs.map(name)
+        let nb = ys.map(name)
+        var out: [String] = []
+        for n in na + nb.filter({ !na.contains($0) }) {
+            switch (na.firstIndex(of: n), nb.firstIndex(of: n)) {
+            case (nil, let j?): out.append("\(kind) \(n): \(added(ys[j]))")
+            case (_?, nil): out.append("\(kind) \(n): removed")
+            case (let i?, let j?): out += changes(xs[i], ys[j]).map { "\(kind) \(n): \($0)" }
+            default: break
+            }
+        }
+        return out
+    }
+
     /// Changes between two bundles, one line each, in a stable order.
     static func policyChanges(_ a: Program, _ b: Program) -> [String] {
-        var out: [String] = []
         let pa = a.policy
         let pb = b.policy
-        func keyed<T>(_ xs: [T], _ name: (T) -> String) -> [String: T] {
-            Dictionary(xs.map { (name($0), $0) }, uniquingKeysWith: { x, _ in x })
+        var out = compare("feature", pa.features, pb.features, \.name, added: { "added (\($0.kind.rawValue))" }) {
+            x, y in
+            var c: [String] = []
+            if x.kind != y.kind { c.append("type \(x.kind.rawValue) -> \(y.kind.rawValue)") }
+            let dx = text(a.json(x.defaultValue, feature: a.featureID(x.name)!))
+            let dy = text(b.json(y.defaultValue, feature: b.featureID(y.name)!))
+            if dx != dy { c.append("default \(dx) -> \(dy)") }
+            if x.values != y.values { c.append("values \(x.values) -> \(y.values)") }
+            if x.period != y.period { c.append("period \(x.period.rawValue) -> \(y.period.rawValue)") }
+            return c
         }
-        func names(_ x: [String], _ y: [String]) -> [String] { x + y.filter { !x.contains($0) } }
-        // Features.
-        let fa = keyed(pa.features, \.name)
-        let fb = keyed(pb.features, \.name)
-        for n in names(pa.features.map(\.name), pb.features.map(\.name)) {
-            switch (fa[n], fb[n]) {
-            case (nil, let f?): out.append("feature \(n): added (\(f.kind.rawValue))")
-            case (_?, nil): out.append("feature \(n): removed")
-            case (let x?, let y?):
-                if x.kind != y.kind { out.append("feature \(n): type \(x.kind.rawValue) -> \(y.kind.rawValue)") }
-                let dx = text(a.json(x.defaultValue, feature: a.featureID(n)!))
-                let dy = text(b.json(y.defaultValue, feature: b.featureID(n)!))
-                if dx != dy { out.append("feature \(n): default \(dx) -> \(dy)") }
-                if x.values != y.values { out.append("feature \(n): values \(x.values) -> \(y.values)") }
-                if x.period != y.period {
-                    out.append("feature \(n): period \(x.period.rawValue) -> \(y.period.rawValue)")
-                }
-            default: break
+        // Each plan's effective value of each feature (along `extends`).
+        let featureNames = pa.features.map(\.name) + pb.features.map(\.name).filter { a.featureID($0) == nil }
+        out += compare(
+            "plan", pa.plans.enumerated().map { ($0.offset, $0.element) },
+            pb.plans.enumerated().map { ($0.offset, $0.element) },
+            \.1.name
+        ) { x, y in
+            var c: [String] = []
+            for f in featureNames {
+                let vx =
+                    a.featureID(f).map { text(a.json(a.grant(plan: x.0, feature: $0).value, feature: $0)) } ?? "(none)"
+                let vy =
+                    b.featureID(f).map { text(b.json(b.grant(plan: y.0, feature: $0).value, feature: $0)) } ?? "(none)"
+                if vx != vy { c.append("\(f) \(vx) -> \(vy)") }
             }
-        }
-        // (plan, feature) values, with the granting plan.
-        let planNames = names(pa.plans.map(\.name), pb.plans.map(\.name))
-        for p in planNames {
-            let ia = pa.plans.firstIndex { $0.name == p }
-            let ib = pb.plans.firstIndex { $0.name == p }
-            switch (ia, ib) {
-            case (nil, _?): out.append("plan \(p): added")
-            case (_?, nil): out.append("plan \(p): removed")
-            case (let x?, let y?):
-                for f in names(pa.features.map(\.name), pb.features.map(\.name)) {
-                    let vx =
-                        a.featureID(f).map { text(a.json(a.grant(plan: x, feature: $0).value, feature: $0)) }
-                        ?? "(none)"
-                    let vy =
-                        b.featureID(f).map { text(b.json(b.grant(plan: y, feature: $0).value, feature: $0)) }
-                        ?? "(none)"
-                    if vx != vy { out.append("plan \(p): \(f) \(vx) -> \(vy)") }
-                }
-                let ex = pa.plans[x].parent.map { pa.plans[$0].name }
-                let ey = pb.plans[y].parent.map { pb.plans[$0].name }
-                if ex != ey { out.append("plan \(p): extends \(ex ?? "(none)") -> \(ey ?? "(none)")") }
-            default: break
-            }
+            let ex = x.1.parent.map { pa.plans[$0].name }
+            let ey = y.1.parent.map { pb.plans[$0].name }
+            if ex != ey { c.append("extends \(ex ?? "(none)") -> \(ey ?? "(none)")") }
+            return c
         }
         // Guards and their allowlists (order matters: guards run in order).
-        let ga = keyed(pa.guards, \.name)
-        let gb = keyed(pb.guards, \.name)
-        for n in names(pa.guards.map(\.name), pb.guards.map(\.name)) {
-            switch (ga[n], gb[n]) {
-            case (nil, _?): out.append("guard \(n): added")
-            case (_?, nil): out.append("guard \(n): removed")
-            case (let x?, let y?):
-                if x.requiresText != y.requiresText {
-                    out.append("guard \(n): requires '\(x.requiresText)' -> '\(y.requiresText)'")
-                }
-                if pa.denials[x.deny].name != pb.denials[y.deny].name {
-                    out.append("guard \(n): deny \(pa.denials[x.deny].name) -> \(pb.denials[y.deny].name)")
-                }
-                let ax = x.appliesTo.map(\.text)
-                let ay = y.appliesTo.map(\.text)
-                if ax != ay { out.append("guard \(n): applies_to \(ax) -> \(ay)") }
-                let entry = { (e: Guard.AllowEntry) in e.pattern.text + (e.whenText.map { " when \($0)" } ?? "") }
-                let lx = x.allow.map(entry)
-                let ly = y.allow.map(entry)
-                for e in lx where !ly.contains(e) { out.append("guard \(n): allowlist - \(e)") }
-                for e in ly where !lx.contains(e) { out.append("guard \(n): allowlist + \(e)") }
-            default: break
+        out += compare("guard", pa.guards, pb.guards, \.name) { x, y in
+            var c: [String] = []
+            if x.requiresText != y.requiresText { c.append("requires '\(x.requiresText)' -> '\(y.requiresText)'") }
+            if pa.denials[x.deny].name != pb.denials[y.deny].name {
+                c.append("deny \(pa.denials[x.deny].name) -> \(pb.denials[y.deny].name)")
             }
+            let ax = x.appliesTo.map(\.text)
+            let ay = y.appliesTo.map(\.text)
+            if ax != ay { c.append("applies_to \(ax) -> \(ay)") }
+            let entry = { (e: Guard.AllowEntry) in e.pattern.text + (e.whenText.map { " when \($0)" } ?? "") }
+            let lx = x.allow.map(entry)
+            let ly = y.allow.map(entry)
+            c += lx.filter { !ly.contains($0) }.map { "allowlist - \($0)" }
+            c += ly.filter { !lx.contains($0) }.map { "allowlist + \($0)" }
+            return c
         }
-        if pa.guards.map(\.name).filter({ gb[$0] != nil }) != pb.guards.map(\.name).filter({ ga[$0] != nil }) {
-            out.append("guards: order \(pa.guards.map(\.name)) -> \(pb.guards.map(\.name))")
-        }
-        // Flags.
-        let xa = keyed(pa.flags, \.name)
-        let xb = keyed(pb.flags, \.name)
-        for n in names(pa.flags.map(\.name), pb.flags.map(\.name)) {
-            switch (xa[n], xb[n]) {
-            case (nil, _?): out.append("flag \(n): added")
-            case (_?, nil): out.append("flag \(n): removed")
-            case (let x?, let y?):
-                if x.defaultValue != y.defaultValue {
-                    out.append(
-                        "flag \(n): default \(text(Evaluation.json(x.defaultValue))) -> \(text(Evaluation.json(y.defaultValue)))"
-                    )
-                }
-                let rule = { (r: Flag.Rule) in "when \(r.whenText) -> \(text(Evaluation.json(r.value)))" }
-                let rx = x.rules.map(rule)
-                let ry = y.rules.map(rule)
-                if rx != ry {
-                    for r in rx where !ry.contains(r) { out.append("flag \(n): rule - \(r)") }
-                    for r in ry where !rx.contains(r) { out.append("flag \(n): rule + \(r)") }
-                    if Set(rx) == Set(ry) { out.append("flag \(n): rules reordered") }
-                }
-            default: break
+        let ga = pa.guards.map(\.name)
+        let gb = pb.guards.map(\.name)
+        if ga.filter(gb.contains) != gb.filter(ga.contains) { out.append("guards: order \(ga) -> \(gb)") }
+        out += compare("flag", pa.flags, pb.flags, \.name) { x, y in
+            var c: [String] = []
+            if x.defaultValue != y.defaultValue {
+                c.append("default \(text(Evaluation.json(x.defaultValue))) -> \(text(Evaluation.json(y.defaultValue)))")
             }
+            let rule = { (r: Flag.Rule) in "when \(r.whenText) -> \(text(Evaluation.json(r.value)))" }
+            let rx = x.rules.map(rule)
+            let ry = y.rules.map(rule)
+            guard rx != ry else { return c }
+            c += rx.filter { !ry.contains($0) }.map { "rule - \($0)" }
+            c += ry.filter { !rx.contains($0) }.map { "rule + \($0)" }
+            if Set(rx) == Set(ry) { c.append("rules reordered") }
+            return c
         }
-        // Facts.
-        let ka = keyed(pa.facts, \.name)
-        let kb = keyed(pb.facts, \.name)
-        for n in names(pa.facts.map(\.name), pb.facts.map(\.name)) {
-            switch (ka[n], kb[n]) {
-            case (nil, _?): out.append("fact \(n): added")
-            case (_?, nil): out.append("fact \(n): removed")
-            case (let x?, let y?) where x.text != y.text: out.append("fact \(n): '\(x.text)' -> '\(y.text)'")
-            default: break
-            }
+        out += compare("fact", pa.facts, pb.facts, \.name) { x, y in
+            x.text != y.text ? ["'\(x.text)' -> '\(y.text)'"] : []
         }
         return out
     }
