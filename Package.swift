@@ -26,7 +26,9 @@ let package = Package(
         .target(name: "CHTTP", path: "Sources/CHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
         .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
-        .executableTarget(name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP"], swiftSettings: strict),
+        .executableTarget(
+            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP"], exclude: ["Store/README.md"],
+            swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
         .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),
         .testTarget(name: "ServiceTests", dependencies: ["Service", "Rules", "Evaluator"], swiftSettings: strict),

@@ -4,15 +4,25 @@ import Testing
 
 let policiesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Policies").path
-let sample: Program = try! Program.load(directory: policiesDir)
+let sample: Program = try! Program(PolicyCompiler.load(directory: policiesDir))
 let clock = Timestamp.parse("2026-05-10T12:00:00Z")!
 
-func check(_ body: String) -> (Int, JSONValue) {
-    let (s, j) = Engine.check(sample, body: Array(body.utf8), now: clock)
-    return (s, j)
+/// A body's answer as a status and JSON, the way the stateless service writes it: 200 and the response, or 400 and
+/// the request-level error. An account given by id is the caller's to resolve: 0 and the id.
+func answer(_ program: Program, _ bytes: [UInt8]) -> (Int, JSONValue) {
+    switch Engine.answerInline(program, body: bytes, now: clock) {
+    case .success(let response): return (200, (try? JSONParser.parse(response)) ?? .null)
+    case .failure(.invalid(let e)):
+        var m: [(String, JSONValue)] = [("error", .string(e.code)), ("detail", .string(e.detail))]
+        if let path = e.path { m.append(("path", .string(path))) }
+        return (400, .object(m))
+    case .failure(.accountID(let id)): return (0, .string(id))
+    }
 }
 
-func check(bytes: [UInt8]) -> (Int, JSONValue) { Engine.check(sample, body: bytes, now: clock) }
+func check(_ body: String) -> (Int, JSONValue) { answer(sample, Array(body.utf8)) }
+
+func check(bytes: [UInt8]) -> (Int, JSONValue) { answer(sample, bytes) }
 
 let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}}"#
 
@@ -86,10 +96,17 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(check("{\(pro),\"checks\":[\(ok)]}").0 == 200)
     }
 
-    @Test func accountIDWithoutStoreIs503() {
-        let (status, json) = check("{\"account\":\"acc_1\",\"checks\":[{\"feature\":\"sso\"}]}")
-        #expect(status == 503)
-        #expect(json["error"] == .string("store_unavailable"))
+    @Test func accountIDIsLeftToTheCaller() {
+        let body = Array("{\"account\":\"acc_1\",\"checks\":[{\"feature\":\"sso\"}]}".utf8)
+        #expect(Engine.answerInline(sample, body: body, now: clock) == .failure(.accountID("acc_1")))
+        guard case .success(let request) = Engine.decodeCheck(sample, body: body),
+            case .id(let id) = request.account
+        else {
+            Issue.record("an account id must decode as .id")
+            return
+        }
+        #expect(id == "acc_1")
+        #expect(request.checks.count == 1)
     }
 
     @Test func nullOptionalFieldsAreAbsent() {
@@ -141,7 +158,7 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
             "{\(pro),\"now\":\"2026-05-10T12:00:00Z\",\"explain\":true,\"checks\":[{\"feature\":\"sso\"},{\"route\":\"GET /api/v1/trees\"},{\"flag\":\"self_serve_enabled\"}]}"
         let a = JSONWriter.serialize(check(body).1)
         let b = JSONWriter.serialize(
-            Engine.check(try! Program.load(directory: policiesDir), body: Array(body.utf8), now: clock).1)
+            answer(try! Program(PolicyCompiler.load(directory: policiesDir)), Array(body.utf8)).1)
         #expect(a == b)
     }
 
@@ -322,10 +339,12 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
 
     @Test(arguments: bodies)
     func sameBytes(_ body: String) {
-        let fast = Engine.checkBytes(sample, body: Array(body.utf8), now: clock)
-        let slow = Engine.checkBytes(sample, body: Array(body.utf8), now: clock, fastPath: false)
-        #expect(fast.status == slow.status)
-        #expect(String(decoding: fast.body, as: UTF8.self) == String(decoding: slow.body, as: UTF8.self))
+        let fast = Engine.answerInline(sample, body: Array(body.utf8), now: clock)
+        let slow = Engine.answerInline(sample, body: Array(body.utf8), now: clock, fastPath: false)
+        #expect(fast == slow)
+        if case .success(let a) = fast, case .success(let b) = slow {
+            #expect(String(decoding: a, as: UTF8.self) == String(decoding: b, as: UTF8.self))
+        }
     }
 }
 

@@ -19,7 +19,7 @@ import Testing
             Set(p.subscription.statuses.map(\.name)) == [
                 "active", "complimentary", "past_due", "trialing", "canceled", "incomplete",
             ])
-        #expect(p.subscription.trial?.length == Duration.parse("14d"))
+        #expect(p.subscription.trial?.length == PolicyDuration.parse("14d"))
         #expect(p.facts.map(\.name).contains("is_paid"))
         #expect(p.facts.map(\.name).contains("has_pro_entitlement"))
         #expect(p.guards.map(\.name).prefix(2) == ["active_subscription", "verified_email"])
@@ -57,5 +57,18 @@ import Testing
         let p = try #require(out.policy, "\(out.diagnostics)")
         #expect(p.guards[0].requiresReads.user)
         #expect(p.facts[0].reads.user)
+    }
+}
+
+@Suite struct DiagnosticCatalogTests {
+    /// docs/POLICY.md lists exactly the codes of `DiagnosticCode`, so the catalogue and the docs cannot drift.
+    @Test func docsListEveryCode() throws {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/POLICY.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Diagnostic codes").dropFirst().first)
+        let listed = section.components(separatedBy: "\n\n").dropFirst().first ?? ""
+        let codes = Set(listed.split(whereSeparator: { ", .`\n".contains($0) }).map(String.init))
+        #expect(codes == Set(DiagnosticCode.allCases.map(\.rawValue)))
     }
 }

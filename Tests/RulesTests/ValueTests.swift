@@ -31,7 +31,7 @@ import Testing
         let a = Timestamp.parse("2026-05-10T12:00:00.000000001Z")!
         let b = Timestamp.parse("2026-05-10T12:00:00Z")!
         #expect(b < a)
-        #expect(b.adding(Duration.parse("1d")!)?.rfc3339 == "2026-05-11T12:00:00Z")
+        #expect(b.adding(PolicyDuration.parse("1d")!)?.rfc3339 == "2026-05-11T12:00:00Z")
     }
 
     @Test func calendarMonth() {
@@ -41,13 +41,13 @@ import Testing
     }
 
     @Test func durations() {
-        #expect(Duration.parse("14d")?.seconds == Int64(14 * 86_400))
-        #expect(Duration.parse("2w")?.seconds == Int64(14 * 86_400))
-        #expect(Duration.parse("90s")?.seconds == 90)
-        #expect(Duration.parse("1y") == nil)
-        #expect(Duration.parse("d") == nil)
-        #expect(Duration.parse("-1d") == nil)
-        #expect(Duration.parse("99999999999999999w") == nil)
+        #expect(PolicyDuration.parse("14d")?.seconds == Int64(14 * 86_400))
+        #expect(PolicyDuration.parse("2w")?.seconds == Int64(14 * 86_400))
+        #expect(PolicyDuration.parse("90s")?.seconds == 90)
+        #expect(PolicyDuration.parse("1y") == nil)
+        #expect(PolicyDuration.parse("d") == nil)
+        #expect(PolicyDuration.parse("-1d") == nil)
+        #expect(PolicyDuration.parse("99999999999999999w") == nil)
     }
 }
 

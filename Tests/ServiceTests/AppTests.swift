@@ -5,7 +5,7 @@ import Testing
 
 /// The HTTP handlers without a socket: `App.respond(to:)` on hand-built requests.
 @Suite struct AppTests {
-    static let program = try! Program.load(directory: CLITests.policies)
+    static let program = try! Program(PolicyCompiler.load(directory: CLITests.policies))
     static let now = Timestamp.parse("2026-05-10T12:00:00Z")!
 
     func app(_ auth: Auth = Auth()) -> App {
@@ -38,13 +38,43 @@ import Testing
         #expect(a.respond(to: HTTPRequest(method: "GET", path: "/v1/accounts/a/bogus")).status == 404)
     }
 
+    @Test func accountIDsNeedTheStore() {
+        for path in ["/v1/check", "/v1/entitlements"] {
+            let body =
+                path == "/v1/check" ? #"{"account":"acc_1","checks":[{"feature":"sso"}]}"# : #"{"account":"acc_1"}"#
+            let r = app().respond(to: post(path, body))
+            #expect(r.status == 503)
+            #expect(json(r)["error"] == .string("store_unavailable"))
+            #expect(r.errorCode == "store_unavailable")
+        }
+    }
+
+    @Test func everyEndpointIsDeclaredOnce() {
+        let patterns = App.routes.map(\.pattern)
+        #expect(Set(patterns).count == patterns.count)
+        // Each route's own pattern, with parameters filled in, finds that route.
+        for (i, r) in App.routes.enumerated() {
+            let path = r.segments.map { if case .literal(let l) = $0 { l } else { "x" } }.joined(separator: "/")
+            #expect(App.table.find("/" + path)?.index == i, "\(r.pattern)")
+        }
+        #expect(App.table.find("/v1/accounts/a/overrides/sso")?.parameters == ["a", "sso"])
+        #expect(App.table.find("/v1/accounts//trial") == nil)
+        #expect(App.table.find("/v1/check/") == nil)
+        #expect(App.table.labels.last == "other")
+    }
+
     @Test func contentTypeRules() {
-        #expect(App.contentTypeProblem(nil) != nil)
-        #expect(App.contentTypeProblem("text/json") != nil)
-        #expect(App.contentTypeProblem("application/json; charset=iso-8859-1") != nil)
-        #expect(App.contentTypeProblem("application/json") == nil)
-        #expect(App.contentTypeProblem("application/json;charset=UTF-8") == nil)
-        #expect(App.contentTypeProblem("application/json; boundary=x") == nil)
+        #expect(ContentTypeStep.problem(nil) != nil)
+        #expect(ContentTypeStep.problem("text/json") != nil)
+        #expect(ContentTypeStep.problem("application/json; charset=iso-8859-1") != nil)
+        #expect(ContentTypeStep.problem("application/json") == nil)
+        #expect(ContentTypeStep.problem("application/json;charset=UTF-8") == nil)
+        #expect(ContentTypeStep.problem("application/json; boundary=x") == nil)
+        // The allocation-free fast path agrees with the general rule.
+        #expect(ContentTypeStep.problem("Application/JSON") == nil)
+        #expect(ContentTypeStep.problem("application/json; charset=UTF-8") == nil)
+        #expect(ContentTypeStep.problem("application/jsonx") != nil)
+        #expect(ContentTypeStep.problem("application/json; charset=utf-16") != nil)
         #expect(app().respond(to: post("/v1/check", "{}", contentType: nil)).status == 415)
     }
 

@@ -41,7 +41,9 @@ import Testing
 
     @Test func binarySmokeTest() throws {
         let bin = Self.repo.appendingPathComponent(".build/debug/entitlements")
-        guard FileManager.default.isExecutableFile(atPath: bin.path) else { return }
+        try #require(
+            FileManager.default.isExecutableFile(atPath: bin.path),
+            "the binary \(bin.path) is missing: build it first (swift build)")
         let p = Process()
         p.executableURL = bin
         p.arguments = ["validate", Self.policies]

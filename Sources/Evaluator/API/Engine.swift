@@ -13,59 +13,68 @@ public struct DecisionTally: Sendable {
     }
 }
 
-/// The in-process API: JSON in, JSON out, exactly as `POST /v1/check` and `POST /v1/entitlements` answer
-/// without a store. Services embedding `Rules` + `Evaluator` can also use `Program` and `Evaluation` directly.
+/// A decoded `POST /v1/entitlements` body: whose snapshot, for which user, at which instant.
+public struct SnapshotRequest: Sendable {
+    public var account: AccountReference
+    public var user: User?
+    public var now: Timestamp?
+}
+
+/// Why `Engine.answerInline` could not answer a body by itself.
+public enum InlineAnswerFailure: Error, Sendable, Equatable {
+    /// The request is malformed (SPEC §6.5 request-level errors).
+    case invalid(RequestError)
+    /// The body names its account by id: the caller resolves it (from a store) and calls `Engine.respond`.
+    case accountID(String)
+}
+
+/// The in-process API over request bodies: decode a body into evaluator inputs, then respond for resolved inputs.
+/// Nothing here knows HTTP or a store: errors are typed values (`RequestError`: code, detail, path), and an account
+/// given by id comes back as `AccountReference.id` for the caller to resolve. Services embedding `Rules` +
+/// `Evaluator` can also use `Program` and `Evaluation` directly.
 public enum Engine {
-    /// Answers a `/v1/check` body: the HTTP status and the response bytes. Well-formed bodies take the byte-level
-    /// fast path; everything else goes through the generic parser and decoder (same answers, exact errors).
-    /// `fastPath: false` forces the generic path (tests compare both).
-    public static func checkBytes(
-        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
-    ) -> (status: Int, body: [UInt8]) {
+    /// Decodes a `/v1/check` body. Well-formed bodies take the byte-level fast path; everything else goes through
+    /// the generic parser and decoder (same requests, exact errors). `fastPath: false` forces the generic path
+    /// (tests and the fuzzer compare both).
+    public static func decodeCheck(
+        _ program: Program, body: [UInt8], fastPath: Bool = true
+    ) -> Result<CheckRequest, RequestError> {
         let decoder = RequestDecoder(program: program)
-        let fast = fastPath ? body.withUnsafeBufferPointer { FastCheckDecoder.decode($0, decoder) } : nil
-        let request: CheckRequest
-        if let fast {
-            request = fast
-        } else {
-            let value: JSONValue
-            do {
-                value = try JSONParser.parse(body)
-            } catch {
-                return (400, JSONWriter.serialize(RequestError(detail: "body is not valid JSON: \(error)").json))
-            }
-            do {
-                request = try decoder.checkRequest(value)
-            } catch {
-                return (error.status, JSONWriter.serialize(error.json))
-            }
+        if fastPath, let fast = body.withUnsafeBufferPointer({ FastCheckDecoder.decode($0, decoder) }) {
+            return .success(fast)
         }
-        guard case .inline(let account) = request.account else {
-            let e = RequestError(
-                status: 503, code: "store_unavailable",
-                detail: "account ids need the account store; this service runs stateless")
-            return (503, JSONWriter.serialize(e.json))
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            return .failure(RequestError(detail: "body is not valid JSON: \(error)"))
         }
-        return (
-            200, respond(program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
-        )
+        do {
+            return .success(try decoder.checkRequest(value))
+        } catch {
+            return .failure(error)
+        }
     }
 
-    public static func checkBytes(
-        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
-    ) -> (status: Int, body: [UInt8]) {
-        var tally = DecisionTally()
-        return checkBytes(program, body: body, now: clock, fastPath: fastPath, tally: &tally)
+    /// Decodes a `/v1/entitlements` body (`{account, user?, now?}`).
+    public static func decodeSnapshot(_ program: Program, body: [UInt8]) -> Result<SnapshotRequest, RequestError> {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            return .failure(RequestError(detail: "body is not valid JSON: \(error)"))
+        }
+        do throws(RequestError) {
+            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
+            let m = try RequestDecoder.members(value, "", allowed: ["account", "user", "now"])
+            let (account, user, now) = try RequestDecoder(program: program).subject(m)
+            return .success(SnapshotRequest(account: account, user: user, now: now))
+        } catch {
+            return .failure(error)
+        }
     }
 
-    /// Answers a `/v1/check` body as a JSON value (tests and tools; services use `checkBytes`).
-    public static func check(_ program: Program, body: [UInt8], now clock: Timestamp) -> (status: Int, json: JSONValue)
-    {
-        let (status, bytes) = checkBytes(program, body: body, now: clock)
-        return (status, (try? JSONParser.parse(bytes)) ?? .null)
-    }
-
-    /// The response bytes for a decoded request and its prepared account.
+    /// The `/v1/check` response bytes for a decoded request and its resolved, prepared account.
     public static func respond(
         _ program: Program, _ request: CheckRequest, account: PreparedAccount, now: Timestamp,
         tally: inout DecisionTally
@@ -97,30 +106,36 @@ public enum Engine {
         return w.bytes
     }
 
-    /// Answers a `/v1/entitlements` body (`{account, user?, now?}`) with a snapshot.
-    public static func snapshot(_ program: Program, body: [UInt8], now clock: Timestamp) -> (
-        status: Int, json: JSONValue
-    ) {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body)
-        } catch {
-            return (400, RequestError(detail: "body is not valid JSON: \(error)").json)
-        }
-        do throws(RequestError) {
-            let decoder = RequestDecoder(program: program)
-            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
-            let m = try RequestDecoder.members(value, "", allowed: ["account", "user", "now"])
-            let (ref, user, now) = try decoder.subject(m)
-            guard case .inline(let account) = ref else {
-                throw RequestError(
-                    status: 503, code: "store_unavailable",
-                    detail: "account ids need the account store; this service runs stateless")
+    /// The `/v1/entitlements` snapshot for a resolved, prepared account.
+    public static func snapshot(_ program: Program, account: PreparedAccount, user: User?, now: Timestamp) -> JSONValue
+    {
+        var ev = Evaluation(program: program, account: account, user: user, now: now)
+        return ev.snapshot()
+    }
+
+    /// Decodes and answers a `/v1/check` body whose account is inline (tools, tests, benchmarks): `now` from the
+    /// body, else `clock`.
+    public static func answerInline(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
+    ) -> Result<[UInt8], InlineAnswerFailure> {
+        switch decodeCheck(program, body: body, fastPath: fastPath) {
+        case .failure(let e): return .failure(.invalid(e))
+        case .success(let request):
+            switch request.account {
+            case .id(let id): return .failure(.accountID(id))
+            case .inline(let account):
+                return .success(
+                    respond(
+                        program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
+                )
             }
-            var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now ?? clock)
-            return (200, ev.snapshot())
-        } catch {
-            return (error.status, error.json)
         }
+    }
+
+    public static func answerInline(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
+    ) -> Result<[UInt8], InlineAnswerFailure> {
+        var tally = DecisionTally()
+        return answerInline(program, body: body, now: clock, fastPath: fastPath, tally: &tally)
     }
 }

@@ -1,21 +1,15 @@
-/// A request-level error: the whole request fails with this status and JSON body.
-public struct RequestError: Error, Sendable {
-    public var status: Int
+/// A request-level error: the whole request fails (SPEC §6.5). A typed value; the service chooses the status.
+public struct RequestError: Error, Sendable, Equatable {
+    /// `invalid_request` for every malformed body.
     public var code: String
     public var detail: String
+    /// The innermost field at fault, written like `checks[0].usage`.
     public var path: String?
 
-    public init(status: Int = 400, code: String = "invalid_request", detail: String, path: String? = nil) {
-        self.status = status
+    public init(code: String = "invalid_request", detail: String, path: String? = nil) {
         self.code = code
         self.detail = detail
         self.path = path
-    }
-
-    public var json: JSONValue {
-        var m: [(String, JSONValue)] = [("error", .string(code)), ("detail", .string(detail))]
-        if let path { m.append(("path", .string(path))) }
-        return .object(m)
     }
 }
 

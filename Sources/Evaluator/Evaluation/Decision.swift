@@ -29,6 +29,7 @@ public struct Decision: Sendable {
 
 /// Derived subscription values (SPEC §2.4).
 public struct DerivedSubscription: Sendable {
+    /// The trial stage of SPEC §2.4 (`none` outside a trial; `status` carries a non-trial status string).
     public enum Stage: Sendable, Equatable { case none, pristine, warning, urgent, expired, status }
     public var exists = false
     public var live = false

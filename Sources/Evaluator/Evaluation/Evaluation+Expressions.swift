@@ -188,7 +188,7 @@ extension Evaluation {
             let (r, o) = add ? x.addingReportingOverflow(y) : x.subtractingReportingOverflow(y)
             return o ? .null : .int(r)
         case (.timestamp(let t), .duration(let d)):
-            let r = add ? t.adding(Duration(seconds: d)) : t.subtracting(Duration(seconds: d))
+            let r = add ? t.adding(PolicyDuration(seconds: d)) : t.subtracting(PolicyDuration(seconds: d))
             return r.map { .timestamp($0) } ?? .null
         case (.string(let s), .duration(let d)):
             guard let t = Timestamp.parse(s) else { return .null }

@@ -64,7 +64,7 @@ public struct Evaluation {
                     nanos += 1_000_000_000
                 }
                 let remainingPositive = secs > 0 || (secs == 0 && nanos > 0)
-                let atMost: (Duration?) -> Bool = { limit in
+                let atMost: (PolicyDuration?) -> Bool = { limit in
                     guard let limit else { return false }
                     return secs < limit.seconds || (secs == limit.seconds && nanos == 0)
                 }
@@ -110,12 +110,14 @@ public struct Evaluation {
 
     // MARK: - Effective grants (SPEC §4)
 
+    /// Where an effective feature value came from: a plan (by index), the feature default, or an override.
     public enum Source: Sendable, Equatable {
         case plan(Int)
         case `default`
         case override(expiresAt: Timestamp?)
     }
 
+    /// A feature as the account has it: denied for want of a live subscription, or a value and its source.
     public enum Effective: Sendable {
         case noSubscription
         case inactive

@@ -56,7 +56,7 @@ enum Value {
         case .int(let i): String(i)
         case .string(let s): s
         case .timestamp(let t): t.rfc3339
-        case .duration(let d): Duration(seconds: d).description
+        case .duration(let d): PolicyDuration(seconds: d).description
         case .list(let l): l.joined(separator: ",")
         case .other(let j): JSONWriter.string(j)
         }

@@ -1,6 +1,7 @@
 /// A strict JSON parser (RFC 8259): UTF-8 only (no BOM), duplicate keys rejected, lone surrogates rejected,
 /// nesting bounded, integers kept exactly and every other number kept as text.
 public struct JSONParser {
+    /// Why a body is not strict JSON, with the byte offset where the parser stopped.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var message: String
         public var offset: Int

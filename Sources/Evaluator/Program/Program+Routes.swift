@@ -1,4 +1,4 @@
-/// A route pattern compiled to bytes: method and literal segments compared with `memcmp`.
+/// A route pattern compiled to bytes: method and literal segments compared with `bytesEqual`.
 struct CompiledPattern: Sendable {
     enum Segment: Sendable {
         case literal([UInt8])
@@ -27,7 +27,7 @@ struct CompiledPattern: Sendable {
     ) -> Bool {
         if let method {
             guard let m, m.count == method.count else { return false }
-            let same = method.withUnsafeBufferPointer { memcmp($0.baseAddress!, m.baseAddress!, m.count) == 0 }
+            let same = method.withUnsafeBufferPointer { bytesEqual($0.baseAddress!, m.baseAddress!, m.count) }
             guard same else { return false }
         }
         var i = 0
@@ -40,7 +40,7 @@ struct CompiledPattern: Sendable {
                 guard i < count else { return false }
                 let (s, e) = (Int(segs[i].start), Int(segs[i].end))
                 guard e - s == l.count else { return false }
-                let same = l.withUnsafeBufferPointer { memcmp($0.baseAddress!, path + s, l.count) == 0 }
+                let same = l.withUnsafeBufferPointer { bytesEqual($0.baseAddress!, path + s, l.count) }
                 guard same else { return false }
             }
             i += 1
@@ -69,13 +69,14 @@ struct CompiledGuard: Sendable {
     }
 }
 
-@inline(__always) func memcmp(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+/// Whether `n` bytes at `a` and `b` are equal (a plain loop: inlined, no call into libc for short literals).
+@inline(__always) func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     var i = 0
     while i < n {
-        if a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+        if a[i] != b[i] { return false }
         i += 1
     }
-    return 0
+    return true
 }
 
 /// How one guard treats one route, statically (for `entitlements routes`).

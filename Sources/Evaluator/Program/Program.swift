@@ -97,13 +97,6 @@ public final class Program: @unchecked Sendable {
         denyUnauthenticated = policy.denialLookup["unauthenticated"]!
     }
 
-    /// Loads and compiles a bundle directory. Throws `PolicyError` with every diagnostic when it does not compile.
-    public static func load(directory: String) throws -> Program {
-        let out = try PolicyCompiler.compile(directory: directory)
-        guard let p = out.policy else { throw PolicyError(out.diagnostics) }
-        return Program(p)
-    }
-
     deinit { UnsafeMutableBufferPointer(mutating: code).deallocate() }
 
     public var digest: String { policy.digest }

@@ -1,17 +1,18 @@
 /// One finding about a policy bundle: a stable code, a message naming what it is about, and where.
 public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
+    /// Errors fail `validate`; warnings are printed and do not.
     public enum Severity: String, Sendable { case error, warning }
 
     public var severity: Severity
     /// Stable machine-readable code, e.g. `unknown_key`.
-    public var code: String
+    public var code: DiagnosticCode
     public var message: String
     public var location: SourceLocation
     /// Other places the finding refers to (the first definition of a duplicate, say).
     public var related: [SourceLocation]
 
     public init(
-        _ severity: Severity = .error, code: String, _ message: String, at location: SourceLocation,
+        _ severity: Severity = .error, code: DiagnosticCode, _ message: String, at location: SourceLocation,
         related: [SourceLocation] = []
     ) {
         self.severity = severity
@@ -26,7 +27,7 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     /// Sort order of `validate`: file, line, column, then code and message for determinism.
     public static func ordered(_ a: Diagnostic, _ b: Diagnostic) -> Bool {
         if a.location != b.location { return a.location < b.location }
-        if a.code != b.code { return a.code < b.code }
+        if a.code != b.code { return a.code.rawValue < b.code.rawValue }
         return a.message < b.message
     }
 }
@@ -37,11 +38,11 @@ public struct Diagnostics: Sendable {
     public init() {}
 
     public mutating func error(
-        _ code: String, _ message: String, at location: SourceLocation, related: [SourceLocation] = []
+        _ code: DiagnosticCode, _ message: String, at location: SourceLocation, related: [SourceLocation] = []
     ) {
         items.append(Diagnostic(.error, code: code, message, at: location, related: related))
     }
-    public mutating func warning(_ code: String, _ message: String, at location: SourceLocation) {
+    public mutating func warning(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
         items.append(Diagnostic(.warning, code: code, message, at: location))
     }
     public mutating func append(_ d: Diagnostic) { items.append(d) }

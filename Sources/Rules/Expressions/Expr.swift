@@ -6,6 +6,7 @@ public enum ExprType: String, Sendable, Hashable, CustomStringConvertible {
     public var description: String { self == .list ? "list of strings" : rawValue }
 }
 
+/// The `subscription.*` names: stored fields and derived values (SPEC §2.4).
 public enum SubscriptionField: String, Sendable, CaseIterable {
     case status, plan, period_start, period_end, past_due_since, seats, live, locked_at, stage, days_remaining
     /// Stored fields (readable by `live` rules); the rest are derived.
@@ -25,6 +26,7 @@ public enum SubscriptionField: String, Sendable, CaseIterable {
     }
 }
 
+/// The `user.*` names other than `user.attributes.K`.
 public enum UserField: String, Sendable, CaseIterable {
     case id, email, email_verified, email_verified_at, created_at, authenticated
     public var type: ExprType {
@@ -36,7 +38,9 @@ public enum UserField: String, Sendable, CaseIterable {
     }
 }
 
+/// The `request.*` names of a route check.
 public enum RequestField: String, Sendable, CaseIterable { case method, path }
+/// The `check.*` names a denial body can interpolate.
 public enum CheckField: String, Sendable, CaseIterable {
     case feature, usage, amount, limit
     public var type: ExprType { self == .feature ? .string : .int }
@@ -71,6 +75,7 @@ public enum Name: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The binary operators of SPEC §3, spelled as written.
 public enum BinaryOp: String, Sendable {
     case or, and
     case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
@@ -84,6 +89,7 @@ public enum BinaryOp: String, Sendable {
     }
 }
 
+/// The built-in functions of SPEC §3.
 public enum Function: String, Sendable, CaseIterable {
     case feature, limit, lower, starts_with, ends_with, rollout
     var arity: Int {
@@ -94,12 +100,14 @@ public enum Function: String, Sendable, CaseIterable {
     }
 }
 
+/// A literal as written: null, boolean, integer, string, duration or list of strings.
 public enum Literal: Hashable, Sendable {
-    case null, bool(Bool), int(Int64), string(String), duration(Duration), list([String])
+    case null, bool(Bool), int(Int64), string(String), duration(PolicyDuration), list([String])
 }
 
 /// A type-checked expression node. `offset` is the byte offset of the node inside its source text.
 public struct Expr: Sendable {
+    /// The node kinds of a checked expression.
     public indirect enum Kind: Sendable {
         case literal(Literal)
         case name(Name)

@@ -3,7 +3,7 @@ enum Token: Equatable {
     case ident(String)  // a dotted path: `subscription.plan`, `facts.is_paid`, `and`, …
     case int(Int64)
     case intOverflow
-    case duration(Duration)
+    case duration(PolicyDuration)
     case string(String)
     case op(String)  // == != < <= > >= + - ( ) [ ] ,
     case end
@@ -93,11 +93,11 @@ struct Lexer {
             while i < bytes.count, Lexer.isIdent(bytes[i]) { i += 1 }
             let text = digits + String(decoding: bytes[unitStart..<i], as: UTF8.self)
             let negative = digits.hasPrefix("-")
-            guard let d = Duration.parse(negative ? String(text.dropFirst()) : text) else {
+            guard let d = PolicyDuration.parse(negative ? String(text.dropFirst()) : text) else {
                 throw ExprSyntaxError(
                     message: "invalid duration '\(text)'; write <int><unit> with unit s, m, h, d or w", offset: start)
             }
-            return .duration(negative ? Duration(seconds: -d.seconds) : d)
+            return .duration(negative ? PolicyDuration(seconds: -d.seconds) : d)
         }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             throw ExprSyntaxError(message: "only integers are supported, not decimal numbers", offset: start)

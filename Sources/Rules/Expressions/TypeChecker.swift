@@ -1,76 +1,10 @@
-/// Where an expression appears; decides which names it may read (SPEC §2.4, §3, §9).
-public enum ExprContext: Sendable {
-    /// `subscription.statuses.*.live`: now, account.*, stored subscription fields, lists.*.
-    case live
-    case fact
-    /// Guard `requires` and allowlist `when`.
-    case guardRule
-    case flagRule
-    /// `${…}` in a denial body.
-    case denialTemplate
-
-    var name: String {
-        switch self {
-        case .live: "a live rule"
-        case .fact: "a fact"
-        case .guardRule: "a guard"
-        case .flagRule: "a flag rule"
-        case .denialTemplate: "a denial body"
-        }
-    }
-}
-
-/// A problem found in an expression, at a byte offset inside it.
-public struct ExprProblem: Error, Sendable {
-    public var code: String
-    public var message: String
-    public var offset: Int
-}
-
-/// What an expression reads, for the guard decision order (§2.7) and flag rules (§2.8).
-public struct ExprReads: Sendable, Equatable {
-    public var user = false
-    public var subscription = false
-    public var facts: Set<Int> = []
-    public init() {}
-}
-
-/// Names the checker can resolve: features, facts and lists of the bundle.
-public struct ExprEnvironment: Sendable {
-    public enum FeatureKind: String, Sendable { case boolean, limit, set }
-    public var features: [String: (index: Int, kind: FeatureKind)] = [:]
-    public var facts: [String: Int] = [:]
-    public var lists: [String: Int] = [:]
-    public init() {}
-}
-
-/// Parses and type-checks one expression.
-public enum ExpressionCompiler {
-    public static func compile(
-        _ text: String, in context: ExprContext, env: ExprEnvironment
-    ) -> Result<(Expr, ExprReads), ExprProblem> {
-        let syntax: Syntax
-        do {
-            syntax = try Parser.parse(text)
-        } catch {
-            return .failure(ExprProblem(code: "expr_syntax", message: error.message, offset: error.offset))
-        }
-        var checker = Checker(context: context, env: env)
-        do {
-            let e = try checker.check(syntax)
-            return .success((e, checker.reads))
-        } catch {
-            return .failure(error)
-        }
-    }
-}
-
+/// The type checker behind `ExpressionCompiler`: resolves names for one context and types every node.
 struct Checker {
     let context: ExprContext
     let env: ExprEnvironment
     var reads = ExprReads()
 
-    func fail(_ code: String, _ message: String, _ offset: Int) -> ExprProblem {
+    func fail(_ code: DiagnosticCode, _ message: String, _ offset: Int) -> ExprProblem {
         ExprProblem(code: code, message: message, offset: offset)
     }
 
@@ -88,7 +22,7 @@ struct Checker {
             }
             return Expr(.literal(l), offset: o, type: t)
         case .badList(let o, let m):
-            throw fail("type_mismatch", m, o)
+            throw fail(.type_mismatch, m, o)
         case .name(let n, let o):
             let name = try resolve(n, o)
             return Expr(.name(name), offset: o, type: type(of: name))
@@ -121,16 +55,16 @@ struct Checker {
 
     func requireBool(_ e: Expr, _ op: String, _ o: Int) throws(ExprProblem) {
         guard [.bool, .null, .dynamic].contains(e.type) else {
-            throw fail("type_mismatch", "operator '\(op)' needs a bool operand, got \(e.type)", o)
+            throw fail(.type_mismatch, "operator '\(op)' needs a bool operand, got \(e.type)", o)
         }
     }
 
     func binaryType(_ op: BinaryOp, _ a: ExprType, _ b: ExprType, _ o: Int) throws(ExprProblem) -> ExprType {
-        let mismatch = fail("type_mismatch", "operator '\(op.rawValue)' cannot take \(a) and \(b)", o)
+        let mismatch = fail(.type_mismatch, "operator '\(op.rawValue)' cannot take \(a) and \(b)", o)
         switch op {
         case .and, .or:
             for t in [a, b] where ![.bool, .null, .dynamic].contains(t) {
-                throw fail("type_mismatch", "operator '\(op.rawValue)' needs bool operands, got \(a) and \(b)", o)
+                throw fail(.type_mismatch, "operator '\(op.rawValue)' needs bool operands, got \(a) and \(b)", o)
             }
             return .bool
         case .eq, .ne:
@@ -138,7 +72,7 @@ struct Checker {
             throw mismatch
         case .lt, .le, .gt, .ge:
             if a == .string || b == .string {
-                throw fail("type_mismatch", "operator '\(op.rawValue)' cannot order strings (got \(a) and \(b))", o)
+                throw fail(.type_mismatch, "operator '\(op.rawValue)' cannot order strings (got \(a) and \(b))", o)
             }
             let ordered: Set<ExprType> = [.int, .timestamp, .duration]
             if a == b && ordered.contains(a) { return .bool }
@@ -148,7 +82,7 @@ struct Checker {
         case .in, .notIn:
             guard [.string, .dynamic, .null].contains(a), [.list, .dynamic, .null].contains(b) else {
                 throw fail(
-                    "type_mismatch",
+                    .type_mismatch,
                     "operator '\(op.rawValue)' needs a string on the left and a list on the right, got \(a) and \(b)", o
                 )
             }
@@ -161,7 +95,7 @@ struct Checker {
             case (.dynamic, .dynamic), (.dynamic, .null), (.null, .dynamic), (.null, .null): return .dynamic
             default:
                 throw fail(
-                    "type_mismatch",
+                    .type_mismatch,
                     "operator '\(op.rawValue)' takes int \(op.rawValue) int or timestamp \(op.rawValue) duration, got \(a) and \(b)",
                     o)
             }
@@ -171,34 +105,34 @@ struct Checker {
     mutating func call(_ fname: String, _ args: [Syntax], _ o: Int) throws(ExprProblem) -> Expr {
         guard let f = Function(rawValue: fname) else {
             throw fail(
-                "unknown_function",
+                .unknown_function,
                 "unknown function '\(fname)'" + Suggest.hint(fname, Function.allCases.map(\.rawValue)), o)
         }
         guard args.count == f.arity else {
             throw fail(
-                "invalid_argument", "\(fname)() takes \(f.arity) argument\(f.arity == 1 ? "" : "s"), got \(args.count)",
+                .invalid_argument, "\(fname)() takes \(f.arity) argument\(f.arity == 1 ? "" : "s"), got \(args.count)",
                 o)
         }
         switch f {
         case .feature, .limit:
             if context == .live {
                 throw fail(
-                    "name_not_allowed",
+                    .name_not_allowed,
                     "\(fname)() cannot be used in a live rule (live reads only now, account.*, lists.* and stored subscription fields)",
                     o)
             }
             guard case .literal(.string(let key), let ko) = args[0] else {
-                throw fail("invalid_argument", "\(fname)() takes a feature key as a string literal", args[0].offset)
+                throw fail(.invalid_argument, "\(fname)() takes a feature key as a string literal", args[0].offset)
             }
             guard let (index, kind) = env.features[key] else {
                 throw fail(
-                    "unknown_feature", "unknown feature '\(key)' in \(fname)()" + Suggest.hint(key, env.features.keys),
+                    .unknown_feature, "unknown feature '\(key)' in \(fname)()" + Suggest.hint(key, env.features.keys),
                     ko)
             }
-            let wanted: ExprEnvironment.FeatureKind = f == .feature ? .boolean : .limit
+            let wanted: FeatureKind = f == .feature ? .boolean : .limit
             guard kind == wanted else {
                 throw fail(
-                    "type_mismatch", "\(fname)() takes a \(wanted.rawValue) feature; '\(key)' is a \(kind.rawValue)", ko
+                    .type_mismatch, "\(fname)() takes a \(wanted.rawValue) feature; '\(key)' is a \(kind.rawValue)", ko
                 )
             }
             reads.subscription = true
@@ -208,7 +142,7 @@ struct Checker {
             for a in args {
                 let e = try check(a)
                 guard [.string, .dynamic, .null].contains(e.type) else {
-                    throw fail("type_mismatch", "\(fname)() takes string arguments, got \(e.type)", a.offset)
+                    throw fail(.type_mismatch, "\(fname)() takes string arguments, got \(e.type)", a.offset)
                 }
                 checked.append(e)
             }
@@ -221,10 +155,10 @@ struct Checker {
         let parts = n.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         let roots = ["now", "account", "subscription", "user", "request", "check", "facts", "lists"]
         func unknown(_ candidates: [String]) -> ExprProblem {
-            fail("unknown_name", "unknown name '\(n)'" + Suggest.hint(n, candidates), o)
+            fail(.unknown_name, "unknown name '\(n)'" + Suggest.hint(n, candidates), o)
         }
         func notAllowed(_ why: String = "") -> ExprProblem {
-            fail("name_not_allowed", "'\(n)' cannot be used in \(context.name)\(why)", o)
+            fail(.name_not_allowed, "'\(n)' cannot be used in \(context.name)\(why)", o)
         }
         let name: Name
         switch parts[0] {
@@ -280,7 +214,7 @@ struct Checker {
         case "facts":
             guard parts.count == 2 else { throw unknown(env.facts.keys.map { "facts.\($0)" }) }
             guard let i = env.facts[parts[1]] else {
-                throw fail("unknown_fact", "unknown fact '\(parts[1])'" + Suggest.hint(parts[1], env.facts.keys), o)
+                throw fail(.unknown_fact, "unknown fact '\(parts[1])'" + Suggest.hint(parts[1], env.facts.keys), o)
             }
             if context == .live { throw notAllowed(" (live cannot read facts)") }
             reads.facts.insert(i)
@@ -288,7 +222,7 @@ struct Checker {
         case "lists":
             guard parts.count == 2 else { throw unknown(env.lists.keys.map { "lists.\($0)" }) }
             guard let i = env.lists[parts[1]] else {
-                throw fail("unknown_list", "unknown list '\(parts[1])'" + Suggest.hint(parts[1], env.lists.keys), o)
+                throw fail(.unknown_list, "unknown list '\(parts[1])'" + Suggest.hint(parts[1], env.lists.keys), o)
             }
             name = .list(i)
         default:

@@ -15,6 +15,7 @@ public struct SourceFile: Sendable {
 /// Finds and reads a bundle's files: `*.yaml` / `*.yml` below the root, sub-directories included,
 /// the top-level `tests/` folder excluded, in bytewise order of the relative path.
 public enum BundleFiles {
+    /// A bundle directory that cannot be read (a usage error, not a diagnostic).
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
@@ -65,13 +66,13 @@ public enum BundleFiles {
             if size > YAMLLoader.maxFileBytes {
                 diags.append(
                     Diagnostic(
-                        code: "file_too_large",
+                        code: .file_too_large,
                         "file is \(size) bytes; the limit is \(YAMLLoader.maxFileBytes) (4 MiB)", at: origin))
                 files.append(SourceFile(path: rel, bytes: []))
                 continue
             }
             guard let data = FileManager.default.contents(atPath: abs) else {
-                diags.append(Diagnostic(code: "unreadable_file", "cannot read file", at: origin))
+                diags.append(Diagnostic(code: .unreadable_file, "cannot read file", at: origin))
                 continue
             }
             files.append(SourceFile(path: rel, bytes: [UInt8](data)))

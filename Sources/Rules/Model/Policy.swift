@@ -35,6 +35,7 @@ public struct Policy: Sendable {
     public func flag(named n: String) -> Int? { flags.firstIndex { $0.name == n } }
 }
 
+/// The three kinds of feature (SPEC §2.2), used by the model and the expression checker alike.
 public enum FeatureKind: String, Sendable { case boolean, limit, set }
 
 /// A feature's value: a boolean, a limit (`nil` = unlimited), or a set as sorted vocabulary indexes.
@@ -44,7 +45,9 @@ public enum FeatureValue: Hashable, Sendable {
     case set([Int])
 }
 
+/// A declared feature: its kind, default, usage period and (for sets) vocabulary.
 public struct Feature: Sendable {
+    /// When a limit feature's usage resets (SPEC §2.2, §6.3).
     public enum Period: String, Sendable, CaseIterable {
         case month, billing, rolling24h = "24h", none
     }
@@ -67,14 +70,18 @@ public struct Feature: Sendable {
     }
 }
 
+/// Who may put an account on a plan (`assignable_via`, SPEC §2.3).
 public enum AssignSource: String, Sendable, CaseIterable { case signup, checkout, admin, billing_sync }
 
+/// A plan: catalog metadata, `extends`, aliases, assignability and its own grants.
 public struct Plan: Sendable {
+    /// Catalog price metadata, returned by `GET /v1/catalog`.
     public struct Price: Sendable, Hashable {
         public var monthlyCents: Int64?
         public var annualCents: Int64?
         public var currency: String?
     }
+    /// One feature value a plan grants (its own, before inheritance).
     public struct Grant: Sendable {
         public var feature: Int
         public var value: FeatureValue
@@ -94,21 +101,25 @@ public struct Plan: Sendable {
     public var location: SourceLocation
 }
 
+/// The `subscription` section: statuses and their liveness, the trial, `locked_grants` (SPEC §2.4).
 public struct SubscriptionConfig: Sendable {
+    /// A status's `live`: a constant or an expression evaluated at `now`.
     public enum Liveness: Sendable {
         case always(Bool)
         case rule(Expr, SourceLocation)
     }
+    /// One runtime status string and whether it is live.
     public struct Status: Sendable {
         public var name: String
         public var live: Liveness
         public var location: SourceLocation?
     }
+    /// The trial: its plan, length and stage thresholds.
     public struct Trial: Sendable {
         public var plan: Int
-        public var length: Duration
-        public var warning: Duration?
-        public var urgent: Duration?
+        public var length: PolicyDuration
+        public var warning: PolicyDuration?
+        public var urgent: PolicyDuration?
         public var location: SourceLocation
     }
     public var statuses: [Status]
@@ -135,6 +146,7 @@ public struct SubscriptionConfig: Sendable {
     }
 }
 
+/// A named boolean expression evaluated per account (SPEC §2.5).
 public struct Fact: Sendable {
     public var name: String
     public var expr: Expr
@@ -145,6 +157,7 @@ public struct Fact: Sendable {
     public var location: SourceLocation
 }
 
+/// A named list of strings for `in` tests (SPEC §2.6).
 public struct NamedList: Sendable {
     public var name: String
     public var values: [String]
@@ -153,6 +166,7 @@ public struct NamedList: Sendable {
 
 /// A route pattern: optional method, then segments.
 public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
+    /// One segment of a route pattern.
     public enum Segment: Sendable, Hashable {
         case literal(String)
         /// `*` or `{name}`: exactly one segment.
@@ -167,7 +181,9 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 }
 
+/// A route guard: where it applies, what it requires, its denial and its allowlist (SPEC §2.7).
 public struct Guard: Sendable {
+    /// An allowlist entry: a route pattern and an optional `when`.
     public struct AllowEntry: Sendable {
         public var pattern: RoutePattern
         public var when: Expr?
@@ -189,12 +205,16 @@ public struct Guard: Sendable {
     public var requiresLocation: SourceLocation
 }
 
+/// The value type of a flag (SPEC §2.8).
 public enum FlagType: String, Sendable { case boolean, string, integer }
+/// A flag's value, of its declared type.
 public enum FlagValue: Hashable, Sendable {
     case bool(Bool), string(String), int(Int64)
 }
 
+/// A flag: its default and its rules, first match wins (SPEC §2.8).
 public struct Flag: Sendable {
+    /// One flag rule: a condition and the value it gives.
     public struct Rule: Sendable {
         public var when: Expr
         public var whenText: String
@@ -224,11 +244,13 @@ public indirect enum Template: Sendable {
     case object([(key: String, value: Template)])
 }
 
+/// A piece of a mixed template string: literal text or an interpolation.
 public enum TemplatePart: Sendable {
     case text(String)
     case expr(Expr)
 }
 
+/// A denial: the HTTP status and body template a denied check carries (SPEC §2.9).
 public struct Denial: Sendable {
     public static let builtIn: [(String, Int)] = [
         ("no_subscription", 402), ("subscription_inactive", 402), ("feature_not_in_plan", 402),

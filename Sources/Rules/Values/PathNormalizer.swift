@@ -1,5 +1,6 @@
 /// Route path normalization of SPEC §2.7 — a security boundary, applied to request paths and pattern literals.
 public enum PathNormalizer {
+    /// Why a path is `invalid_path` (SPEC §2.7 step 2 and 5).
     public enum Failure: Error, Equatable, Sendable {
         case notAbsolute, forbiddenCharacter(String), malformedEscape, escapesRoot
         public var detail: String {

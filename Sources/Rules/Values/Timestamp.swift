@@ -15,15 +15,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// `self + d`, or nil on overflow or outside years 0000–9999.
-    public func adding(_ d: Duration) -> Timestamp? {
+    public func adding(_ d: PolicyDuration) -> Timestamp? {
         let (s, o) = seconds.addingReportingOverflow(d.seconds)
         guard !o, s >= Timestamp.minSeconds, s <= Timestamp.maxSeconds else { return nil }
         return Timestamp(seconds: s, nanos: nanos)
     }
 
-    public func subtracting(_ d: Duration) -> Timestamp? {
+    public func subtracting(_ d: PolicyDuration) -> Timestamp? {
         guard d.seconds != .min else { return nil }
-        return adding(Duration(seconds: -d.seconds))
+        return adding(PolicyDuration(seconds: -d.seconds))
     }
 
     /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
@@ -173,14 +173,14 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 }
 
 /// A length of time in whole seconds, written `<int><unit>` with unit `s`, `m`, `h`, `d` or `w`.
-public struct Duration: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct PolicyDuration: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var seconds: Int64
     public init(seconds: Int64) { self.seconds = seconds }
-    public static func < (a: Duration, b: Duration) -> Bool { a.seconds < b.seconds }
-    public static let day = Duration(seconds: 86_400)
+    public static func < (a: PolicyDuration, b: PolicyDuration) -> Bool { a.seconds < b.seconds }
+    public static let day = PolicyDuration(seconds: 86_400)
 
     /// Parses `14d`, `24h`, `90s`… (a day is exactly 86,400 s). Nil when malformed or out of range.
-    public static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> PolicyDuration? {
         guard let unit = text.last, text.count >= 2 else { return nil }
         let num = text.dropLast()
         guard num.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int64(num) else { return nil }
@@ -194,7 +194,7 @@ public struct Duration: Hashable, Comparable, Sendable, CustomStringConvertible 
         default: return nil
         }
         let (v, o) = n.multipliedReportingOverflow(by: factor)
-        return o ? nil : Duration(seconds: v)
+        return o ? nil : PolicyDuration(seconds: v)
     }
 
     public var description: String {

@@ -1,5 +1,6 @@
 /// Decoding of JSON string escapes, shared by the expression lexer and the JSON parser.
 public enum UnicodeEscape {
+    /// Why a `\u` escape is not a Unicode scalar.
     public enum Failure: Error, Sendable { case invalidEscape, badHex, loneSurrogate }
 
     /// Decodes the escape whose letter is at `i` (just after the backslash), appending its UTF-8 to `out`.

@@ -7,8 +7,9 @@ public enum YAMLLoader {
     /// Nodes after alias expansion (scalars, sequences and mappings, keys included).
     public static let maxNodes = 100_000
 
+    /// A file the loader cannot read as one YAML document: a diagnostic code, message and place.
     public struct Failure: Error, Sendable {
-        public var code: String
+        public var code: DiagnosticCode
         public var message: String
         public var location: SourceLocation
         public var related: [SourceLocation] = []
@@ -21,18 +22,18 @@ public enum YAMLLoader {
         let origin = SourceLocation(file: file, line: 1, column: 1)
         if bytes.count > maxFileBytes {
             throw Failure(
-                code: "file_too_large", message: "file is \(bytes.count) bytes; the limit is \(maxFileBytes) (4 MiB)",
+                code: .file_too_large, message: "file is \(bytes.count) bytes; the limit is \(maxFileBytes) (4 MiB)",
                 location: origin)
         }
         if let bad = firstInvalidUTF8(bytes) {
             throw Failure(
-                code: "not_utf8", message: "file is not valid UTF-8 (byte offset \(bad))",
+                code: .not_utf8, message: "file is not valid UTF-8 (byte offset \(bad))",
                 location: bad.location(in: bytes, file: file))
         }
         let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
         guard yaml_parser_initialize(parser) == 1 else {
             parser.deallocate()
-            throw Failure(code: "yaml_syntax", message: "could not initialise the YAML parser", location: origin)
+            throw Failure(code: .yaml_syntax, message: "could not initialise the YAML parser", location: origin)
         }
         defer {
             yaml_parser_delete(parser)
@@ -69,7 +70,7 @@ public enum YAMLLoader {
         if p.problem_offset > 0, p.problem_mark.line == 0 && p.problem_mark.column == 0 && p.problem_value != -1 {
             message += " (offset \(p.problem_offset))"
         }
-        return Failure(code: "yaml_syntax", message: message, location: mark(p.problem_mark, file))
+        return Failure(code: .yaml_syntax, message: message, location: mark(p.problem_mark, file))
     }
 
     // MARK: - Tree building
@@ -104,7 +105,7 @@ public enum YAMLLoader {
                 documents += 1
                 if documents > 1 {
                     throw Failure(
-                        code: "multiple_documents", message: "a policy file holds one YAML document; found a second",
+                        code: .multiple_documents, message: "a policy file holds one YAML document; found a second",
                         location: start)
                 }
             case YAML_SCALAR_EVENT:
@@ -139,7 +140,7 @@ public enum YAMLLoader {
                 let anchor = anchorPtr.map { String(cString: $0) }
                 if let anchor { pendingAnchors.insert(anchor) }
                 if stack.count >= 512 {
-                    throw Failure(code: "yaml_too_deep", message: "nesting deeper than 512 levels", location: start)
+                    throw Failure(code: .yaml_too_deep, message: "nesting deeper than 512 levels", location: start)
                 }
                 stack.append(Frame(isMapping: isMapping, anchor: anchor, start: start, countAtStart: count - 1))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
@@ -154,13 +155,13 @@ public enum YAMLLoader {
                         let k = frame.items[i]
                         guard case .scalar(let text, _, _) = k.kind else {
                             throw Failure(
-                                code: "invalid_key", message: "mapping keys must be scalars, found \(k.typeName)",
+                                code: .invalid_key, message: "mapping keys must be scalars, found \(k.typeName)",
                                 location: k.start)
                         }
                         if let first = seen[text] {
                             findings.append(
                                 Diagnostic(
-                                    code: "duplicate_key", "duplicate key '\(text)' in the same mapping", at: k.start,
+                                    code: .duplicate_key, "duplicate key '\(text)' in the same mapping", at: k.start,
                                     related: [first]))
                             i += 2
                             continue
@@ -181,11 +182,11 @@ public enum YAMLLoader {
                 let name = String(cString: e.data.alias.anchor)
                 if pendingAnchors.contains(name) {
                     throw Failure(
-                        code: "recursive_alias", message: "alias '*\(name)' refers to a node that contains it",
+                        code: .recursive_alias, message: "alias '*\(name)' refers to a node that contains it",
                         location: start)
                 }
                 guard let target = anchors[name] else {
-                    throw Failure(code: "unknown_anchor", message: "alias '*\(name)' names no anchor", location: start)
+                    throw Failure(code: .unknown_anchor, message: "alias '*\(name)' names no anchor", location: start)
                 }
                 try countNodes(target.size, at: start)
                 finish(target.node, anchor: nil, size: target.size)
@@ -200,7 +201,7 @@ public enum YAMLLoader {
                 "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq",
             ]
             if !allowed.contains(tag) {
-                throw Failure(code: "unsupported_tag", message: "YAML tag '\(tag)' is not supported", location: loc)
+                throw Failure(code: .unsupported_tag, message: "YAML tag '\(tag)' is not supported", location: loc)
             }
         }
 
@@ -209,7 +210,7 @@ public enum YAMLLoader {
             count += n
             if count > YAMLLoader.maxNodes {
                 throw Failure(
-                    code: "too_many_nodes",
+                    code: .too_many_nodes,
                     message: "document expands to more than \(YAMLLoader.maxNodes) nodes (aliases counted expanded)",
                     location: loc)
             }

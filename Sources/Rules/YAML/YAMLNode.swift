@@ -1,7 +1,9 @@
 /// A YAML node with its source position. Aliases share the anchored node's storage (no expansion).
 public struct YAMLNode: Sendable {
+    /// How a scalar was written (plain scalars alone get core-schema typing).
     public enum ScalarStyle: Sendable { case plain, singleQuoted, doubleQuoted, literal, folded }
 
+    /// Scalar, sequence or mapping.
     public enum Kind: Sendable {
         case scalar(String, ScalarStyle, tag: String?)
         case sequence([YAMLNode])

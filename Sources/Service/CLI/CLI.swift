@@ -1,34 +1,22 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Synchronization
 
 /// Where the CLI writes: stdout and stderr in the binary, buffers in tests.
-struct CLIOutput: @unchecked Sendable {
-    var out: (String) -> Void
-    var err: (String) -> Void
+struct CLIOutput: Sendable {
+    var out: @Sendable (String) -> Void
+    var err: @Sendable (String) -> Void
 
-    static let standard = CLIOutput(out: { writeAll(1, $0) }, err: { writeAll(2, $0) })
-
-    /// Unbuffered write of the whole string to a file descriptor.
-    static func writeAll(_ fd: Int32, _ s: String) {
-        var s = s
-        s.withUTF8 { buf in
-            var off = 0
-            while off < buf.count {
-                let n = write(fd, buf.baseAddress! + off, buf.count - off)
-                if n <= 0 { return }
-                off += n
-            }
-        }
-    }
+    static let standard = CLIOutput(out: { FileDescriptor.writeAll(1, $0) }, err: { FileDescriptor.writeAll(2, $0) })
 
     /// Collects everything written, for tests.
-    final class Buffer: @unchecked Sendable {
-        var out = ""
-        var err = ""
+    final class Buffer: Sendable {
+        private let text = Mutex((out: "", err: ""))
+        var out: String { text.withLock { $0.out } }
+        var err: String { text.withLock { $0.err } }
+        func append(out s: String) { text.withLock { $0.out += s } }
+        func append(err s: String) { text.withLock { $0.err += s } }
     }
     static func capturing(_ b: Buffer) -> CLIOutput {
-        CLIOutput(out: { b.out += $0 }, err: { b.err += $0 })
+        CLIOutput(out: { b.append(out: $0) }, err: { b.append(err: $0) })
     }
 
     func line(_ s: String) { out(s + "\n") }

@@ -29,44 +29,18 @@ enum CheckCommand {
             guard let t = Timestamp.parse(n) else { throw UsageError(message: "--now must be an RFC 3339 timestamp") }
             clock = t
         }
-        let (status, response) = Engine.checkBytes(program, body: body, now: clock)
-        output.line(String(decoding: response, as: UTF8.self))
-        return status == 200 ? ExitCode.ok : ExitCode.failure
+        var tally = DecisionTally()
+        let response: HTTPResponse
+        do {
+            response = try Decisions.answerCheck(program, body: body, now: clock, tally: &tally)
+        } catch {
+            response = error.response
+        }
+        output.line(String(decoding: response.body, as: UTF8.self))
+        return response.status == 200 ? ExitCode.ok : ExitCode.failure
     }
 
     static func readStandardInput() -> [UInt8] {
         [UInt8](FileHandle.standardInput.readDataToEndOfFile())
-    }
-}
-
-/// Loads a bundle for commands that need a compiled program; prints diagnostics and fails when it does not compile.
-func loadProgram(_ dir: String, output: CLIOutput) throws -> Program {
-    let result = try compileBundle(dir)
-    guard let policy = result.policy else {
-        ValidateCommand.report(result, directory: dir, output: output)
-        throw PolicyLoadFailed()
-    }
-    return Program(policy)
-}
-
-/// Compiles the bundle in `dir`; a directory that cannot be read is a usage error (exit 2).
-func compileBundle(_ dir: String) throws(UsageError) -> PolicyCompiler.Output {
-    do {
-        return try PolicyCompiler.compile(directory: dir)
-    } catch {
-        throw UsageError(message: error.description)
-    }
-}
-
-struct PolicyLoadFailed: Error, CustomStringConvertible {
-    var description: String { "the policy bundle does not compile" }
-}
-
-/// The wall clock as a `Timestamp`.
-enum Clock {
-    static func now() -> Timestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(seconds: Int64(ts.tv_sec), nanos: Int32(ts.tv_nsec))
     }
 }

@@ -74,14 +74,17 @@ enum ServeCommand {
         output.line(
             "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), stateless)"
         )
+        var watcher: BundleWatcher?
         if !parsed.flags.contains("--no-watch") {
-            let watcher = BundleWatcher(directory: dir) { App.logReload(holder.reload(), trigger: "file_watch") }
-            if !watcher.start() {
+            watcher = BundleWatcher(directory: dir) { holder.reload().log(trigger: "file_watch") }
+            if watcher?.start() != true {
                 Log.line("warn", "file_watch_unavailable", [("detail", .string("inotify is unavailable"))])
+                watcher = nil
             }
         }
-        let sig = Signals.wait { App.logReload(holder.reload(), trigger: "SIGHUP") }
+        let sig = Signals.wait { holder.reload().log(trigger: "SIGHUP") }
         Log.line("info", "shutdown", [("signal", .int(Int64(sig))), ("detail", .string("draining open requests"))])
+        watcher?.stop()
         server.stop(drainMilliseconds: 10_000)
         Log.line("info", "stopped")
         return ExitCode.ok

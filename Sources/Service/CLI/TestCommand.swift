@@ -20,7 +20,8 @@ enum TestCommand {
         var results: [FixtureRunner.CaseResult] = []
         for file in FixtureRunner.discover(dir) {
             guard let data = FileManager.default.contents(atPath: dir + "/" + file) else {
-                results.append(.init(file: file, line: 1, name: "(file)", failures: ["cannot read file"]))
+                results.append(
+                    .init(file: file, line: 1, name: "(file)", failures: [FixtureFailure("cannot read file")]))
                 continue
             }
             results += runner.run(file: file, bytes: [UInt8](data))
@@ -28,7 +29,9 @@ enum TestCommand {
         let prefix = dir == "." ? "" : dir + "/"
         // One line per failing case: file:line (of its first failing check), the case, expected and actual.
         for r in results where !r.passed {
-            output.line("\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name): \(r.failures.joined(separator: " | "))")
+            output.line(
+                "\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name): \(r.failures.map(\.description).joined(separator: " | "))"
+            )
         }
         let passed = results.filter(\.passed).count
         let failed = results.count - passed
@@ -39,13 +42,8 @@ enum TestCommand {
         return failed == 0 && compiled.policy != nil ? ExitCode.ok : ExitCode.failure
     }
 
-    /// The line of the first failing check when the failure names one, else the case's line.
-    static func failureLine(_ r: FixtureRunner.CaseResult) -> Int {
-        guard let first = r.failures.first, first.hasPrefix("line "),
-            let n = Int(first.dropFirst(5).prefix { $0.isNumber })
-        else { return r.line }
-        return n
-    }
+    /// The line of the first failure when it names one, else the case's line.
+    static func failureLine(_ r: FixtureRunner.CaseResult) -> Int { r.failures.first?.line ?? r.line }
 
     static func junitXML(_ results: [FixtureRunner.CaseResult], prefix: String) -> String {
         func esc(_ s: String) -> String {
@@ -80,12 +78,19 @@ enum TestCommand {
                     x += "/>\n"
                 } else {
                     x +=
-                        ">\n      <failure message=\"\(esc(c.failures.first?.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
-                    x += esc(c.failures.joined(separator: "\n")) + "</failure>\n    </testcase>\n"
+                        ">\n      <failure message=\"\(esc(c.failures.first?.description.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
+                    x += esc(c.failures.map(\.description).joined(separator: "\n")) + "</failure>\n    </testcase>\n"
                 }
             }
             x += "  </testsuite>\n"
         }
         return x + "</testsuites>\n"
+    }
+}
+
+/// The service client judges fixtures through a running service (`test --http`).
+extension HTTPClient: FixtureService {
+    func post(_ path: String, json body: [UInt8]) throws -> (status: Int, body: [UInt8]) {
+        try post(path, json: body, headers: [])
     }
 }

@@ -1,5 +1,25 @@
 import Foundation
 
+/// One reason a fixture case failed: the line it points at (when it names one) and what went wrong.
+/// `entitlements test` reports a case at the line of its first failure, else at the case's own line.
+struct FixtureFailure: Error, CustomStringConvertible {
+    var line: Int?
+    var message: String
+
+    init(line: Int? = nil, _ message: String) {
+        self.line = line
+        self.message = message
+    }
+
+    var description: String { line.map { "line \($0): " + message } ?? message }
+}
+
+/// Where cases are judged when not in-process: a running service answering `POST path` with JSON (the CLI passes
+/// its HTTP client). Keeps the runner free of any transport.
+protocol FixtureService {
+    func post(_ path: String, json body: [UInt8]) throws -> (status: Int, body: [UInt8])
+}
+
 /// Runs policy fixtures (SPEC §5): each case's checks are judged as one `/v1/check` request, in order;
 /// `expect` and `snapshot` are partial matches compared by JSON type.
 struct FixtureRunner {
@@ -7,7 +27,7 @@ struct FixtureRunner {
         var file: String
         var line: Int
         var name: String
-        var failures: [String]
+        var failures: [FixtureFailure]
         var passed: Bool { failures.isEmpty }
     }
 
@@ -15,9 +35,9 @@ struct FixtureRunner {
     let decoder: RequestDecoder?
     var filter: String?
     /// When set, cases are judged through a running service (`/v1/check`, `/v1/entitlements`) instead of in-process.
-    var service: HTTPClient?
+    var service: (any FixtureService)?
 
-    init(program: Program?, filter: String? = nil, service: HTTPClient? = nil) {
+    init(program: Program?, filter: String? = nil, service: (any FixtureService)? = nil) {
         self.program = program
         self.decoder = program.map { RequestDecoder(program: $0) }
         self.filter = filter
@@ -40,18 +60,21 @@ struct FixtureRunner {
             return [
                 CaseResult(
                     file: file, line: error.location.line, name: "(file)",
-                    failures: ["[\(error.code)] \(error.message)"])
+                    failures: [FixtureFailure("[\(error.code)] \(error.message)")])
             ]
         }
         if let d = findings.first {
             return [
-                CaseResult(file: file, line: d.location.line, name: "(file)", failures: ["[\(d.code)] \(d.message)"])
+                CaseResult(
+                    file: file, line: d.location.line, name: "(file)",
+                    failures: [FixtureFailure("[\(d.code)] \(d.message)")])
             ]
         }
         guard let root, case .mapping(let pairs) = root.kind else {
             return [
                 CaseResult(
-                    file: file, line: 1, name: "(file)", failures: ["a fixture file must be a mapping with 'cases'"])
+                    file: file, line: 1, name: "(file)",
+                    failures: [FixtureFailure("a fixture file must be a mapping with 'cases'")])
             ]
         }
         let (fields, fileErrors) = Self.fields(
@@ -61,7 +84,10 @@ struct FixtureRunner {
             return [CaseResult(file: file, line: 1, name: suite, failures: fileErrors)]
         }
         guard let casesNode = fields["cases"], case .sequence(let cases) = casesNode.kind else {
-            return [CaseResult(file: file, line: 1, name: suite, failures: ["'cases' must be a list of cases"])]
+            return [
+                CaseResult(
+                    file: file, line: 1, name: suite, failures: [FixtureFailure("'cases' must be a list of cases")])
+            ]
         }
         // Named accounts and users; errors are kept and reported by the cases that use them.
         var accounts: [String: JSONValue] = [:]
@@ -71,7 +97,8 @@ struct FixtureRunner {
             guard case .mapping(let entries) = node.kind else {
                 return [
                     CaseResult(
-                        file: file, line: node.start.line, name: suite, failures: ["'\(section)' must be a mapping"])
+                        file: file, line: node.start.line, name: suite,
+                        failures: [FixtureFailure("'\(section)' must be a mapping")])
                 ]
             }
             for (k, v) in entries {
@@ -100,15 +127,16 @@ struct FixtureRunner {
     /// A mapping's known fields, and an error line for each unknown key (fixtures reject unknown keys).
     static func fields(
         _ pairs: [(key: YAMLNode, value: YAMLNode)], allowed: [String], in place: String
-    ) -> ([String: YAMLNode], [String]) {
+    ) -> ([String: YAMLNode], [FixtureFailure]) {
         var fields: [String: YAMLNode] = [:]
-        var errors: [String] = []
+        var errors: [FixtureFailure] = []
         for (k, v) in pairs {
             let key = k.scalarText ?? ""
             if allowed.contains(key) {
                 fields[key] = v
             } else {
-                errors.append("line \(k.start.line): unknown key '\(key)'\(place)" + Suggest.hint(key, allowed))
+                errors.append(
+                    FixtureFailure(line: k.start.line, "unknown key '\(key)'\(place)" + Suggest.hint(key, allowed)))
             }
         }
         return (fields, errors)
@@ -131,20 +159,16 @@ struct FixtureRunner {
         return .success(t)
     }
 
-    struct Message: Error {
-        var text: String
-    }
-
     /// A case's account or user: a name from the file's section or an inline mapping, then decoded. A malformed
     /// one is a fixture error, not a check result.
     func subject<T>(
         _ node: YAMLNode, _ what: String, named: [String: JSONValue], _ decode: (JSONValue) throws(RequestError) -> T
-    ) -> Result<(JSONValue, T), Message> {
+    ) -> Result<(JSONValue, T), FixtureFailure> {
         let json: JSONValue
         if case .string(let key)? = node.resolved {
             guard let found = named[key] else {
                 return .failure(
-                    Message(text: "line \(node.start.line): unknown \(what) '\(key)'" + Suggest.hint(key, named.keys)))
+                    FixtureFailure(line: node.start.line, "unknown \(what) '\(key)'" + Suggest.hint(key, named.keys)))
             }
             json = found
         } else {
@@ -154,21 +178,23 @@ struct FixtureRunner {
             return .success((json, try decode(json)))
         } catch {
             return .failure(
-                Message(text: "fixture error: \(what): \(error.detail)" + (error.path.map { " (\($0))" } ?? "")))
+                FixtureFailure("fixture error: \(what): \(error.detail)" + (error.path.map { " (\($0))" } ?? "")))
         }
     }
 
     /// POSTs to the service; a non-200 answer is a failure of the case.
-    static func ask(_ service: HTTPClient, _ path: String, _ body: JSONValue) -> Result<JSONValue, Message> {
+    static func ask(_ service: any FixtureService, _ path: String, _ body: JSONValue) -> Result<
+        JSONValue, FixtureFailure
+    > {
         do {
             let (status, bytes) = try service.post(path, json: JSONWriter.serialize(body))
             guard status == 200, let json = try? JSONParser.parse(bytes) else {
                 return .failure(
-                    Message(text: "\(path) answered \(status): \(String(decoding: bytes.prefix(500), as: UTF8.self))"))
+                    FixtureFailure("\(path) answered \(status): \(String(decoding: bytes.prefix(500), as: UTF8.self))"))
             }
             return .success(json)
         } catch {
-            return .failure(Message(text: "\(path): \(error.description)"))
+            return .failure(FixtureFailure("\(path): \(error)"))
         }
     }
 
@@ -176,40 +202,44 @@ struct FixtureRunner {
         _ c: YAMLNode, accounts: [String: JSONValue],
         users: [String: JSONValue],
         defaultNow: Result<Timestamp?, FixtureError>
-    ) -> [String] {
-        guard let program, let decoder else { return ["the policy bundle does not compile"] }
-        guard case .mapping(let pairs) = c.kind else { return ["a case must be a mapping"] }
+    ) -> [FixtureFailure] {
+        guard let program, let decoder else { return [FixtureFailure("the policy bundle does not compile")] }
+        guard case .mapping(let pairs) = c.kind else { return [FixtureFailure("a case must be a mapping")] }
         var (f, errors) = Self.fields(
             pairs,
             allowed: [
                 "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
             ],
             in: " in a case")
-        if f["check"] != nil && f["expect"] == nil { errors.append("line \(c.start.line): 'check' needs 'expect'") }
-        if f["expect"] != nil && f["check"] == nil { errors.append("line \(c.start.line): 'expect' needs 'check'") }
+        if f["check"] != nil && f["expect"] == nil {
+            errors.append(FixtureFailure(line: c.start.line, "'check' needs 'expect'"))
+        }
+        if f["expect"] != nil && f["check"] == nil {
+            errors.append(FixtureFailure(line: c.start.line, "'expect' needs 'check'"))
+        }
         if f["check"] == nil && f["checks"] == nil && f["snapshot"] == nil {
-            errors.append("line \(c.start.line): a case needs 'check' + 'expect', 'checks' or 'snapshot'")
+            errors.append(FixtureFailure(line: c.start.line, "a case needs 'check' + 'expect', 'checks' or 'snapshot'"))
         }
         guard errors.isEmpty else { return errors }
         // The subject: account, user, now (a malformed one is a fixture error, not a check result).
-        guard let a = f["account"] else { return ["line \(c.start.line): a case needs 'account'"] }
+        guard let a = f["account"] else { return [FixtureFailure(line: c.start.line, "a case needs 'account'")] }
         let account: Account
         let accountJSON: JSONValue
         switch subject(a, "account", named: accounts, { (j) throws(RequestError) in try decoder.account(j) }) {
         case .success(let (j, x)): (accountJSON, account) = (j, x)
-        case .failure(let message): return [message.text]
+        case .failure(let failure): return [failure]
         }
         var user: User?
         var userJSON: JSONValue?
         if let u = f["user"], u.resolved != .null {
             switch subject(u, "user", named: users, { (j) throws(RequestError) in try decoder.user(j) }) {
             case .success(let (j, x)): (userJSON, user) = (j, x)
-            case .failure(let message): return [message.text]
+            case .failure(let failure): return [failure]
             }
         }
         var now: Timestamp
         switch f["now"].map({ Self.timestamp($0, "now") }) ?? defaultNow {
-        case .failure(let e): return ["fixture error: \(e.message)"]
+        case .failure(let e): return [FixtureFailure("fixture error: \(e.message)")]
         case .success(let t?): now = t
         case .success(nil): now = Clock.now()  // neither the case nor the file pins the clock
         }
@@ -220,7 +250,7 @@ struct FixtureRunner {
         if let ch = f["check"], let ex = f["expect"] { pairsToJudge.append((ch, ex)) }
         if let list = f["checks"] {
             guard case .sequence(let items) = list.kind else {
-                return ["line \(list.start.line): 'checks' must be a list"]
+                return [FixtureFailure(line: list.start.line, "'checks' must be a list")]
             }
             for item in items {
                 guard case .mapping(let ps) = item.kind,
@@ -228,15 +258,17 @@ struct FixtureRunner {
                     let ex = ps.first(where: { $0.key.scalarText == "expect" })?.value,
                     ps.count == 2
                 else {
-                    return ["line \(item.start.line): each entry of 'checks' has exactly 'check' and 'expect'"]
+                    return [
+                        FixtureFailure(line: item.start.line, "each entry of 'checks' has exactly 'check' and 'expect'")
+                    ]
                 }
                 pairsToJudge.append((ch, ex))
             }
         }
-        var failures: [String] = []
+        var failures: [FixtureFailure] = []
         if !pairsToJudge.isEmpty {
             if pairsToJudge.count > 100 {
-                return ["line \(c.start.line): a case may hold at most 100 checks (one request)"]
+                return [FixtureFailure(line: c.start.line, "a case may hold at most 100 checks (one request)")]
             }
             var actuals: [JSONValue] = []
             if let service {
@@ -247,10 +279,12 @@ struct FixtureRunner {
                     ("checks", .array(pairsToJudge.map { YAMLJSON.convert($0.check) })),
                 ]
                 switch Self.ask(service, "/v1/check", .object(body)) {
-                case .failure(let m): return [m.text]
+                case .failure(let failure): return [failure]
                 case .success(let r):
                     guard case .array(let results)? = r["results"], results.count == pairsToJudge.count else {
-                        return ["the service answered without one result per check: \(JSONWriter.string(r))"]
+                        return [
+                            FixtureFailure("the service answered without one result per check: \(JSONWriter.string(r))")
+                        ]
                     }
                     actuals = results
                 }
@@ -269,9 +303,10 @@ struct FixtureRunner {
                 let expected = YAMLJSON.convert(p.expect)
                 if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "") {
                     failures.append(
-                        "line \(p.check.start.line): checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch); "
-                            + "expected \(JSONWriter.string(expected)), actual \(JSONWriter.string(actual))"
-                    )
+                        FixtureFailure(
+                            line: p.check.start.line,
+                            "checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch); "
+                                + "expected \(JSONWriter.string(expected)), actual \(JSONWriter.string(actual))"))
                 }
             }
         }
@@ -282,7 +317,7 @@ struct FixtureRunner {
                 if let userJSON { body.append(("user", userJSON)) }
                 body.append(("now", .string(now.rfc3339)))
                 switch Self.ask(service, "/v1/entitlements", .object(body)) {
-                case .failure(let m): return failures + [m.text]
+                case .failure(let failure): return failures + [failure]
                 case .success(let r): actual = r
                 }
             } else {
@@ -291,7 +326,8 @@ struct FixtureRunner {
             }
             let expected = YAMLJSON.convert(snap)
             if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "snapshot") {
-                failures.append("line \(snap.start.line): \(mismatch); expected \(JSONWriter.string(expected))")
+                failures.append(
+                    FixtureFailure(line: snap.start.line, "\(mismatch); expected \(JSONWriter.string(expected))"))
             }
         }
         return failures

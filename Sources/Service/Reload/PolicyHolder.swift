@@ -69,3 +69,25 @@ final class PolicyHolder: Sendable {
         }
     }
 }
+
+extension PolicyHolder.Outcome {
+    /// One `reload` log line: what triggered it and whether the bundle was swapped, unchanged or rejected.
+    func log(trigger: String) {
+        var fields: [(String, JSONValue)] = [("trigger", .string(trigger))]
+        switch self {
+        case .swapped(let l): fields += [("result", .string("swapped")), ("digest", .string(l.program.digest))]
+        case .unchanged(let l): fields += [("result", .string("unchanged")), ("digest", .string(l.program.digest))]
+        case .rejected(let f):
+            fields += [
+                ("result", .string("rejected")), ("detail", .string(f.message)),
+                ("diagnostics", .array(f.diagnostics.map { .string($0.description) })),
+            ]
+        }
+        Log.line(self.isRejected ? "error" : "info", "reload", fields)
+    }
+
+    var isRejected: Bool {
+        if case .rejected = self { return true }
+        return false
+    }
+}

@@ -17,17 +17,10 @@ struct HTTPResponse {
     var body: [UInt8]
     var contentType: String? = "application/json"
     var headers: [(String, String)] = []
+    /// The error code of an error response (for the request log), without parsing the body back.
+    var errorCode: String?
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, body: JSONWriter.serialize(value), headers: headers)
-    }
-
-    /// The error shape of SPEC §6.5: `{"error", "detail", "path"?}`.
-    static func error(
-        _ status: Int, _ code: String, _ detail: String, path: String? = nil, headers: [(String, String)] = []
-    ) -> HTTPResponse {
-        var m: [(String, JSONValue)] = [("error", .string(code)), ("detail", .string(detail))]
-        if let path { m.append(("path", .string(path))) }
-        return .json(status, .object(m), headers: headers)
     }
 }

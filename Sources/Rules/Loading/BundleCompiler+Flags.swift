@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     mutating func compileFlags() {
         for e in sections["flags"] ?? [] {
             guard checkKeyName(e.key, "flag", at: e.keyNode.start) else { continue }
@@ -9,14 +9,14 @@ extension CompileState {
                 type = FlagType(rawValue: s)
                 if type == nil {
                     diags.error(
-                        "invalid_value",
+                        .invalid_value,
                         "\(path).type: unknown flag type '\(s)'" + Suggest.hint(s, ["boolean", "string", "integer"])
                             + "; allowed: boolean, string, integer", at: t.value.start)
                     continue
                 }
             }
             guard let d = f["default"] else {
-                diags.error("missing_key", "\(path) is missing required key 'default'", at: e.value.start)
+                diags.error(.missing_key, "\(path) is missing required key 'default'", at: e.value.start)
                 continue
             }
             if type == nil {
@@ -31,7 +31,7 @@ extension CompileState {
             guard let type, let defaultValue = flagValue(d.value, type, "\(path).default", flag: e.key) else {
                 if type == nil {
                     diags.error(
-                        "invalid_value",
+                        .invalid_value,
                         "\(path).default must be a boolean, string or integer, got \(describe(d.value))",
                         at: d.value.start)
                 }
@@ -45,7 +45,7 @@ extension CompileState {
             if let r = f["rules"], r.value.resolved != .null {
                 guard case .sequence(let items) = r.value.kind else {
                     diags.error(
-                        "invalid_type", "\(path).rules must be a list, got \(describe(r.value))", at: r.value.start)
+                        .invalid_type, "\(path).rules must be a list, got \(describe(r.value))", at: r.value.start)
                     continue
                 }
                 for (i, item) in items.enumerated() {
@@ -66,7 +66,7 @@ extension CompileState {
                     }
                     if ![.bool, .null, .dynamic].contains(expr.type) {
                         diags.error(
-                            "type_mismatch", "\(rpath).when must be a bool expression, got \(expr.type)",
+                            .type_mismatch, "\(rpath).when must be a bool expression, got \(expr.type)",
                             at: w.value.start)
                         ok = false
                         continue
@@ -87,10 +87,10 @@ extension CompileState {
         case (.string, .string(let s)?): return .string(s)
         case (.integer, .int(let i)?): return .int(i)
         case (.integer, .intOverflow(let s)?):
-            diags.error("integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+            diags.error(.integer_overflow, "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
         default:
             diags.error(
-                "type_mismatch", "\(path): flag '\(flag)' is \(type.rawValue), got \(describe(node))", at: node.start)
+                .type_mismatch, "\(path): flag '\(flag)' is \(type.rawValue), got \(describe(node))", at: node.start)
         }
         return nil
     }

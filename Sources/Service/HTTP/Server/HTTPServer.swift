@@ -23,6 +23,9 @@ final class HTTPServer: @unchecked Sendable {
 
     init(handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) { self.handler = handler }
 
+    /// A server dropped while running stops at once: the daemon holds an unretained pointer to it.
+    deinit { stop(drainMilliseconds: 0) }
+
     struct StartFailure: Error, CustomStringConvertible { var description: String }
 
     /// Starts listening; returns the bound port.

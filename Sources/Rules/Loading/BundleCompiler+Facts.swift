@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     /// Facts may reference facts declared later, so names are declared before any expression compiles.
     mutating func declareFacts() {
         for e in sections["facts"] ?? [] where checkKeyName(e.key, "fact", at: e.keyNode.start) {
@@ -27,7 +27,7 @@ extension CompileState {
             guard let (expr, reads) = expression(exprNode, path, context: .fact) else { continue }
             if ![.bool, .null, .dynamic].contains(expr.type) {
                 diags.error(
-                    "type_mismatch", "\(path): a fact must be a bool expression, got \(expr.type)", at: exprNode.start)
+                    .type_mismatch, "\(path): a fact must be a bool expression, got \(expr.type)", at: exprNode.start)
                 continue
             }
             policy.facts[index].expr = expr
@@ -62,7 +62,7 @@ extension CompileState {
         var state = [Int](repeating: 0, count: policy.facts.count)  // 0 new, 1 on stack, 2 done
         var stack: [Int] = []
         var reported = Set<Int>()
-        func visit(_ i: Int, _ s: inout CompileState) {
+        func visit(_ i: Int, _ s: inout BundleCompiler) {
             state[i] = 1
             stack.append(i)
             for j in s.policy.facts[i].reads.facts.sorted() {
@@ -72,7 +72,7 @@ extension CompileState {
                         reported.formUnion(cycle)
                         let names = (cycle + [j]).map { s.policy.facts[$0].name }.joined(separator: " -> ")
                         s.diags.error(
-                            "fact_cycle", "facts.\(s.policy.facts[j].name): fact cycle \(names)",
+                            .fact_cycle, "facts.\(s.policy.facts[j].name): fact cycle \(names)",
                             at: s.policy.facts[j].location,
                             related: cycle.dropFirst().map { s.policy.facts[$0].location })
                     }

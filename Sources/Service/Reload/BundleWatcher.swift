@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -6,11 +7,12 @@ import Foundation
 
 /// Watches the bundle directory (and its sub-directories) with inotify; calls `changed` once per burst of events.
 final class BundleWatcher: @unchecked Sendable {
-    // @unchecked: `fd` and `watched` are only used by the watcher's own thread after `start`.
+    // @unchecked: `fd` and `watched` are only used by the watcher's own thread after `start`; `stopping` is atomic.
     let directory: String
     let changed: @Sendable () -> Void
     private var fd: Int32 = -1
     private var watched = Set<String>()
+    private let stopping = Atomic<Bool>(false)
 
     init(directory: String, changed: @escaping @Sendable () -> Void) {
         self.directory = directory
@@ -26,6 +28,9 @@ final class BundleWatcher: @unchecked Sendable {
         thread.start()
         return true
     }
+
+    /// Asks the watcher's thread to end; it closes the inotify descriptor on its way out (within half a second).
+    func stop() { stopping.store(true, ordering: .relaxed) }
 
     private func addWatches() {
         var dirs = [directory]
@@ -47,48 +52,29 @@ final class BundleWatcher: @unchecked Sendable {
     }
 
     private func run() {
+        defer {
+            close(fd)
+            fd = -1
+        }
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while !stopping.load(ordering: .relaxed) {
+            // Wake twice a second to notice `stop()`.
+            let ready = poll(&pfd, 1, 500)
+            if ready < 0 && errno != EINTR { return }
+            if ready <= 0 { continue }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n <= 0 {
                 if errno == EINTR { continue }
                 return
             }
             // Debounce: editors write several events per save; wait for the burst to end, then drain it.
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             while poll(&pfd, 1, 150) > 0 {
                 _ = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             }
             watched.removeAll(keepingCapacity: true)
             addWatches()
             changed()
-        }
-    }
-}
-
-/// Blocks the process signals in every thread (call before starting any) and waits for them on one thread.
-enum Signals {
-    static func block() {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        signal(SIGPIPE, SIG_IGN)
-    }
-
-    /// Waits for SIGHUP (calls `reload`) until SIGTERM or SIGINT arrives; returns that signal.
-    static func wait(reload: () -> Void) -> Int32 {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&set, s) }
-        while true {
-            var sig: Int32 = 0
-            guard sigwait(&set, &sig) == 0 else { continue }
-            if sig == SIGHUP {
-                reload()
-                continue
-            }
-            return sig
         }
     }
 }

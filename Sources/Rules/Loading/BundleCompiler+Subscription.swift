@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     mutating func compileSubscription() {
         guard let node = subscriptionNode else { return }
         var config = SubscriptionConfig.defaults
@@ -8,7 +8,7 @@ extension CompileState {
         if let s = f["statuses"] {
             guard case .mapping(let pairs) = s.value.kind else {
                 diags.error(
-                    "invalid_type",
+                    .invalid_type,
                     "subscription.statuses must be a mapping of status to {live}, got \(describe(s.value))",
                     at: s.value.start)
                 return
@@ -26,7 +26,7 @@ extension CompileState {
                 } else if let (expr, _) = expression(live, "\(path).live", context: .live) {
                     if ![.bool, .null, .dynamic].contains(expr.type) {
                         diags.error(
-                            "type_mismatch", "\(path).live must be a bool expression, got \(expr.type)", at: live.start)
+                            .type_mismatch, "\(path).live must be a bool expression, got \(expr.type)", at: live.start)
                         continue
                     }
                     config.statuses.append(.init(name: name, live: .rule(expr, live.start), location: k.start))
@@ -39,7 +39,7 @@ extension CompileState {
             case "live": config.unknownStatusLive = true
             default:
                 diags.error(
-                    "invalid_value",
+                    .invalid_value,
                     "subscription.unknown_status must be 'locked' or 'live', got '\(s)'"
                         + Suggest.hint(s, ["locked", "live"]),
                     at: u.value.start)
@@ -51,8 +51,8 @@ extension CompileState {
         {
             let plan = tf["plan"].flatMap { planKey($0.value, "subscription.trial.plan") }
             let length = tf["length"].flatMap { duration($0.value, "subscription.trial.length") }
-            var warning: Duration?
-            var urgent: Duration?
+            var warning: PolicyDuration?
+            var urgent: PolicyDuration?
             if let st = tf["stages"],
                 let sf = fields(st.value, "subscription.trial.stages", allowed: ["warning", "urgent"])
             {
@@ -60,13 +60,13 @@ extension CompileState {
                 urgent = sf["urgent"].flatMap { duration($0.value, "subscription.trial.stages.urgent") }
                 if let w = warning, let u = urgent, u > w, let un = sf["urgent"] {
                     diags.error(
-                        "invalid_value",
+                        .invalid_value,
                         "subscription.trial.stages.urgent (\(u)) must not be longer than warning (\(w))",
                         at: un.value.start)
                 }
                 if let w = warning, let l = length, w > l, let wn = sf["warning"] {
                     diags.error(
-                        "invalid_value", "subscription.trial.stages.warning (\(w)) is longer than the trial (\(l))",
+                        .invalid_value, "subscription.trial.stages.warning (\(w)) is longer than the trial (\(l))",
                         at: wn.value.start)
                 }
             }

@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     /// Denial names are known before guards reference them; bodies compile after facts.
     mutating func declareDenials() {
         for (name, status) in Denial.builtIn {
@@ -10,7 +10,7 @@ extension CompileState {
             guard checkKeyName(e.key, "denial", at: e.keyNode.start) else { continue }
             if e.key == "invalid_path" {
                 diags.error(
-                    "reserved_denial", "denials.invalid_path is built in (400) and cannot be redefined",
+                    .reserved_denial, "denials.invalid_path is built in (400) and cannot be redefined",
                     at: e.keyNode.start)
                 continue
             }
@@ -40,7 +40,7 @@ extension CompileState {
                     policy.denials[index].status = Int(status)
                 } else {
                     diags.error(
-                        "invalid_value", "\(path).status must be an HTTP error status (400–599), got \(status)",
+                        .invalid_value, "\(path).status must be an HTTP error status (400–599), got \(status)",
                         at: s.value.start)
                 }
             }
@@ -57,7 +57,7 @@ extension CompileState {
             var ok = true
             for (k, v) in pairs {
                 guard case .string(let key)? = k.resolved else {
-                    diags.error("invalid_type", "\(path): body keys must be strings, got \(describe(k))", at: k.start)
+                    diags.error(.invalid_type, "\(path): body keys must be strings, got \(describe(k))", at: k.start)
                     ok = false
                     continue
                 }
@@ -78,11 +78,11 @@ extension CompileState {
             case .int(let i): return .int(i)
             case .intOverflow(let s):
                 diags.error(
-                    "integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+                    .integer_overflow, "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
                 return nil
             case .float(let s):
                 diags.error(
-                    "invalid_value", "\(path): decimal numbers are not supported in bodies, got \(s)", at: node.start)
+                    .invalid_value, "\(path): decimal numbers are not supported in bodies, got \(s)", at: node.start)
                 return nil
             case .string(let s): return interpolation(s, node, path)
             }
@@ -122,7 +122,7 @@ extension CompileState {
                 j += 1
             }
             guard j < u.count else {
-                diags.error("invalid_template", "\(path): '${' is not closed by '}'", at: location(node, i))
+                diags.error(.invalid_template, "\(path): '${' is not closed by '}'", at: location(node, i))
                 return nil
             }
             let exprText = String(decoding: u[(i + 2)..<j], as: UTF8.self)
@@ -133,7 +133,7 @@ extension CompileState {
             if let (e, _) = expression(exprText, path, context: .denialTemplate, node: node, base: i + 2) {
                 if e.type == .duration {
                     diags.error(
-                        "invalid_interpolation",
+                        .invalid_interpolation,
                         "\(path): a duration cannot be interpolated ('${\(exprText)}' is a duration)",
                         at: location(node, i))
                     ok = false

@@ -4,13 +4,6 @@ import Foundation
 /// `targetingKey` is the account id; `email`, `email_verified_at` and `created_at` fill the user; without a store
 /// the context carries the account itself.
 enum OFREP {
-    static func failure(_ status: Int, _ key: String?, _ code: String, _ details: String) -> HTTPResponse {
-        var m: [(String, JSONValue)] = []
-        if let key { m.append(("key", .string(key))) }
-        m += [("errorCode", .string(code)), ("errorDetails", .string(details))]
-        return .json(status, .object(m))
-    }
-
     enum Key {
         case flag(Int)
         case feature(Int)
@@ -24,23 +17,23 @@ enum OFREP {
 
     /// The evaluation subject from a request body, or the OFREP error response (PARSE_ERROR, then
     /// TARGETING_KEY_MISSING, then INVALID_CONTEXT).
-    static func subject(_ program: Program, _ body: [UInt8], key: String?) -> Result<
-        (PreparedAccount, User?), OFREPError
-    > {
+    static func subject(_ program: Program, _ body: [UInt8], key: String?) throws(HTTPError) -> (
+        PreparedAccount, User?
+    ) {
         let value: JSONValue
         do {
             value = body.isEmpty ? .object([]) : try JSONParser.parse(body)
         } catch {
-            return .failure(OFREPError(400, "PARSE_ERROR", "the body is not valid JSON: \(error)"))
+            throw .ofrep(400, key: key, "PARSE_ERROR", "the body is not valid JSON: \(error)")
         }
         guard case .object = value else {
-            return .failure(OFREPError(400, "PARSE_ERROR", "the body must be a JSON object"))
+            throw .ofrep(400, key: key, "PARSE_ERROR", "the body must be a JSON object")
         }
         var context: [(String, JSONValue)] = []
         switch value["context"] {
         case nil, .null?: break
         case .object(let m)?: context = m
-        default: return .failure(OFREPError(400, "INVALID_CONTEXT", "context must be an object"))
+        default: throw .ofrep(400, key: key, "INVALID_CONTEXT", "context must be an object")
         }
         func field(_ k: String) -> JSONValue? {
             guard let v = context.first(where: { $0.0 == k })?.1 else { return nil }
@@ -48,26 +41,24 @@ enum OFREP {
             return v
         }
         guard case .string(let targetingKey)? = field("targetingKey"), !targetingKey.isEmpty else {
-            return .failure(
-                OFREPError(400, "TARGETING_KEY_MISSING", "the context needs a targetingKey (the account id)"))
+            throw .ofrep(400, key: key, "TARGETING_KEY_MISSING", "the context needs a targetingKey (the account id)")
         }
         guard RequestDecoder.validAccountID(targetingKey) else {
-            return .failure(
-                OFREPError(400, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters"))
+            throw .ofrep(
+                400, key: key, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters")
         }
         let decoder = RequestDecoder(program: program)
         guard let accountJSON = field("account") else {
-            return .failure(
-                OFREPError(400, "INVALID_CONTEXT", "without an account store the context must carry 'account'"))
+            throw .ofrep(400, key: key, "INVALID_CONTEXT", "without an account store the context must carry 'account'")
         }
         var account: Account
         do {
             account = try decoder.account(accountJSON, "context.account")
         } catch {
-            return .failure(OFREPError(400, "INVALID_CONTEXT", error.detail))
+            throw .ofrep(400, key: key, "INVALID_CONTEXT", error.detail)
         }
         if let id = account.id, id != targetingKey {
-            return .failure(OFREPError(400, "INVALID_CONTEXT", "context.account.id differs from targetingKey"))
+            throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
         }
         account.id = targetingKey
         var user: User?
@@ -79,22 +70,11 @@ enum OFREP {
                     field("email_verified_at"), "context.email_verified_at")
                 u.createdAt = try RequestDecoder.timestamp(field("created_at"), "context.created_at")
             } catch {
-                return .failure(OFREPError(400, "INVALID_CONTEXT", error.detail))
+                throw .ofrep(400, key: key, "INVALID_CONTEXT", error.detail)
             }
             user = u
         }
-        return .success((program.prepare(account), user))
-    }
-
-    struct OFREPError: Error {
-        var status: Int
-        var code: String
-        var details: String
-        init(_ status: Int, _ code: String, _ details: String) {
-            self.status = status
-            self.code = code
-            self.details = details
-        }
+        return (program.prepare(account), user)
     }
 
     /// One evaluation as an OFREP success object.
@@ -146,33 +126,30 @@ enum OFREP {
         }
     }
 
-    static func single(_ program: Program, key: String, body: [UInt8], now: Timestamp) -> HTTPResponse {
+    static func single(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+        let program = context.program
+        let key = String(context.parameters[0])
         guard let k = lookup(program, key) else {
-            return failure(404, key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
+            throw .ofrep(404, key: key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
         }
-        switch subject(program, body, key: key) {
-        case .failure(let e): return failure(e.status, key, e.code, e.details)
-        case .success(let (account, user)):
-            var ev = Evaluation(program: program, account: account, user: user, now: now)
-            return .json(200, evaluate(&ev, key, k))
-        }
+        let (account, user) = try subject(program, req.body, key: key)
+        var ev = Evaluation(program: program, account: account, user: user, now: context.now())
+        return .json(200, evaluate(&ev, key, k))
     }
 
     /// Every flag and every feature; `ETag` over the answer, `If-None-Match` → 304.
-    static func bulk(_ program: Program, body: [UInt8], ifNoneMatch: String?, now: Timestamp) -> HTTPResponse {
-        switch subject(program, body, key: nil) {
-        case .failure(let e): return failure(e.status, nil, e.code, e.details)
-        case .success(let (account, user)):
-            var ev = Evaluation(program: program, account: account, user: user, now: now)
-            var flags: [JSONValue] = []
-            for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
-            for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }
-            let bytes = JSONWriter.serialize(.object([("flags", .array(flags))]))
-            return withETag("\"" + SHA256.hex(SHA256.hash(bytes)).prefix(32) + "\"", bytes, ifNoneMatch)
-        }
+    static func bulk(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+        let program = context.program
+        let (account, user) = try subject(program, req.body, key: nil)
+        var ev = Evaluation(program: program, account: account, user: user, now: context.now())
+        var flags: [JSONValue] = []
+        for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
+        for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }
+        let bytes = JSONWriter.serialize(.object([("flags", .array(flags))]))
+        return withETag("\"" + SHA256.hex(SHA256.hash(bytes)).prefix(32) + "\"", bytes, req.ifNoneMatch)
     }
 
-    static func configuration(_ program: Program, ifNoneMatch: String?) -> HTTPResponse {
+    static func configuration(_ req: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {
         let bytes = JSONWriter.serialize(
             .object([
                 ("name", .string("entitlements")),
@@ -194,7 +171,7 @@ enum OFREP {
                     ])
                 ),
             ]))
-        return withETag("\"" + program.digest.prefix(32) + "\"", bytes, ifNoneMatch)
+        return withETag("\"" + context.program.digest.prefix(32) + "\"", bytes, req.ifNoneMatch)
     }
 
     static func withETag(_ etag: String, _ bytes: [UInt8], _ ifNoneMatch: String?) -> HTTPResponse {

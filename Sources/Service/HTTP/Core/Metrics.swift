@@ -6,9 +6,12 @@ final class Metrics: Sendable {
 
     static let statuses = [200, 304, 400, 401, 403, 404, 405, 413, 415, 422, 500, 503]
 
+    /// The `route` label of each route index (`RouteTable.labels`).
+    let labels: [String]
+
     struct State {
         /// `requests[label * (statuses.count + 1) + status index]`; the last status slot is "other".
-        var requests = [Int](repeating: 0, count: App.labels.count * (Metrics.statuses.count + 1))
+        var requests: [Int]
         var otherStatuses: [Int: Int] = [:]
         var allowed = 0
         var denied: [String: Int] = [:]
@@ -16,8 +19,13 @@ final class Metrics: Sendable {
         var latencySum = 0.0
         var latencyCount = 0
     }
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     let storeErrors = Atomic<Int>(0)
+
+    init(labels: [String]) {
+        self.labels = labels
+        state = Mutex(State(requests: [Int](repeating: 0, count: labels.count * (Metrics.statuses.count + 1))))
+    }
 
     func record(route: Int, status: Int, seconds: Double, decisions: DecisionTally?) {
         var b = 0
@@ -42,14 +50,14 @@ final class Metrics: Sendable {
         var o = ""
         o += "# HELP entitlements_http_requests_total HTTP requests by route and status.\n"
         o += "# TYPE entitlements_http_requests_total counter\n"
-        for (label, name) in App.labels.enumerated() {
+        for (label, name) in labels.enumerated() {
             for (k, status) in Metrics.statuses.enumerated() {
                 let v = s.requests[label * (Metrics.statuses.count + 1) + k]
                 if v > 0 { o += "entitlements_http_requests_total{route=\"\(name)\",status=\"\(status)\"} \(v)\n" }
             }
         }
         for (key, v) in s.otherStatuses.sorted(by: { $0.key < $1.key }) {
-            o += "entitlements_http_requests_total{route=\"\(App.labels[key / 1000])\",status=\"\(key % 1000)\"} \(v)\n"
+            o += "entitlements_http_requests_total{route=\"\(labels[key / 1000])\",status=\"\(key % 1000)\"} \(v)\n"
         }
         o += "# HELP entitlements_decisions_total Check results by outcome and error.\n"
         o += "# TYPE entitlements_decisions_total counter\n"
@@ -91,16 +99,5 @@ final class Metrics: Sendable {
             "entitlements_store_errors_total", "counter", "Account store errors.",
             " \(storeErrors.load(ordering: .relaxed))")
         return o
-    }
-}
-
-/// Structured JSON log lines on standard error.
-enum Log {
-    static func line(_ level: String, _ event: String, _ fields: [(String, JSONValue)] = []) {
-        var m: [(String, JSONValue)] = [
-            ("ts", .string(Clock.now().rfc3339)), ("level", .string(level)), ("event", .string(event)),
-        ]
-        m += fields
-        CLIOutput.writeAll(2, JSONWriter.string(.object(m)) + "\n")
     }
 }

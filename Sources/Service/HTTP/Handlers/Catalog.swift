@@ -54,3 +54,9 @@ enum Catalog {
         return .object([("policy", .string(program.digest)), ("plans", .array(plans)), ("features", .array(features))])
     }
 }
+
+extension Catalog {
+    static func handle(_ req: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {
+        .json(200, json(context.program))
+    }
+}

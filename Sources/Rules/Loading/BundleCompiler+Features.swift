@@ -1,15 +1,17 @@
-extension CompileState {
+extension BundleCompiler {
     static let featureKeys = ["type", "description", "default", "period", "values"]
 
     mutating func compileFeatures() {
         for e in sections["features"] ?? [] {
             guard checkKeyName(e.key, "feature", at: e.keyNode.start) else { continue }
             let path = "features.\(e.key)"
-            guard let f = fields(e.value, path, allowed: CompileState.featureKeys, required: ["type"]) else { continue }
+            guard let f = fields(e.value, path, allowed: BundleCompiler.featureKeys, required: ["type"]) else {
+                continue
+            }
             guard let typeNode = f["type"]?.value, let typeName = string(typeNode, "\(path).type") else { continue }
             guard let kind = FeatureKind(rawValue: typeName) else {
                 diags.error(
-                    "invalid_value",
+                    .invalid_value,
                     "\(path).type: unknown feature type '\(typeName)'"
                         + Suggest.hint(typeName, ["boolean", "limit", "set"])
                         + "; allowed: boolean, limit, set", at: typeNode.start)
@@ -23,7 +25,7 @@ extension CompileState {
             if let p = f["period"] {
                 if kind != .limit {
                     diags.error(
-                        "not_applicable",
+                        .not_applicable,
                         "\(path).period applies only to limit features; '\(e.key)' is a \(kind.rawValue)",
                         at: p.key.start)
                 } else if let s = string(p.value, "\(path).period") {
@@ -32,7 +34,7 @@ extension CompileState {
                     } else {
                         let allowed = Feature.Period.allCases.map(\.rawValue)
                         diags.error(
-                            "invalid_value",
+                            .invalid_value,
                             "\(path).period: unknown period '\(s)'" + Suggest.hint(s, allowed)
                                 + "; allowed: \(allowed.joined(separator: ", "))",
                             at: p.value.start)
@@ -42,14 +44,14 @@ extension CompileState {
             if let v = f["values"] {
                 if kind != .set {
                     diags.error(
-                        "not_applicable",
+                        .not_applicable,
                         "\(path).values applies only to set features; '\(e.key)' is a \(kind.rawValue)", at: v.key.start
                     )
                 } else if let items = stringList(v.value, "\(path).values") {
                     var seen = Set<String>()
                     for (s, node) in items {
                         if !seen.insert(s).inserted {
-                            diags.error("duplicate_value", "\(path).values lists '\(s)' twice", at: node.start)
+                            diags.error(.duplicate_value, "\(path).values lists '\(s)' twice", at: node.start)
                         } else {
                             feature.values.append(s)
                         }
@@ -57,13 +59,13 @@ extension CompileState {
                 }
             } else if kind == .set {
                 diags.error(
-                    "missing_key", "\(path) is a set feature and needs 'values' (its closed vocabulary)",
+                    .missing_key, "\(path) is a set feature and needs 'values' (its closed vocabulary)",
                     at: e.value.start)
             }
             if let d = f["default"], let v = featureValue(d.value, feature, "\(path).default") {
                 feature.defaultValue = v
             }
-            env.features[e.key] = (policy.features.count, ExprEnvironment.FeatureKind(rawValue: kind.rawValue)!)
+            env.features[e.key] = (policy.features.count, kind)
             policy.features.append(feature)
         }
     }
@@ -74,7 +76,7 @@ extension CompileState {
         case .boolean:
             if case .bool(let b)? = node.resolved { return .bool(b) }
             diags.error(
-                "invalid_value",
+                .invalid_value,
                 "\(path): boolean feature '\(feature.name)' takes true or false, got \(describe(node))",
                 at: node.start)
         case .limit:
@@ -83,17 +85,17 @@ extension CompileState {
             case .string("unlimited")?: return .limit(nil)
             case .intOverflow(let s)?:
                 diags.error(
-                    "integer_overflow", "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+                    .integer_overflow, "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
             default:
                 diags.error(
-                    "invalid_value",
+                    .invalid_value,
                     "\(path): limit feature '\(feature.name)' takes a non-negative integer or 'unlimited', got \(describe(node))",
                     at: node.start)
             }
         case .set:
             guard case .sequence(let items) = node.kind else {
                 diags.error(
-                    "invalid_value",
+                    .invalid_value,
                     "\(path): set feature '\(feature.name)' takes a list of values, got \(describe(node))",
                     at: node.start)
                 return nil
@@ -103,13 +105,13 @@ extension CompileState {
             for item in items {
                 guard case .string(let s)? = item.resolved else {
                     diags.error(
-                        "invalid_value", "\(path): set values must be strings, got \(describe(item))", at: item.start)
+                        .invalid_value, "\(path): set values must be strings, got \(describe(item))", at: item.start)
                     ok = false
                     continue
                 }
                 guard let i = feature.values.firstIndex(of: s) else {
                     diags.error(
-                        "value_not_in_set",
+                        .value_not_in_set,
                         "\(path): '\(s)' is not a value of set feature '\(feature.name)'"
                             + Suggest.hint(s, feature.values)
                             + "; allowed: \(feature.values.joined(separator: ", "))", at: item.start)
@@ -117,7 +119,7 @@ extension CompileState {
                     continue
                 }
                 if indexes.contains(i) {
-                    diags.error("duplicate_value", "\(path) lists '\(s)' twice", at: item.start)
+                    diags.error(.duplicate_value, "\(path) lists '\(s)' twice", at: item.start)
                     ok = false
                     continue
                 }

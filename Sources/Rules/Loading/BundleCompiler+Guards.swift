@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     static let guardKeys = ["name", "description", "applies_to", "requires", "deny", "allow"]
     static let httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
@@ -6,13 +6,13 @@ extension CompileState {
         var names: [String: SourceLocation] = [:]
         for (i, node) in guardNodes.enumerated() {
             var path = "guards[\(i)]"
-            guard let f = fields(node, path, allowed: CompileState.guardKeys, required: ["name", "requires", "deny"])
+            guard let f = fields(node, path, allowed: BundleCompiler.guardKeys, required: ["name", "requires", "deny"])
             else { continue }
             guard let nameNode = f["name"]?.value, let name = string(nameNode, "\(path).name") else { continue }
             guard checkKeyName(name, "guard", at: nameNode.start) else { continue }
             if let first = names[name] {
                 diags.error(
-                    "duplicate_definition", "guard '\(name)' is defined twice (first at \(first))", at: nameNode.start,
+                    .duplicate_definition, "guard '\(name)' is defined twice (first at \(first))", at: nameNode.start,
                     related: [first])
                 continue
             }
@@ -38,7 +38,7 @@ extension CompileState {
                 requires = expression(r.value, "\(path).requires", context: .guardRule)
                 if let (e, _) = requires, ![.bool, .null, .dynamic].contains(e.type) {
                     diags.error(
-                        "type_mismatch", "\(path).requires must be a bool expression, got \(e.type)", at: r.value.start)
+                        .type_mismatch, "\(path).requires must be a bool expression, got \(e.type)", at: r.value.start)
                     requires = nil
                 }
             }
@@ -47,7 +47,7 @@ extension CompileState {
             if let a = f["allow"], a.value.resolved != .null {
                 guard case .sequence(let items) = a.value.kind else {
                     diags.error(
-                        "invalid_type", "\(path).allow must be a list of routes, got \(describe(a.value))",
+                        .invalid_type, "\(path).allow must be a list of routes, got \(describe(a.value))",
                         at: a.value.start)
                     continue
                 }
@@ -98,34 +98,34 @@ extension CompileState {
             let m = String(trimmed[..<space])
             rawPath = trimmed[space...].drop(while: { $0 == " " })
             pathOffset += trimmed.utf8.distance(from: trimmed.startIndex, to: rawPath.startIndex)
-            guard CompileState.httpMethods.contains(m) else {
+            guard BundleCompiler.httpMethods.contains(m) else {
                 diags.error(
-                    "invalid_route",
+                    .invalid_route,
                     "\(path): unknown HTTP method '\(m)' in route '\(text)'"
-                        + Suggest.hint(m.uppercased() == m ? m : m.uppercased(), CompileState.httpMethods),
+                        + Suggest.hint(m.uppercased() == m ? m : m.uppercased(), BundleCompiler.httpMethods),
                     at: node.start)
                 return nil
             }
             method = m
-        } else if CompileState.httpMethods.contains(String(trimmed)) {
-            diags.error("invalid_route", "\(path): route '\(text)' has a method but no path", at: node.start)
+        } else if BundleCompiler.httpMethods.contains(String(trimmed)) {
+            diags.error(.invalid_route, "\(path): route '\(text)' has a method but no path", at: node.start)
             return nil
         }
         let at = location(node, pathOffset)
         guard rawPath.first == "/" else {
-            diags.error("invalid_route", "\(path): route path must start with '/', got '\(rawPath)'", at: at)
+            diags.error(.invalid_route, "\(path): route path must start with '/', got '\(rawPath)'", at: at)
             return nil
         }
         if rawPath.contains("?") || rawPath.contains("#") || rawPath.contains(" ") {
             diags.error(
-                "invalid_route", "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
+                .invalid_route, "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
             return nil
         }
         let decoded: Substring
         switch PathNormalizer.decode(rawPath.utf8) {
         case .success(let d): decoded = d
         case .failure(let failure):
-            diags.error("invalid_route", "\(path): route '\(text)' is not allowed: \(failure.detail)", at: at)
+            diags.error(.invalid_route, "\(path): route '\(text)' is not allowed: \(failure.detail)", at: at)
             return nil
         }
         var segments: [RoutePattern.Segment] = []
@@ -133,12 +133,12 @@ extension CompileState {
         for (k, seg) in parts.enumerated() {
             switch seg {
             case ".", "..":
-                diags.error("invalid_route", "\(path): route '\(text)' may not contain a '\(seg)' segment", at: at)
+                diags.error(.invalid_route, "\(path): route '\(text)' may not contain a '\(seg)' segment", at: at)
                 return nil
             case "**":
                 guard k == parts.count - 1 else {
                     diags.error(
-                        "invalid_route", "\(path): '**' may only be the last segment of route '\(text)'", at: at)
+                        .invalid_route, "\(path): '**' may only be the last segment of route '\(text)'", at: at)
                     return nil
                 }
                 segments.append(.rest)
@@ -152,7 +152,7 @@ extension CompileState {
                     segments.append(.one)
                 } else if seg.contains("*") || seg.contains("{") || seg.contains("}") {
                     diags.error(
-                        "invalid_route",
+                        .invalid_route,
                         "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
                         at: at)
                     return nil
@@ -169,7 +169,7 @@ extension CompileState {
         guard let name = string(node, path) else { return nil }
         if let i = policy.denialLookup[name] { return i }
         diags.error(
-            "unknown_denial", "\(path): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys),
+            .unknown_denial, "\(path): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys),
             at: node.start)
         return nil
     }

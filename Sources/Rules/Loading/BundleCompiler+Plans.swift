@@ -1,4 +1,4 @@
-extension CompileState {
+extension BundleCompiler {
     static let planKeys = [
         "display_name", "description", "assignable_via", "extends", "grants", "price", "public", "sort", "aliases",
     ]
@@ -17,7 +17,7 @@ extension CompileState {
             policy.planLookup[e.key] = index
             defer { policy.plans.append(plan) }
             guard e.value.resolved != .null else { continue }
-            guard let f = fields(e.value, path, allowed: CompileState.planKeys) else { continue }
+            guard let f = fields(e.value, path, allowed: BundleCompiler.planKeys) else { continue }
             if let n = f["display_name"] { plan.displayName = string(n.value, "\(path).display_name") }
             if let n = f["description"] { plan.description = string(n.value, "\(path).description") }
             if let n = f["public"] { plan.isPublic = bool(n.value, "\(path).public") }
@@ -31,7 +31,7 @@ extension CompileState {
                     } else {
                         let allowed = AssignSource.allCases.map(\.rawValue)
                         diags.error(
-                            "invalid_value",
+                            .invalid_value,
                             "\(path).assignable_via: unknown source '\(s)'" + Suggest.hint(s, allowed)
                                 + "; allowed: \(allowed.joined(separator: ", "))",
                             at: node.start)
@@ -58,7 +58,7 @@ extension CompileState {
                         price.currency = s
                     } else {
                         diags.error(
-                            "invalid_value", "\(path).price.currency must be a 3-letter ISO 4217 code, got '\(s)'",
+                            .invalid_value, "\(path).price.currency must be a 3-letter ISO 4217 code, got '\(s)'",
                             at: c.value.start)
                     }
                 }
@@ -67,7 +67,7 @@ extension CompileState {
             if let g = f["grants"], g.value.resolved != .null {
                 guard case .mapping(let pairs) = g.value.kind else {
                     diags.error(
-                        "invalid_type",
+                        .invalid_type,
                         "\(path).grants must be a mapping of feature to value, got \(describe(g.value))",
                         at: g.value.start)
                     continue
@@ -76,7 +76,7 @@ extension CompileState {
                     let fname = k.scalarText ?? ""
                     guard let (fi, _) = env.features[fname] else {
                         diags.error(
-                            "unknown_feature",
+                            .unknown_feature,
                             "\(path).grants: unknown feature '\(fname)'" + Suggest.hint(fname, env.features.keys),
                             at: k.start)
                         continue
@@ -92,12 +92,12 @@ extension CompileState {
         for (alias, plan, node) in aliasNodes {
             if let other = policy.planLookup[alias], aliasOwner[alias] == nil {
                 diags.error(
-                    "alias_conflict",
+                    .alias_conflict,
                     "plans.\(policy.plans[plan].name).aliases: alias '\(alias)' collides with plan '\(policy.plans[other].name)'",
                     at: node.start, related: [policy.plans[other].location])
             } else if let (owner, loc) = aliasOwner[alias] {
                 diags.error(
-                    "alias_conflict",
+                    .alias_conflict,
                     "plans.\(policy.plans[plan].name).aliases: alias '\(alias)' already belongs to plan '\(policy.plans[owner].name)'",
                     at: node.start, related: [loc])
             } else {
@@ -110,14 +110,14 @@ extension CompileState {
             let path = "plans.\(policy.plans[index].name).extends"
             if let (owner, _) = aliasOwner[target] {
                 diags.error(
-                    "unknown_plan",
+                    .unknown_plan,
                     "\(path): '\(target)' is an alias of plan '\(policy.plans[owner].name)'; extends names plan keys",
                     at: node.start)
             } else if let parent = policy.planLookup[target] {
                 policy.plans[index].parent = parent
             } else {
                 diags.error(
-                    "unknown_plan", "\(path): unknown plan '\(target)'" + Suggest.hint(target, policy.planLookup.keys),
+                    .unknown_plan, "\(path): unknown plan '\(target)'" + Suggest.hint(target, policy.planLookup.keys),
                     at: node.start)
             }
         }
@@ -139,7 +139,7 @@ extension CompileState {
             let rotated = Array(cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
             let names = (rotated + [first]).map { policy.plans[$0].name }.joined(separator: " -> ")
             diags.error(
-                "inheritance_cycle", "plans.\(policy.plans[first].name).extends: inheritance cycle \(names)",
+                .inheritance_cycle, "plans.\(policy.plans[first].name).extends: inheritance cycle \(names)",
                 at: policy.plans[first].location, related: rotated.dropFirst().map { policy.plans[$0].location })
             policy.plans[first].parent = nil
         }
@@ -151,12 +151,12 @@ extension CompileState {
         if let i = policy.planLookup[name] {
             if policy.plans[i].name == name { return i }
             diags.error(
-                "unknown_plan", "\(path): '\(name)' is an alias of plan '\(policy.plans[i].name)'; use the plan key",
+                .unknown_plan, "\(path): '\(name)' is an alias of plan '\(policy.plans[i].name)'; use the plan key",
                 at: node.start)
             return nil
         }
         diags.error(
-            "unknown_plan", "\(path): unknown plan '\(name)'" + Suggest.hint(name, policy.plans.map(\.name)),
+            .unknown_plan, "\(path): unknown plan '\(name)'" + Suggest.hint(name, policy.plans.map(\.name)),
             at: node.start)
         return nil
     }

@@ -1,0 +1,65 @@
+/// Where an expression appears; decides which names it may read (SPEC §2.4, §3, §9).
+public enum ExprContext: Sendable {
+    /// `subscription.statuses.*.live`: now, account.*, stored subscription fields, lists.*.
+    case live
+    case fact
+    /// Guard `requires` and allowlist `when`.
+    case guardRule
+    case flagRule
+    /// `${…}` in a denial body.
+    case denialTemplate
+
+    var name: String {
+        switch self {
+        case .live: "a live rule"
+        case .fact: "a fact"
+        case .guardRule: "a guard"
+        case .flagRule: "a flag rule"
+        case .denialTemplate: "a denial body"
+        }
+    }
+}
+
+/// A problem found in an expression, at a byte offset inside it.
+public struct ExprProblem: Error, Sendable {
+    public var code: DiagnosticCode
+    public var message: String
+    public var offset: Int
+}
+
+/// What an expression reads, for the guard decision order (§2.7) and flag rules (§2.8).
+public struct ExprReads: Sendable, Equatable {
+    public var user = false
+    public var subscription = false
+    public var facts: Set<Int> = []
+    public init() {}
+}
+
+/// Names the checker can resolve: features, facts and lists of the bundle.
+public struct ExprEnvironment: Sendable {
+    public var features: [String: (index: Int, kind: FeatureKind)] = [:]
+    public var facts: [String: Int] = [:]
+    public var lists: [String: Int] = [:]
+    public init() {}
+}
+
+/// Parses and type-checks one expression.
+public enum ExpressionCompiler {
+    public static func compile(
+        _ text: String, in context: ExprContext, env: ExprEnvironment
+    ) -> Result<(Expr, ExprReads), ExprProblem> {
+        let syntax: Syntax
+        do {
+            syntax = try Parser.parse(text)
+        } catch {
+            return .failure(ExprProblem(code: .expr_syntax, message: error.message, offset: error.offset))
+        }
+        var checker = Checker(context: context, env: env)
+        do {
+            let e = try checker.check(syntax)
+            return .success((e, checker.reads))
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,294 @@
+/// One entry of a mapping section (`features`, `plans`, …) merged across files.
+struct SectionEntry {
+    var key: String
+    var keyNode: YAMLNode
+    var value: YAMLNode
+}
+
+/// The state of one bundle compile: the files, the diagnostics collected so far and the policy being built.
+/// Each section's pass lives in `BundleCompiler+<Section>.swift`; the shared field readers stay here.
+struct BundleCompiler {
+    let files: [SourceFile]
+    let locator: Locator
+    var diags = Diagnostics()
+    var policy = Policy()
+    var env = ExprEnvironment()
+
+    // Raw sections, merged across files in reading order.
+    var sections: [String: [SectionEntry]] = [:]
+    var guardNodes: [YAMLNode] = []
+    var subscriptionNode: YAMLNode?
+    var subscriptionKey: SourceLocation?
+
+    static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
+    static let topLevelKeys = [
+        "version", "features", "plans", "subscription", "facts", "lists", "guards", "flags", "denials",
+    ]
+
+    init(files: [SourceFile]) {
+        self.files = files
+        self.locator = Locator(files: files)
+    }
+
+    mutating func run() {
+        var digest = SHA256()
+        for f in files {
+            digest.update(f.path.utf8)
+            digest.update([0])
+            digest.update(f.bytes)
+            digest.update([0])
+            policy.files.append(f.path)
+            let root: YAMLNode?
+            var findings: [Diagnostic] = []
+            do {
+                root = try YAMLLoader.load(f.bytes, file: f.path, findings: &findings)
+            } catch {
+                diags.append(contentsOf: findings)
+                diags.append(error.diagnostic)
+                continue
+            }
+            diags.append(contentsOf: findings)
+            if let root { collect(root) }
+        }
+        policy.digest = SHA256.hex(digest.finalize())
+        compileFeatures()
+        compileLists()
+        compilePlans()
+        declareFacts()
+        declareDenials()
+        compileFacts()
+        compileSubscription()
+        compileGuards()
+        compileFlags()
+        compileDenialBodies()
+    }
+
+    /// Splits one file's top level into sections; reports unknown keys and definitions made twice.
+    mutating func collect(_ root: YAMLNode) {
+        if case .scalar(_, _, _) = root.kind, root.resolved == .null { return }
+        guard case .mapping(let pairs) = root.kind else {
+            diags.error(
+                .invalid_type, "the top level of a policy file must be a mapping of sections, got \(root.typeName)",
+                at: root.start)
+            return
+        }
+        for (k, v) in pairs {
+            let key = k.scalarText ?? ""
+            switch key {
+            case "version":
+                if v.resolved != .int(1) {
+                    diags.error(.invalid_version, "version must be 1, got \(describe(v))", at: v.start)
+                }
+            case "subscription":
+                if let first = subscriptionKey {
+                    diags.error(
+                        .duplicate_definition,
+                        "section 'subscription' is defined twice (first at \(first)); at most one file may define it",
+                        at: k.start, related: [first])
+                } else if v.resolved != .null {
+                    subscriptionNode = v
+                    subscriptionKey = k.start
+                }
+            case "guards":
+                if v.resolved == .null { continue }
+                guard case .sequence(let items) = v.kind else {
+                    diags.error(.invalid_type, "guards must be a list, got \(v.typeName)", at: v.start)
+                    continue
+                }
+                guardNodes += items
+            case _ where BundleCompiler.mappingSections.contains(key):
+                if v.resolved == .null { continue }
+                guard case .mapping(let entries) = v.kind else {
+                    diags.error(.invalid_type, "\(key) must be a mapping, got \(v.typeName)", at: v.start)
+                    continue
+                }
+                for (ek, ev) in entries {
+                    let name = ek.scalarText ?? ""
+                    if let first = sections[key]?.first(where: { $0.key == name }) {
+                        diags.error(
+                            .duplicate_definition,
+                            "\(singular(key)) '\(name)' is defined twice (first at \(first.keyNode.start))",
+                            at: ek.start, related: [first.keyNode.start])
+                        continue
+                    }
+                    sections[key, default: []].append(SectionEntry(key: name, keyNode: ek, value: ev))
+                }
+            default:
+                unknownKey(key, at: k.start, in: "the top level", allowed: BundleCompiler.topLevelKeys)
+            }
+        }
+    }
+
+    func singular(_ section: String) -> String {
+        switch section {
+        case "features": "feature"
+        case "plans": "plan"
+        case "facts": "fact"
+        case "lists": "list"
+        case "flags": "flag"
+        case "denials": "denial"
+        default: section
+        }
+    }
+
+    // MARK: - Helpers shared by the section passes
+
+    mutating func unknownKey(_ key: String, at loc: SourceLocation, in what: String, allowed: [String]) {
+        var message = "unknown key '\(key)' in \(what)"
+        if key == "<<" {
+            message += " (YAML merge keys are not supported)"
+        } else {
+            message += Suggest.hint(key, allowed)
+        }
+        message += "; allowed: \(allowed.joined(separator: ", "))"
+        diags.error(.unknown_key, message, at: loc)
+    }
+
+    /// The pairs of a mapping node, with unknown keys reported. Nil (and an error) when not a mapping.
+    mutating func fields(
+        _ node: YAMLNode, _ path: String, allowed: [String], required: [String] = []
+    ) -> [String: (key: YAMLNode, value: YAMLNode)]? {
+        guard case .mapping(let pairs) = node.kind else {
+            diags.error(.invalid_type, "\(path) must be a mapping, got \(describe(node))", at: node.start)
+            return nil
+        }
+        var out: [String: (key: YAMLNode, value: YAMLNode)] = [:]
+        for (k, v) in pairs {
+            let key = k.scalarText ?? ""
+            if allowed.contains(key) {
+                out[key] = (k, v)
+            } else {
+                unknownKey(key, at: k.start, in: path, allowed: allowed)
+            }
+        }
+        for r in required where out[r] == nil {
+            diags.error(.missing_key, "\(path) is missing required key '\(r)'", at: node.start)
+        }
+        return out
+    }
+
+    /// A short rendering of a node for messages: `'yes'`, `42`, `a list`.
+    func describe(_ node: YAMLNode) -> String {
+        switch node.resolved {
+        case .string(let s)?: return "the string '\(s)'"
+        case .int(let i)?: return "the integer \(i)"
+        case .intOverflow(let s)?: return "the integer \(s)"
+        case .float(let s)?: return "the number \(s)"
+        case .bool(let b)?: return "the boolean \(b)"
+        case .null?: return "null"
+        case nil: return node.typeName
+        }
+    }
+
+    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
+        if case .string(let s)? = node.resolved { return s }
+        diags.error(.invalid_type, "\(path) must be a string, got \(describe(node))", at: node.start)
+        return nil
+    }
+
+    mutating func bool(_ node: YAMLNode, _ path: String) -> Bool? {
+        if case .bool(let b)? = node.resolved { return b }
+        diags.error(.invalid_type, "\(path) must be true or false, got \(describe(node))", at: node.start)
+        return nil
+    }
+
+    mutating func int(_ node: YAMLNode, _ path: String, min: Int64? = nil, max: Int64? = nil) -> Int64? {
+        switch node.resolved {
+        case .int(let i)?:
+            if let min, i < min {
+                diags.error(.invalid_value, "\(path) must be at least \(min), got \(i)", at: node.start)
+                return nil
+            }
+            if let max, i > max {
+                diags.error(.invalid_value, "\(path) must be at most \(max), got \(i)", at: node.start)
+                return nil
+            }
+            return i
+        case .intOverflow(let s)?:
+            diags.error(.integer_overflow, "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
+        default:
+            diags.error(.invalid_type, "\(path) must be an integer, got \(describe(node))", at: node.start)
+        }
+        return nil
+    }
+
+    mutating func stringList(_ node: YAMLNode, _ path: String) -> [(String, YAMLNode)]? {
+        guard case .sequence(let items) = node.kind else {
+            diags.error(.invalid_type, "\(path) must be a list, got \(describe(node))", at: node.start)
+            return nil
+        }
+        var out: [(String, YAMLNode)] = []
+        for (i, item) in items.enumerated() {
+            if let s = string(item, "\(path)[\(i)]") { out.append((s, item)) }
+        }
+        return out
+    }
+
+    mutating func duration(_ node: YAMLNode, _ path: String, positive: Bool = true) -> PolicyDuration? {
+        guard case .string(let s)? = node.resolved, let d = PolicyDuration.parse(s) else {
+            diags.error(
+                .invalid_duration,
+                "\(path) must be a duration like 14d or 24h (units s, m, h, d, w), got \(describe(node))",
+                at: node.start)
+            return nil
+        }
+        if positive && d.seconds <= 0 {
+            diags.error(.invalid_duration, "\(path) must be longer than zero, got \(s)", at: node.start)
+            return nil
+        }
+        return d
+    }
+
+    static func isValidKey(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard let f = u.first, f >= 97 && f <= 122 else { return false }
+        return u.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+
+    /// Reports a key that does not follow `[a-z][a-z0-9_]*`. Returns whether it is valid.
+    @discardableResult
+    mutating func checkKeyName(_ name: String, _ kind: String, at loc: SourceLocation) -> Bool {
+        if BundleCompiler.isValidKey(name) { return true }
+        var message = "\(kind) key '\(name)' must match [a-z][a-z0-9_]*"
+        if name == "<<" { message = "unknown key '<<' (YAML merge keys are not supported)" }
+        diags.error(name == "<<" ? .unknown_key : .invalid_name, message, at: loc)
+        return false
+    }
+
+    /// Parses and type-checks an expression held by `node` (a string, or a boolean literal).
+    mutating func expression(_ node: YAMLNode, _ path: String, context: ExprContext) -> (Expr, ExprReads)? {
+        let text: String
+        switch node.resolved {
+        case .string(let s)?: text = s
+        case .bool(let b)?: return (Expr(.literal(.bool(b)), offset: 0, type: .bool), ExprReads())
+        default:
+            diags.error(.invalid_type, "\(path) must be an expression string, got \(describe(node))", at: node.start)
+            return nil
+        }
+        return expression(text, path, context: context, node: node, base: 0)
+    }
+
+    /// Compiles `text`, which sits at byte `base` of the scalar `node`.
+    mutating func expression(
+        _ text: String, _ path: String, context: ExprContext, node: YAMLNode, base: Int
+    ) -> (Expr, ExprReads)? {
+        switch ExpressionCompiler.compile(text, in: context, env: env) {
+        case .success(let r): return r
+        case .failure(let p):
+            diags.error(p.code, "\(path): \(p.message)", at: locator.location(in: node, offset: base + p.offset))
+            return nil
+        }
+    }
+
+    /// The text of an expression scalar as written (`true`/`false` for boolean literals).
+    func expressionText(_ node: YAMLNode) -> String {
+        switch node.resolved {
+        case .string(let t)?: t
+        case .bool(let b)?: b ? "true" : "false"
+        default: node.scalarText ?? ""
+        }
+    }
+
+    /// Position of byte `offset` in the scalar `node`.
+    func location(_ node: YAMLNode, _ offset: Int) -> SourceLocation { locator.location(in: node, offset: offset) }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A step between routing and the handler: lets the request through or answers it with an error. Steps run in
+/// the order `App.steps` lists them.
+protocol Middleware: Sendable {
+    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError)
+}
+
+/// The route's methods: 405 with `Allow` otherwise.
+struct MethodStep: Middleware {
+    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+        guard route.methods.contains(req.method) else {
+            let allowed = route.methods.joined(separator: ", ")
+            throw HTTPError(
+                405, "method_not_allowed", "\(route.label) allows \(allowed)", headers: [("Allow", allowed)])
+        }
+    }
+}
+
+/// Bearer keys and roles (SPEC §6.5): 401 without a valid key, 403 when its role is not enough.
+struct AuthStep: Middleware {
+    let auth: Auth
+
+    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+        guard let role = route.role else { return }
+        switch auth.authorize(req.authorization, needs: role) {
+        case .allowed: return
+        case .unauthenticated:
+            throw HTTPError(401, "unauthorized", "a valid 'Authorization: Bearer <key>' is required")
+        case .forbidden: throw HTTPError(403, "forbidden", "this key's role cannot use \(route.label)")
+        }
+    }
+}
+
+/// 413 for a body over the cap (the socket layer did not keep it).
+struct BodySizeStep: Middleware {
+    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+        if req.bodyTooLarge { throw HTTPError(413, "payload_too_large", "the request body is over 1 MiB") }
+    }
+}
+
+/// 415 unless a JSON endpoint gets `application/json` with no charset or charset utf-8 (SPEC §6.5, §9).
+struct ContentTypeStep: Middleware {
+    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+        guard route.body == .json, let problem = Self.problem(req.contentType) else { return }
+        throw HTTPError(415, "unsupported_media_type", problem)
+    }
+
+    /// The values nearly every client sends, compared without allocating (ASCII case-insensitively).
+    static let common: [[UInt8]] = [Array("application/json".utf8), Array("application/json; charset=utf-8".utf8)]
+
+    /// nil when the Content-Type is acceptable, else what is wrong with it.
+    static func problem(_ value: String?) -> String? {
+        guard let value else { return "Content-Type must be application/json" }
+        if common.contains(where: { asciiCaseInsensitiveEqual(value.utf8, $0) }) { return nil }
+        let parts = value.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.first?.lowercased() == "application/json" else {
+            return "Content-Type must be application/json, got '\(String(value.prefix(100)))'"
+        }
+        for p in parts.dropFirst() {
+            let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, kv[0].lowercased() == "charset" else { continue }
+            let charset = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased()
+            if charset != "utf-8" && charset != "utf8" { return "only charset=utf-8 is accepted, got '\(kv[1])'" }
+        }
+        return nil
+    }
+}
+
+/// Whether `a` equals `b` byte for byte, ignoring ASCII case.
+func asciiCaseInsensitiveEqual(_ a: String.UTF8View, _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var i = 0
+    for c in a {
+        let x = c | (c >= 0x41 && c <= 0x5A ? 0x20 : 0)
+        if x != b[i] { return false }
+        i += 1
+    }
+    return true
+}

@@ -1,0 +1,30 @@
+extension App {
+    /// Every endpoint of the service, each declared once (SPEC §6). The order is the order of `/metrics` labels
+    /// and of matching (the first pattern that matches wins).
+    static let routes: [Route] = [
+        Route("/healthz", ["GET"], role: nil, Operations.healthz),
+        Route("/readyz", ["GET"], role: nil, Operations.readyz),
+        Route("/metrics", ["GET"], role: nil, Operations.metrics),
+        Route("/v1/check", ["POST"], role: .check, body: .json, Decisions.check),
+        Route("/v1/entitlements", ["POST"], role: .check, body: .json, Decisions.entitlements),
+        Route("/v1/catalog", ["GET"], role: .check, Catalog.handle),
+        Route("/v1/policy", ["GET"], role: .check, PolicyEndpoints.info),
+        Route("/v1/policy/reload", ["POST"], role: .admin, PolicyEndpoints.reload),
+        Route("/ofrep/v1/evaluate/flags", ["POST"], role: .check, body: .json, OFREP.bulk),
+        Route("/ofrep/v1/configuration", ["GET"], role: .check, OFREP.configuration),
+        Route("/ofrep/v1/evaluate/flags/{key}", ["POST"], role: .check, body: .json, OFREP.single),
+        // Account state (SPEC §6.3), one metrics label for all of them.
+        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+        Route("/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+        Route(
+            "/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", Accounts.stateless),
+        Route("/v1/accounts/{id}/trial", ["POST"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+        Route(
+            "/v1/accounts/{id}/overrides/{feature}", ["PUT", "DELETE"], role: .admin, label: "/v1/accounts",
+            Accounts.stateless),
+        Route(
+            "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, label: "/v1/accounts",
+            Accounts.stateless),
+    ]
+}
