@@ -27,7 +27,7 @@ def test_boolean_flag_rollout(client):
     d = client.get_boolean_details("self_serve_enabled", False, ctx("acc_27"))
     assert d.value is True and d.reason == Reason.TARGETING_MATCH and d.error_code is None
     d = client.get_boolean_details("self_serve_enabled", True, ctx("acc_1"))
-    assert d.value is False and d.reason == Reason.DEFAULT
+    assert d.value is False and d.reason == Reason.STATIC
 
 
 def test_user_context_reaches_rules(client):

@@ -49,18 +49,34 @@ import Testing
         }
     }
 
-    @Test func everyEndpointIsDeclaredOnce() {
+    @Test func everyEndpointIsDeclaredOnce() throws {
         let patterns = App.routes.map(\.pattern)
         #expect(Set(patterns).count == patterns.count)
         // Each route's own pattern, with parameters filled in, finds that route.
         for (i, r) in App.routes.enumerated() {
             let path = r.segments.map { if case .literal(let l) = $0 { l } else { "x" } }.joined(separator: "/")
-            #expect(App.table.find("/" + path)?.index == i, "\(r.pattern)")
+            #expect(try App.table.find("/" + path)?.index == i, "\(r.pattern)")
         }
-        #expect(App.table.find("/v1/accounts/a/overrides/sso")?.parameters == ["a", "sso"])
-        #expect(App.table.find("/v1/accounts//trial") == nil)
-        #expect(App.table.find("/v1/check/") == nil)
+        #expect(try App.table.find("/v1/accounts/a/overrides/sso")?.parameters == ["a", "sso"])
+        #expect(try App.table.find("/v1/accounts//trial") == nil)
+        #expect(try App.table.find("/v1/check/") == nil)
         #expect(App.table.labels.last == "other")
+    }
+
+    @Test func pathsAreCheckedAndDecodedPerSegment() throws {
+        // Escapes decode inside their segment: an encoded slash can be part of a parameter, never a separator.
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/a%2Fb")?.parameters == ["a/b"])
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/%CC%81x")?.parameters == ["\u{301}x"])
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/\u{301}x")?.parameters == ["\u{301}x"])
+        #expect(try App.table.find("/v1/%63heck")?.index == App.routes.firstIndex { $0.pattern == "/v1/check" })
+        for bad in ["/v1%2Fpolicy", "/v1/policy%00x", "/v1%5Cpolicy", "/v1/pol\ricy", "/v1/po licy", "/v1/%zz", "/v1/%4",
+            "/v1/%FF"]
+        {
+            #expect(throws: HTTPError.self, "\(bad)") { try App.table.find(bad) }
+        }
+        let r = app().respond(to: HTTPRequest(method: "GET", path: "/v1%2Fpolicy"))
+        #expect(r.status == 400)
+        #expect(json(r)["error"] == .string("bad_request"))
     }
 
     @Test func contentTypeRules() {

@@ -9,6 +9,8 @@ public struct JSONParser {
     }
 
     public static let maxDepth = 64
+    /// Objects with more members than this check duplicate keys with a hash set instead of a scan.
+    static let scanLimit = 8
 
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
         var p = JSONParser(bytes: bytes)
@@ -50,6 +52,9 @@ public struct JSONParser {
             guard depth < JSONParser.maxDepth else { throw fail("nesting deeper than \(JSONParser.maxDepth) levels") }
             i += 1
             var members: [(String, JSONValue)] = []
+            // Duplicate keys: a scan of the few members small objects have; past `scanLimit` members a hash set
+            // (String hashing is seeded per process), so an object of n keys costs O(n), never O(n²).
+            var keys = Set<String>()
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -60,9 +65,14 @@ public struct JSONParser {
                 guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let keyAt = i
                 let key = try string()
-                for m in members where m.0 == key {
-                    throw Failure(message: "duplicate key \"\(key)\"", offset: keyAt)
+                let duplicate: Bool
+                if members.count < JSONParser.scanLimit {
+                    duplicate = members.contains { $0.0 == key }
+                } else {
+                    if keys.isEmpty { keys = Set(members.map(\.0)) }
+                    duplicate = !keys.insert(key).inserted
                 }
+                if duplicate { throw Failure(message: "duplicate key \"\(key)\"", offset: keyAt) }
                 skipWhitespace()
                 guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 i += 1

@@ -4,11 +4,16 @@ import Foundation
     import Glibc
 #endif
 
-/// `entitlements serve [DIR] [--listen HOST:PORT] [--stateless] [--keys-file FILE]`: the HTTP service.
+/// `entitlements serve [DIR] [--listen HOST:PORT] [--stateless] [--keys-file FILE] …`: the HTTP service. The edge's
+/// limits (docs/API.md, "Running in production") are flags with the defaults of `HTTPServer.Config`.
 enum ServeCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
         let parsed = try Arguments(
-            args, valued: ["--listen", "--keys-file", "--database-url", "--threads"],
+            args,
+            valued: [
+                "--listen", "--keys-file", "--database-url", "--threads", "--head-timeout", "--request-timeout",
+                "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory",
+            ],
             switches: ["--stateless", "--no-watch"])
         let dir = try parsed.directory()
         if parsed.options["--database-url"] != nil {
@@ -41,11 +46,11 @@ enum ServeCommand {
         let holder = PolicyHolder(directory: dir, program: program)
         let app = App(policy: holder, auth: auth)
         Signals.block()
-        let server = HTTPServer { app.respond(to: $0) }
-        var config = HTTPServer.Config()
+        let server = HTTPServer(responder: app)
+        var config = try edgeConfig(parsed)
         config.host = host
         config.port = port
-        config.threads = Int(parsed.options["--threads"] ?? "") ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        app.metrics.edge.withLock { $0 = { [weak server] in server?.stats() ?? EdgeStats() } }
         let bound: UInt16
         do {
             bound = try server.start(config)
@@ -88,5 +93,25 @@ enum ServeCommand {
         server.stop(drainMilliseconds: 10_000)
         Log.line("info", "stopped")
         return ExitCode.ok
+    }
+
+    /// The socket layer's limits from the command line (each flag defaults to `HTTPServer.Config`'s value).
+    static func edgeConfig(_ parsed: Arguments) throws(UsageError) -> HTTPServer.Config {
+        var c = HTTPServer.Config()
+        func number(_ flag: String, _ range: ClosedRange<Double>) throws(UsageError) -> Double? {
+            guard let text = parsed.options[flag] else { return nil }
+            guard let v = Double(text), range.contains(v) else {
+                throw UsageError(message: "\(flag) takes a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+            }
+            return v
+        }
+        c.threads = try number("--threads", 1...256).map { Int($0) } ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        if let v = try number("--head-timeout", 0...3600) { c.headTimeoutSeconds = v }
+        if let v = try number("--request-timeout", 0...3600) { c.requestTimeoutSeconds = v }
+        if let v = try number("--idle-timeout", 1...3600) { c.idleTimeoutSeconds = Int(v) }
+        if let v = try number("--max-connections", 16...100_000) { c.connectionLimit = Int(v) }
+        if let v = try number("--per-address-limit", 0...100_000) { c.perAddressLimit = Int(v) }
+        if let v = try number("--body-memory", 0...65536) { c.bodyMemory = Int(v * 1024 * 1024) }
+        return c
     }
 }

@@ -1,13 +1,17 @@
-/// The service as a function from request to response (SPEC §6): route, run the middleware steps, call the
-/// handler, record metrics and log errors. The socket layer calls `respond(to:)`; tests call it directly.
-final class App: Sendable {
+/// The service as a function from request to response (SPEC §6), in the two steps the socket layer drives:
+/// `admit` once the request head is in (framing, path, route, and every check that needs no body: 400, 404, 405,
+/// 401/403, FLAG_NOT_FOUND, 413, 415, 503 — before a byte of the body is read), then `respond` with the whole
+/// request, then `finish` once the response was queued (metrics, request log). Tests call `respond(to:)`.
+final class App: HTTPResponder {
     let policy: PolicyHolder
     let auth: Auth
     let metrics: Metrics
     /// Clock for requests without `now` (injectable for tests).
     let clock: @Sendable () -> Timestamp
-    /// Between routing and the handler, in this order: 405, 401/403, 413, 415.
-    let steps: [any Middleware]
+    /// What `admit` runs after routing, in this order: 405, 401/403, the route's precheck, 413, 415, 503.
+    let headSteps: [any Middleware]
+    /// What `respond` runs before the handler: the limits a body can cross while it streams in (413, 503).
+    let bodySteps: [any Middleware]
 
     static let table = RouteTable(routes)
 
@@ -16,40 +20,89 @@ final class App: Sendable {
         self.auth = auth
         self.clock = clock
         metrics = Metrics(labels: Self.table.labels)
-        steps = [MethodStep(), AuthStep(auth: auth), BodySizeStep(), ContentTypeStep()]
+        headSteps = [
+            MethodStep(), AuthStep(auth: auth), PrecheckStep(), BodySizeStep(), ContentTypeStep(), BudgetStep(),
+        ]
+        bodySteps = [BodySizeStep(), BudgetStep()]
     }
 
-    func respond(to req: HTTPRequest) -> HTTPResponse {
+    private func context(_ parameters: [String] = []) -> RequestContext {
+        RequestContext(policy: policy, program: policy.program, metrics: metrics, clock: clock, parameters: parameters)
+    }
+
+    private func exchange(_ req: HTTPRequest, _ response: HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double)
+        -> Exchange
+    {
+        Exchange(response: response, label: label, tally: tally, started: t, method: req.method, path: req.path)
+    }
+
+    func admit(_ req: HTTPRequest) -> Admission {
         let start = Clock.monotonicSeconds()
-        let found = Self.table.find(req.path)
-        var context = RequestContext(
-            policy: policy, program: policy.program, metrics: metrics, clock: clock, parameters: found?.parameters ?? []
-        )
-        let res: HTTPResponse
+        var label = Self.table.otherLabel
         do throws(HTTPError) {
-            res = try handle(req, found.map { Self.table.routes[$0.index] }, &context)
+            if let (status, detail) = req.framingError {
+                var e = HTTPError(status, status == 501 ? "not_implemented" : "bad_request", detail)
+                e.close = true
+                throw e
+            }
+            guard let (index, parameters) = try Self.table.find(req.path) else {
+                throw HTTPError(404, "not_found", "no endpoint at \(String(req.path.prefix(200)))")
+            }
+            label = Self.table.labelIndex[index]
+            let route = Self.table.routes[index]
+            var context = context(parameters)
+            for step in headSteps { try step.handle(req, route, &context) }
+            return .proceed(route: index)
         } catch {
-            res = error.response
+            return .answer(exchange(req, error.response, label: label, tally: nil, start))
+        }
+    }
+
+    func respond(to req: HTTPRequest, route index: Int) -> Exchange {
+        let start = Clock.monotonicSeconds()
+        let route = Self.table.routes[index]
+        // The route matched in `admit`; its parameters are read again from the same path.
+        let parameters = (try? Self.table.find(req.path))?.parameters ?? []
+        var context = context(parameters)
+        let response: HTTPResponse
+        do throws(HTTPError) {
+            for step in bodySteps { try step.handle(req, route, &context) }
+            response = try route.handler(req, &context)
+        } catch {
+            response = error.response
+        }
+        return exchange(req, response, label: Self.table.labelIndex[index], tally: context.tally, start)
+    }
+
+    func finish(_ e: Exchange, queued: Bool) {
+        guard queued else {
+            metrics.unqueued()
+            Log.line(
+                "error", "response_not_queued",
+                [("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))), ("status", .int(Int64(e.response.status)))])
+            return
         }
         metrics.record(
-            route: found.map { Self.table.labelIndex[$0.index] } ?? Self.table.otherLabel, status: res.status,
-            seconds: Clock.monotonicSeconds() - start, decisions: context.tally)
-        if res.status >= 400 {
+            route: e.label, status: e.response.status, seconds: Clock.monotonicSeconds() - e.started,
+            decisions: e.tally)
+        if e.response.status >= 400 {
             var fields: [(String, JSONValue)] = [
-                ("method", .string(req.method)), ("path", .string(String(req.path.prefix(200)))),
-                ("status", .int(Int64(res.status))),
+                ("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))),
+                ("status", .int(Int64(e.response.status))),
             ]
-            if let code = res.errorCode { fields.append(("error", .string(code))) }
-            Log.line(res.status >= 500 ? "error" : "warn", "request_error", fields)
+            if let code = e.response.errorCode { fields.append(("error", .string(code))) }
+            Log.line(e.response.status >= 500 ? "error" : "warn", "request_error", fields)
         }
-        return res
     }
 
-    private func handle(_ req: HTTPRequest, _ route: Route?, _ context: inout RequestContext) throws(HTTPError)
-        -> HTTPResponse
-    {
-        guard let route else { throw HTTPError(404, "not_found", "no endpoint at \(String(req.path.prefix(200)))") }
-        for step in steps { try step.handle(req, route) }
-        return try route.handler(req, &context)
+    /// The whole pipeline for a request already in memory (tests, tools): admit, respond, finish.
+    func respond(to req: HTTPRequest) -> HTTPResponse {
+        let e: Exchange
+        switch admit(req) {
+        case .answer(let answer): e = answer
+        case .proceed(let route): e = respond(to: req, route: route)
+        }
+        finish(e, queued: true)
+        return e.response
     }
 }

@@ -12,7 +12,9 @@ extension App {
         Route("/v1/policy/reload", ["POST"], role: .admin, PolicyEndpoints.reload),
         Route("/ofrep/v1/evaluate/flags", ["POST"], role: .check, body: .json, OFREP.bulk),
         Route("/ofrep/v1/configuration", ["GET"], role: .check, OFREP.configuration),
-        Route("/ofrep/v1/evaluate/flags/{key}", ["POST"], role: .check, body: .json, OFREP.single),
+        Route(
+            "/ofrep/v1/evaluate/flags/{key}", ["POST"], role: .check, body: .json, precheck: OFREP.knownKey,
+            OFREP.single),
         // Account state (SPEC §6.3), one metrics label for all of them.
         Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),
         Route("/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, label: "/v1/accounts", Accounts.stateless),

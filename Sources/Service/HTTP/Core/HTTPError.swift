@@ -17,6 +17,8 @@ struct HTTPError: Error {
     var shape = Shape.standard
     /// Further members of a standard body (the diagnostics of a rejected reload).
     var extra: [(String, JSONValue)] = []
+    /// Close the connection after the answer (framing errors).
+    var close = false
 
     init(
         _ status: Int, _ code: String, _ detail: String, path: String? = nil, headers: [(String, String)] = [],
@@ -56,6 +58,7 @@ struct HTTPError: Error {
         }
         var r = HTTPResponse.json(status, .object(m), headers: headers)
         r.errorCode = code
+        r.close = close
         return r
     }
 }

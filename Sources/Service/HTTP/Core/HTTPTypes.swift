@@ -1,6 +1,7 @@
 /// An HTTP request as the handlers see it: the socket layer fills it, tests build it by hand.
 struct HTTPRequest {
     var method: String
+    /// The path of the request target exactly as sent: not percent-decoded, without the query.
     var path: String
     /// The request headers the service reads.
     var contentType: String?
@@ -9,6 +10,10 @@ struct HTTPRequest {
     var body: [UInt8] = []
     /// The body was over the cap and was not kept.
     var bodyTooLarge = false
+    /// The body could not be held within the budget for bodies in flight.
+    var overBudget = false
+    /// A framing problem the socket layer found in the head (RFC 9112): the status (400 or 501) and why.
+    var framingError: (status: Int, detail: String)?
 }
 
 /// An HTTP response: status, body and headers.
@@ -19,8 +24,36 @@ struct HTTPResponse {
     var headers: [(String, String)] = []
     /// The error code of an error response (for the request log), without parsing the body back.
     var errorCode: String?
+    /// Close the connection after this response.
+    var close = false
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> HTTPResponse {
         HTTPResponse(status: status, body: JSONWriter.serialize(value), headers: headers)
     }
+}
+
+/// One request's outcome as the service records it: the response, the metrics label it counts under, the decisions
+/// it made and when it started.
+struct Exchange {
+    var response: HTTPResponse
+    var label: Int
+    var tally: DecisionTally?
+    var started: Double
+    var method: String
+    var path: String
+}
+
+/// What the service says once a request's head is in: answer now (the body is never read), or read the body and
+/// come back with the route that was matched.
+enum Admission {
+    case answer(Exchange)
+    case proceed(route: Int)
+}
+
+/// What the socket layer drives: the head of a request, then (if admitted) the whole request, then the outcome once
+/// the response was queued or could not be.
+protocol HTTPResponder: Sendable {
+    func admit(_ req: HTTPRequest) -> Admission
+    func respond(to req: HTTPRequest, route: Int) -> Exchange
+    func finish(_ exchange: Exchange, queued: Bool)
 }

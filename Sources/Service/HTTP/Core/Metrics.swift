@@ -21,11 +21,17 @@ final class Metrics: Sendable {
     }
     private let state: Mutex<State>
     let storeErrors = Atomic<Int>(0)
+    /// Responses the socket layer could not queue (not counted as answered).
+    let unqueuedResponses = Atomic<Int>(0)
+    /// What the socket layer refused on its own (deadlines, evictions, body memory); set once the server runs.
+    let edge = Mutex<(@Sendable () -> EdgeStats)?>(nil)
 
     init(labels: [String]) {
         self.labels = labels
         state = Mutex(State(requests: [Int](repeating: 0, count: labels.count * (Metrics.statuses.count + 1))))
     }
+
+    func unqueued() { unqueuedResponses.add(1, ordering: .relaxed) }
 
     func record(route: Int, status: Int, seconds: Double, decisions: DecisionTally?) {
         var b = 0
@@ -98,6 +104,35 @@ final class Metrics: Sendable {
         single(
             "entitlements_store_errors_total", "counter", "Account store errors.",
             " \(storeErrors.load(ordering: .relaxed))")
+        single(
+            "entitlements_http_unqueued_responses_total", "counter",
+            "Responses the HTTP layer could not queue (the client was gone); not counted as answered.",
+            " \(unqueuedResponses.load(ordering: .relaxed))")
+        if let stats = edge.withLock({ $0 })?() {
+            single(
+                "entitlements_http_head_timeouts_total", "counter",
+                "Connections closed because a request head did not arrive in time.", " \(stats.headTimeouts)")
+            single(
+                "entitlements_http_request_timeouts_total", "counter",
+                "Requests answered 408 because the whole request did not arrive in time.", " \(stats.requestTimeouts)")
+            single(
+                "entitlements_http_connections_evicted_total", "counter",
+                "Connections waiting for a request head closed to make room for new ones.", " \(stats.evicted)")
+            single(
+                "entitlements_http_connections_refused_total", "counter",
+                "New connections closed at once because no room could be made.", " \(stats.refused)")
+            single(
+                "entitlements_http_body_bytes", "gauge", "Bytes of request bodies held right now.", " \(stats.bodyBytes)")
+        }
         return o
     }
+}
+
+/// Counters the socket layer keeps of what it refused on its own.
+struct EdgeStats: Sendable {
+    var headTimeouts = 0
+    var requestTimeouts = 0
+    var evicted = 0
+    var refused = 0
+    var bodyBytes = 0
 }

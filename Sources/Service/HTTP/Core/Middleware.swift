@@ -1,14 +1,15 @@
 import Foundation
 
 /// A step between routing and the handler: lets the request through or answers it with an error. Steps run in
-/// the order `App.steps` lists them.
+/// the order `App.headSteps` and `App.bodySteps` list them; the head steps read only the request head, so they
+/// answer before any byte of the body is read.
 protocol Middleware: Sendable {
-    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError)
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError)
 }
 
 /// The route's methods: 405 with `Allow` otherwise.
 struct MethodStep: Middleware {
-    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
         guard route.methods.contains(req.method) else {
             let allowed = route.methods.joined(separator: ", ")
             throw HTTPError(
@@ -21,7 +22,7 @@ struct MethodStep: Middleware {
 struct AuthStep: Middleware {
     let auth: Auth
 
-    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
         guard let role = route.role else { return }
         switch auth.authorize(req.authorization, needs: role) {
         case .allowed: return
@@ -34,14 +35,31 @@ struct AuthStep: Middleware {
 
 /// 413 for a body over the cap (the socket layer did not keep it).
 struct BodySizeStep: Middleware {
-    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
         if req.bodyTooLarge { throw HTTPError(413, "payload_too_large", "the request body is over 1 MiB") }
+    }
+}
+
+/// The route's own check of its path parameters before anything else (an unknown OFREP flag key is
+/// `FLAG_NOT_FOUND` before any content check, SPEC §9).
+struct PrecheckStep: Middleware {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
+        try route.precheck?(req, &context)
+    }
+}
+
+/// 503 when the body cannot be held within the budget for bodies in flight (the socket layer flags it).
+struct BudgetStep: Middleware {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
+        guard req.overBudget else { return }
+        throw HTTPError(
+            503, "server_busy", "too many request bodies in flight; retry shortly", headers: [("Retry-After", "1")])
     }
 }
 
 /// 415 unless a JSON endpoint gets `application/json` with no charset or charset utf-8 (SPEC §6.5, §9).
 struct ContentTypeStep: Middleware {
-    func handle(_ req: HTTPRequest, _ route: Route) throws(HTTPError) {
+    func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
         guard route.body == .json, let problem = Self.problem(req.contentType) else { return }
         throw HTTPError(415, "unsupported_media_type", problem)
     }

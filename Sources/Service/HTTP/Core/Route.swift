@@ -11,6 +11,8 @@ struct Route: Sendable {
 
     /// A handler: the request and its context in, the response out, or an error the service answers with.
     typealias Handler = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> HTTPResponse
+    /// A check of the path parameters that runs before the body is read (after auth).
+    typealias Precheck = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> Void
 
     enum Segment: Sendable, Equatable {
         case literal(String)
@@ -27,12 +29,13 @@ struct Route: Sendable {
     /// The `route` label of `/metrics` (several routes may share one).
     let label: String
     let handler: Handler
+    let precheck: Precheck?
     /// The UTF-8 bytes of each literal segment (empty for parameters), for matching without decoding.
     private let literalBytes: [[UInt8]]
 
     init(
         _ pattern: String, _ methods: [String], role: Auth.Role?, body: Body = .none, label: String? = nil,
-        _ handler: @escaping Handler
+        precheck: Precheck? = nil, _ handler: @escaping Handler
     ) {
         self.pattern = pattern
         segments = pattern.split(separator: "/").map {
@@ -45,21 +48,20 @@ struct Route: Sendable {
         self.body = body
         self.label = label ?? pattern
         self.handler = handler
+        self.precheck = precheck
     }
 
-    /// The parameters when `path` matches the pattern (segment by segment over the path's bytes; allocates only
-    /// for the parameters), else nil.
-    func match(_ path: String) -> [Substring]? {
+    /// The parameters when the raw `path` (no percent-escapes in it) matches the pattern, else nil. Segment by
+    /// segment over the path's bytes; allocates only for the parameters.
+    func match(_ path: String) -> [String]? {
         var ranges: [Range<Int>] = []
         let matched =
             path.utf8.withContiguousStorageIfAvailable { matchBytes($0, &ranges) }
             ?? Array(path.utf8).withUnsafeBufferPointer { matchBytes($0, &ranges) }
         guard matched else { return nil }
-        let utf8 = path.utf8
-        return ranges.map { r in
-            let from = utf8.index(utf8.startIndex, offsetBy: r.lowerBound)
-            return path[from..<utf8.index(from, offsetBy: r.count)]
-        }
+        if ranges.isEmpty { return [] }
+        let bytes = Array(path.utf8)
+        return ranges.map { String(decoding: bytes[$0], as: UTF8.self) }
     }
 
     private func matchBytes(_ bytes: UnsafeBufferPointer<UInt8>, _ parameters: inout [Range<Int>]) -> Bool {
@@ -85,6 +87,77 @@ struct Route: Sendable {
         }
         return i == bytes.count
     }
+
+    /// The parameters when the percent-decoded segments match the pattern, else nil.
+    func match(decoded: [[UInt8]]) -> [String]? {
+        guard decoded.count == segments.count else { return nil }
+        var parameters: [String] = []
+        for (k, segment) in segments.enumerated() {
+            switch segment {
+            case .literal: guard decoded[k] == literalBytes[k] else { return nil }
+            case .parameter:
+                guard !decoded[k].isEmpty else { return nil }
+                parameters.append(String(decoding: decoded[k], as: UTF8.self))
+            }
+        }
+        return parameters
+    }
+}
+
+/// The path of a request target, checked before routing. Raw control characters and spaces are refused (400),
+/// and so are malformed percent-escapes. Escapes are decoded segment by segment, so an encoded slash stays inside
+/// its segment: it can be part of a path parameter (an OFREP flag key) but never separates segments, and a path
+/// that matches no route because of an encoded slash, backslash or NUL is refused (400) rather than not found.
+enum RequestTarget {
+    /// nil when the path has no escapes (its raw bytes are its segments), else the decoded segments.
+    static func check(_ path: String) throws(HTTPError) -> [[UInt8]]? {
+        var escaped = false
+        for b in path.utf8 {
+            if b < 0x21 || b == 0x7F {
+                throw HTTPError(400, "bad_request", "the request path contains a control character or a space")
+            }
+            if b == UInt8(ascii: "%") { escaped = true }
+        }
+        guard escaped else { return nil }
+        var segments: [[UInt8]] = []
+        for raw in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst() {
+            var out: [UInt8] = []
+            out.reserveCapacity(raw.count)
+            var i = raw.startIndex
+            while i < raw.endIndex {
+                if raw[i] == UInt8(ascii: "%") {
+                    let h = raw.index(after: i)
+                    guard h < raw.endIndex, raw.index(after: h) < raw.endIndex,
+                        let hi = hexValue(raw[h]), let lo = hexValue(raw[raw.index(after: h)])
+                    else { throw HTTPError(400, "bad_request", "the request path has a malformed percent-escape") }
+                    out.append(hi << 4 | lo)
+                    i = raw.index(h, offsetBy: 2)
+                } else {
+                    out.append(raw[i])
+                    i = raw.index(after: i)
+                }
+            }
+            guard String(validating: out, as: UTF8.self) != nil else {
+                throw HTTPError(400, "bad_request", "the request path does not decode to UTF-8")
+            }
+            segments.append(out)
+        }
+        return segments
+    }
+
+    /// Whether a decoded segment holds what only a path parameter may hold: a slash, a backslash or a NUL.
+    static func hasEncodedSeparator(_ segments: [[UInt8]]) -> Bool {
+        segments.contains { $0.contains { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") || $0 == 0 } }
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
 }
 
 /// What a handler gets besides the request: the serving program and its holder, the clock, the metrics, the path
@@ -95,7 +168,7 @@ struct RequestContext {
     let program: Program
     let metrics: Metrics
     let clock: @Sendable () -> Timestamp
-    var parameters: [Substring] = []
+    var parameters: [String] = []
     var tally: DecisionTally?
 
     /// The clock for requests without `now`.
@@ -127,10 +200,20 @@ struct RouteTable: Sendable {
         labelIndex = index
     }
 
-    /// The first route whose pattern matches, with its index and parameters.
-    func find(_ path: String) -> (index: Int, parameters: [Substring])? {
+    /// The first route whose pattern matches, with its index and (decoded) parameters; nil when none does (404).
+    /// Throws 400 for a path that fails `RequestTarget.check`, or matches nothing because of an encoded separator.
+    func find(_ path: String) throws(HTTPError) -> (index: Int, parameters: [String])? {
+        guard let decoded = try RequestTarget.check(path) else {
+            for (i, r) in routes.enumerated() {
+                if let p = r.match(path) { return (i, p) }
+            }
+            return nil
+        }
         for (i, r) in routes.enumerated() {
-            if let p = r.match(path) { return (i, p) }
+            if let p = r.match(decoded: decoded) { return (i, p) }
+        }
+        if RequestTarget.hasEncodedSeparator(decoded) {
+            throw HTTPError(400, "bad_request", "an encoded slash, backslash or NUL is allowed only inside a path parameter")
         }
         return nil
     }

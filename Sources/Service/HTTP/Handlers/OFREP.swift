@@ -86,7 +86,7 @@ enum OFREP {
             let matched = d.reason == .flag_rule
             return .object([
                 ("key", .string(key)), ("value", d.flagValue.map(Evaluation.json) ?? .null),
-                ("reason", .string(matched ? "TARGETING_MATCH" : "DEFAULT")),
+                ("reason", .string(matched ? "TARGETING_MATCH" : "STATIC")),
                 ("variant", .string(matched ? "rule" : "default")),
                 ("metadata", .object([("kind", .string("flag"))])),
             ])
@@ -126,9 +126,17 @@ enum OFREP {
         }
     }
 
+    /// An unknown key is `FLAG_NOT_FOUND` before the body or its Content-Type is looked at (SPEC §9).
+    static func knownKey(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) {
+        let key = context.parameters[0]
+        if lookup(context.program, key) == nil {
+            throw .ofrep(404, key: key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
+        }
+    }
+
     static func single(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
         let program = context.program
-        let key = String(context.parameters[0])
+        let key = context.parameters[0]
         guard let k = lookup(program, key) else {
             throw .ofrep(404, key: key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
         }

@@ -4,10 +4,11 @@ internal import CHTTP
     import Glibc
 #endif
 
-/// The socket layer: libmicrohttpd through the CHTTP shim. Each complete request is handed to `handler` on one of
-/// the daemon's worker threads; the handler's response is queued before the callback returns.
+/// The socket layer: libmicrohttpd through the CHTTP shim. For each request the responder is asked twice on one of
+/// the daemon's worker threads: once the head is in (it may answer before the body is read), and once the body is
+/// in. The response is queued before the callback returns; the responder hears whether it was.
 final class HTTPServer: @unchecked Sendable {
-    // @unchecked: `raw` is only touched by start/stop on the owning thread; workers only call `handler`.
+    // @unchecked: `raw` is only touched by start/stop on the owning thread; workers only call the responder.
     struct Config {
         var host = "127.0.0.1"
         var port: UInt16 = 8080
@@ -16,12 +17,20 @@ final class HTTPServer: @unchecked Sendable {
         var idleTimeoutSeconds = 15
         var maxBody = 1 << 20
         var headerMemory = 16 * 1024
+        /// The request head must be in this long after the connection opened or the previous response was sent.
+        var headTimeoutSeconds = 10.0
+        /// The whole request, body included, must be in this long (else 408).
+        var requestTimeoutSeconds = 30.0
+        /// Connections per client address (0: no cap).
+        var perAddressLimit = 256
+        /// Bytes that all request bodies in flight may hold together (0: no budget).
+        var bodyMemory = 64 << 20
     }
 
-    let handler: @Sendable (HTTPRequest) -> HTTPResponse
+    let responder: any HTTPResponder
     private var raw: OpaquePointer?
 
-    init(handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) { self.handler = handler }
+    init(responder: any HTTPResponder) { self.responder = responder }
 
     /// A server dropped while running stops at once: the daemon holds an unretained pointer to it.
     deinit { stop(drainMilliseconds: 0) }
@@ -36,7 +45,10 @@ final class HTTPServer: @unchecked Sendable {
                 host: host, port: config.port, threads: UInt32(config.threads),
                 connection_limit: UInt32(config.connectionLimit),
                 idle_timeout: UInt32(config.idleTimeoutSeconds), max_body: config.maxBody,
-                header_memory: config.headerMemory)
+                header_memory: config.headerMemory,
+                head_timeout_ms: UInt32(max(0, config.headTimeoutSeconds * 1000)),
+                request_timeout_ms: UInt32(max(0, config.requestTimeoutSeconds * 1000)),
+                per_address_limit: UInt32(config.perAddressLimit), body_memory: config.bodyMemory)
             return chttp_start(&c, httpServerTrampoline, Unmanaged.passUnretained(self).toOpaque(), &error, error.count)
         }
         guard let server else {
@@ -54,25 +66,72 @@ final class HTTPServer: @unchecked Sendable {
         self.raw = nil
     }
 
-    fileprivate func handle(_ ex: OpaquePointer) {
-        var req = HTTPRequest(method: String(cString: chttp_method(ex)), path: String(cString: chttp_path(ex)))
-        req.contentType = chttp_header(ex, "Content-Type").map { String(cString: $0) }
-        req.authorization = chttp_header(ex, "Authorization").map { String(cString: $0) }
-        req.ifNoneMatch = chttp_header(ex, "If-None-Match").map { String(cString: $0) }
-        req.bodyTooLarge = chttp_body_too_large(ex) != 0
-        var length = 0
-        if let body = chttp_body(ex, &length), length > 0 {
-            req.body = Array(UnsafeBufferPointer(start: body, count: length))
+    /// What the edge refused on its own so far.
+    func stats() -> EdgeStats {
+        guard let raw else { return EdgeStats() }
+        var s = chttp_stats()
+        chttp_get_stats(raw, &s)
+        return EdgeStats(
+            headTimeouts: Int(s.head_timeouts), requestTimeouts: Int(s.request_timeouts), evicted: Int(s.evicted),
+            refused: Int(s.refused), bodyBytes: Int(s.body_bytes))
+    }
+
+    fileprivate func handle(_ ex: OpaquePointer, _ phase: chttp_phase) {
+        var req = HTTPRequest(method: String(cString: chttp_method(ex)), path: "")
+        let path = chttp_path(ex)
+        if let path, let valid = String(validatingCString: path) {
+            req.path = valid
+        } else {
+            req.path = path.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? ""
+            req.framingError = (400, "the request path is not UTF-8")
         }
-        let res = handler(req)
+        req.contentType = header(ex, "Content-Type")
+        req.authorization = header(ex, "Authorization")
+        req.ifNoneMatch = header(ex, "If-None-Match")
+        req.bodyTooLarge = chttp_body_too_large(ex) != 0
+        req.overBudget = chttp_over_budget(ex) != 0
+        var detail: UnsafePointer<CChar>?
+        let framing = chttp_framing_error(ex, &detail)
+        if framing != 0 { req.framingError = (Int(framing), detail.map { String(cString: $0) } ?? "malformed request") }
+        let exchange: Exchange
+        if phase == CHTTP_HEAD {
+            switch responder.admit(req) {
+            case .proceed(let route):
+                chttp_set_tag(ex, Int32(route))
+                return
+            case .answer(let answer): exchange = answer
+            }
+        } else {
+            var length = 0
+            if let body = chttp_body(ex, &length), length > 0 {
+                req.body = Array(UnsafeBufferPointer(start: body, count: length))
+            }
+            let route = Int(chttp_tag(ex))
+            guard route >= 0 else { return }
+            exchange = responder.respond(to: req, route: route)
+        }
+        responder.finish(exchange, queued: queue(ex, exchange.response))
+    }
+
+    /// A header's value; one with a byte that is not UTF-8 is read with replacement characters (it then matches
+    /// no key and no media type).
+    private func header(_ ex: OpaquePointer, _ name: String) -> String? {
+        var length = 0
+        guard let value = chttp_header(ex, name, &length) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: value, count: length), as: UTF8.self)
+    }
+
+    private func queue(_ ex: OpaquePointer, _ res: HTTPResponse) -> Bool {
         withCStrings(res.headers.flatMap { [$0.0, $0.1] }) { headers in
             res.body.withUnsafeBufferPointer { body in
                 if let ct = res.contentType {
-                    _ = ct.withCString {
-                        chttp_respond(ex, UInt32(res.status), $0, body.baseAddress, body.count, headers)
+                    ct.withCString {
+                        chttp_respond(
+                            ex, UInt32(res.status), $0, body.baseAddress, body.count, headers, res.close ? 1 : 0) == 1
                     }
                 } else {
-                    _ = chttp_respond(ex, UInt32(res.status), nil, body.baseAddress, body.count, headers)
+                    chttp_respond(
+                        ex, UInt32(res.status), nil, body.baseAddress, body.count, headers, res.close ? 1 : 0) == 1
                 }
             }
         }
@@ -80,9 +139,9 @@ final class HTTPServer: @unchecked Sendable {
 }
 
 /// The C callback: recovers the server from its context pointer.
-private func httpServerTrampoline(_ ctx: UnsafeMutableRawPointer?, _ ex: OpaquePointer?) {
+private func httpServerTrampoline(_ ctx: UnsafeMutableRawPointer?, _ ex: OpaquePointer?, _ phase: chttp_phase) {
     guard let ctx, let ex else { return }
-    Unmanaged<HTTPServer>.fromOpaque(ctx).takeUnretainedValue().handle(ex)
+    Unmanaged<HTTPServer>.fromOpaque(ctx).takeUnretainedValue().handle(ex, phase)
 }
 
 /// A NULL-terminated `const char *const *` for the duration of `body`.
