@@ -538,9 +538,8 @@ chttp_server *chttp_start(const chttp_config *c, chttp_handler handler, void *ct
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->idle_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->header_memory,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-        // -1: reject whitespace between a header name and its colon (RFC 9112 section 5.1; in 0.9.75 this is the
-        // level that checks it). Host is checked in check_framing.
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)-1,
+        // Whitespace before a colon, Host and the rest of the framing are checked in check_framing, which answers
+        // in JSON; libmicrohttpd's own strict levels answer in HTML.
         MHD_OPTION_URI_LOG_CALLBACK, on_target, (void *)s,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, (void *)NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)s,

@@ -66,12 +66,18 @@ import Testing
     @Test func pathsAreCheckedAndDecodedPerSegment() throws {
         // Escapes decode inside their segment: an encoded slash can be part of a parameter, never a separator.
         #expect(try App.table.find("/ofrep/v1/evaluate/flags/a%2Fb")?.parameters == ["a/b"])
+        // An OFREP key is the rest of the path: extra segments are part of it, so they are FLAG_NOT_FOUND too.
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/a/b")?.parameters == ["a/b"])
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/a%2F/b")?.parameters == ["a//b"])
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags/")?.parameters == [""])
+        #expect(try App.table.find("/ofrep/v1/evaluate/flags")?.parameters == [])
         #expect(try App.table.find("/ofrep/v1/evaluate/flags/%CC%81x")?.parameters == ["\u{301}x"])
         #expect(try App.table.find("/ofrep/v1/evaluate/flags/\u{301}x")?.parameters == ["\u{301}x"])
         #expect(try App.table.find("/v1/%63heck")?.index == App.routes.firstIndex { $0.pattern == "/v1/check" })
-        for bad in ["/v1%2Fpolicy", "/v1/policy%00x", "/v1%5Cpolicy", "/v1/pol\ricy", "/v1/po licy", "/v1/%zz", "/v1/%4",
-            "/v1/%FF"]
-        {
+        for bad in [
+            "/v1%2Fpolicy", "/v1/policy%00x", "/v1%5Cpolicy", "/v1/pol\ricy", "/v1/po licy", "/v1/%zz", "/v1/%4",
+            "/v1/%FF",
+        ] {
             #expect(throws: HTTPError.self, "\(bad)") { try App.table.find(bad) }
         }
         let r = app().respond(to: HTTPRequest(method: "GET", path: "/v1%2Fpolicy"))
@@ -115,6 +121,19 @@ import Testing
         #expect(a.respond(to: post("/v1/policy/reload", "", key: "a1")).status == 200)
         #expect(a.respond(to: HTTPRequest(method: "GET", path: "/healthz")).status == 200)
         #expect(auth.authorize("bearer a1", needs: .admin) == .allowed(name: "key2"))
+    }
+
+    @Test func keysAreTrimmedOrRefusedAtStart() throws {
+        let auth = try Auth.load(environment: ["ENTITLEMENTS_CHECK_KEYS": "svc = spaced ,\tbare\t"], keysFile: nil)
+        #expect(auth.keys.map(\.name) == ["svc", "key1"])
+        #expect(auth.authorize("Bearer spaced", needs: .check) == .allowed(name: "svc"))
+        #expect(auth.authorize("Bearer bare", needs: .check) == .allowed(name: "key1"))
+        #expect(throws: Auth.ConfigError.self) {
+            try Auth.load(environment: ["ENTITLEMENTS_CHECK_KEYS": "svc=two words"], keysFile: nil)
+        }
+        #expect(throws: Auth.ConfigError.self) {
+            try Auth.load(environment: ["ENTITLEMENTS_ADMIN_KEYS": "svc=  "], keysFile: nil)
+        }
     }
 
     @Test func metricsCountRequestsAndDecisions() {

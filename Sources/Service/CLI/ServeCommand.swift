@@ -101,11 +101,13 @@ enum ServeCommand {
         func number(_ flag: String, _ range: ClosedRange<Double>) throws(UsageError) -> Double? {
             guard let text = parsed.options[flag] else { return nil }
             guard let v = Double(text), range.contains(v) else {
-                throw UsageError(message: "\(flag) takes a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+                throw UsageError(
+                    message: "\(flag) takes a number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
             }
             return v
         }
-        c.threads = try number("--threads", 1...256).map { Int($0) } ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        c.threads =
+            try number("--threads", 1...256).map { Int($0) } ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         if let v = try number("--head-timeout", 0...3600) { c.headTimeoutSeconds = v }
         if let v = try number("--request-timeout", 0...3600) { c.requestTimeoutSeconds = v }
         if let v = try number("--idle-timeout", 1...3600) { c.idleTimeoutSeconds = Int(v) }

@@ -79,7 +79,10 @@ final class App: HTTPResponder {
             metrics.unqueued()
             Log.line(
                 "error", "response_not_queued",
-                [("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))), ("status", .int(Int64(e.response.status)))])
+                [
+                    ("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))),
+                    ("status", .int(Int64(e.response.status))),
+                ])
             return
         }
         metrics.record(

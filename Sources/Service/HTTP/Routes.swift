@@ -13,7 +13,8 @@ extension App {
         Route("/ofrep/v1/evaluate/flags", ["POST"], role: .check, body: .json, OFREP.bulk),
         Route("/ofrep/v1/configuration", ["GET"], role: .check, OFREP.configuration),
         Route(
-            "/ofrep/v1/evaluate/flags/{key}", ["POST"], role: .check, body: .json, precheck: OFREP.knownKey,
+            "/ofrep/v1/evaluate/flags/{key...}", ["POST"], role: .check, body: .json,
+            label: "/ofrep/v1/evaluate/flags/{key}", precheck: OFREP.knownKey,
             OFREP.single),
         // Account state (SPEC §6.3), one metrics label for all of them.
         Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),

@@ -30,14 +30,10 @@ struct Auth: Sendable {
                 let e = entry.trimmingCharacters(in: .whitespaces)
                 guard !e.isEmpty else { continue }
                 if let eq = e.firstIndex(of: "="), eq != e.startIndex {
-                    let key = String(e[e.index(after: eq)...])
-                    guard !key.isEmpty else {
-                        throw ConfigError(description: "\(variable): empty key for '\(e[..<eq])'")
-                    }
-                    auth.add(String(e[..<eq]), role, key)
+                    try auth.add(String(e[..<eq]), role, String(e[e.index(after: eq)...]), from: variable)
                 } else {
                     counter += 1  // bare keys are named key1, key2, … in order of appearance
-                    auth.add("key\(counter)", role, e)
+                    try auth.add("key\(counter)", role, e, from: variable)
                 }
             }
         }
@@ -52,13 +48,24 @@ struct Auth: Sendable {
                 guard parts.count == 3, let role = ["check": Role.check, "admin": .admin][String(parts[0])] else {
                     throw ConfigError(description: "\(keysFile):\(n + 1): expected 'check|admin NAME KEY'")
                 }
-                auth.add(String(parts[1]), role, String(parts[2]))
+                try auth.add(String(parts[1]), role, String(parts[2]), from: "\(keysFile):\(n + 1)")
             }
         }
         return auth
     }
 
-    mutating func add(_ name: String, _ role: Role, _ key: String) {
+    /// Adds a key. Surrounding whitespace is trimmed from the name and the key (a header value never carries it, so
+    /// such a key could never match); a key that is empty or has whitespace or a control character inside is
+    /// refused at start.
+    mutating func add(_ name: String, _ role: Role, _ key: String, from origin: String) throws(ConfigError) {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        let key = key.trimmingCharacters(in: .whitespaces)
+        guard !key.isEmpty else { throw ConfigError(description: "\(origin): empty key for '\(name)'") }
+        guard !key.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw ConfigError(
+                description: "\(origin): the key for '\(name)' contains whitespace or a control character")
+        }
         keys.append(Key(name: name, role: role, digest: SHA256.hash(key.utf8)))
     }
 

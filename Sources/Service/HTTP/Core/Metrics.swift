@@ -122,7 +122,8 @@ final class Metrics: Sendable {
                 "entitlements_http_connections_refused_total", "counter",
                 "New connections closed at once because no room could be made.", " \(stats.refused)")
             single(
-                "entitlements_http_body_bytes", "gauge", "Bytes of request bodies held right now.", " \(stats.bodyBytes)")
+                "entitlements_http_body_bytes", "gauge", "Bytes of request bodies held right now.",
+                " \(stats.bodyBytes)")
         }
         return o
     }

@@ -18,6 +18,8 @@ struct Route: Sendable {
         case literal(String)
         /// `{name}`: exactly one non-empty segment, handed to the handler in `RequestContext.parameters`.
         case parameter(String)
+        /// `{name...}`, last: the rest of the path after its slash, segments and all (possibly empty).
+        case rest(String)
     }
 
     let pattern: String
@@ -39,8 +41,9 @@ struct Route: Sendable {
     ) {
         self.pattern = pattern
         segments = pattern.split(separator: "/").map {
-            $0.hasPrefix("{") && $0.hasSuffix("}")
-                ? .parameter(String($0.dropFirst().dropLast())) : .literal(String($0))
+            guard $0.hasPrefix("{") && $0.hasSuffix("}") else { return .literal(String($0)) }
+            let name = $0.dropFirst().dropLast()
+            return name.hasSuffix("...") ? .rest(String(name.dropLast(3))) : .parameter(String(name))
         }
         literalBytes = segments.map { if case .literal(let l) = $0 { Array(l.utf8) } else { [] } }
         self.methods = methods
@@ -83,6 +86,9 @@ struct Route: Sendable {
             case .parameter:
                 guard i > start else { return false }
                 parameters.append(start..<i)
+            case .rest:
+                parameters.append(start..<bytes.count)
+                return true
             }
         }
         return i == bytes.count
@@ -90,7 +96,8 @@ struct Route: Sendable {
 
     /// The parameters when the percent-decoded segments match the pattern, else nil.
     func match(decoded: [[UInt8]]) -> [String]? {
-        guard decoded.count == segments.count else { return nil }
+        let rest = segments.last.map { if case .rest = $0 { true } else { false } } ?? false
+        guard rest ? decoded.count >= segments.count : decoded.count == segments.count else { return nil }
         var parameters: [String] = []
         for (k, segment) in segments.enumerated() {
             switch segment {
@@ -98,6 +105,9 @@ struct Route: Sendable {
             case .parameter:
                 guard !decoded[k].isEmpty else { return nil }
                 parameters.append(String(decoding: decoded[k], as: UTF8.self))
+            case .rest:
+                let tail = decoded[k...].joined(separator: [UInt8(ascii: "/")])
+                parameters.append(String(decoding: Array(tail), as: UTF8.self))
             }
         }
         return parameters
@@ -213,7 +223,8 @@ struct RouteTable: Sendable {
             if let p = r.match(decoded: decoded) { return (i, p) }
         }
         if RequestTarget.hasEncodedSeparator(decoded) {
-            throw HTTPError(400, "bad_request", "an encoded slash, backslash or NUL is allowed only inside a path parameter")
+            throw HTTPError(
+                400, "bad_request", "an encoded slash, backslash or NUL is allowed only inside a path parameter")
         }
         return nil
     }

@@ -82,7 +82,8 @@ final class HTTPServer: @unchecked Sendable {
         if let path, let valid = String(validatingCString: path) {
             req.path = valid
         } else {
-            req.path = path.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? ""
+            req.path =
+                path.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? ""
             req.framingError = (400, "the request path is not UTF-8")
         }
         req.contentType = header(ex, "Content-Type")

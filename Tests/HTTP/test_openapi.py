@@ -1,0 +1,44 @@
+"""The running service against its own contract, docs/openapi.yaml, with a property-based API tester (schemathesis,
+pinned in scripts/test): generated requests, valid and invalid, for every operation; no 5xx, and every answer's
+status, Content-Type, headers and body as the document says. A fixed seed and a bounded number of examples keep it
+fast and repeatable."""
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis.checks import load_all_checks
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from conftest import REPO
+
+load_all_checks()
+CHECKS = [
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_headers_conformance,
+    openapi_checks.response_schema_conformance,
+]
+
+
+@pytest.fixture(scope="module")
+def api_schema(svc):
+    schema = schemathesis.openapi.from_path(REPO / "docs" / "openapi.yaml")
+    schema.config.update(base_url=f"http://{svc.host}:{svc.port}")
+    return schema
+
+
+# The account-state endpoints need the account store; this service runs stateless (they answer 503
+# store_unavailable, which test_api.py pins).
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(tag="accounts")
+
+
+@schema.parametrize()
+@hypothesis.settings(
+    max_examples=25, derandomize=True, deadline=None, database=None,
+    suppress_health_check=list(hypothesis.HealthCheck), phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+def test_the_service_keeps_its_contract(case):
+    body = case.body if isinstance(case.body, dict) else {}
+    # An account named by id needs the store (503 store_unavailable, SPEC section 7): covered in test_api.py.
+    hypothesis.assume(not isinstance(body.get("account"), str))
+    response = case.call(timeout=10)
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    case.validate_response(response, checks=CHECKS)
