@@ -349,6 +349,24 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
 }
 
 @Suite struct JSONTests {
+    /// Duplicate keys are found wherever they are, in small objects (a scan) and large ones (a hash set), and reported
+    /// at the second occurrence.
+    @Test(arguments: [2, 8, 9, 10, 100, 5000])
+    func duplicateKeysInObjectsOfAnySize(_ n: Int) throws {
+        let members = (0..<n).map { "\"k\($0)\":\($0)" }
+        let unique = "{" + members.joined(separator: ",") + "}"
+        guard case .object(let parsed) = try JSONParser.parse(Array(unique.utf8)) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(parsed.count == n)
+        let dup = "{" + members.joined(separator: ",") + ",\"k\(n / 2)\":0}"
+        let at = dup.utf8.count - "\"k\(n / 2)\":0}".utf8.count
+        let failure = #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(dup.utf8)) }
+        #expect(failure?.message == "duplicate key \"k\(n / 2)\"")
+        #expect(failure?.offset == at)
+    }
+
     @Test func writerEscapesAndRoundTrips() throws {
         let s = "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f} é 😀 </script>"
         let bytes = JSONWriter.serialize(.string(s))

@@ -135,6 +135,7 @@ struct FastCheckDecoder {
         if case .null = v { return .some(nil) }
         guard case .object(let ms) = v else { return nil }
         var out: [String: JSONValue] = [:]
+        out.reserveCapacity(ms.count)
         for (k, x) in ms { out[k] = x }
         return .some(out)
     }

@@ -138,6 +138,7 @@ public struct RequestDecoder: Sendable {
             throw RequestError(detail: "\(path) must be an object, got \(v.typeName)", path: path)
         }
         var out: [String: JSONValue] = [:]
+        out.reserveCapacity(ms.count)
         for (k, val) in ms { out[k] = val }
         return out
     }

@@ -70,6 +70,8 @@ public struct JSONParser {
                     duplicate = members.contains { $0.0 == key }
                 } else {
                     if keys.isEmpty { keys = Set(members.map(\.0)) }
+                    // Grow fourfold rather than twofold: each growth rehashes every key.
+                    if keys.count == keys.capacity { keys.reserveCapacity(keys.count * 4) }
                     duplicate = !keys.insert(key).inserted
                 }
                 if duplicate { throw Failure(message: "duplicate key \"\(key)\"", offset: keyAt) }

@@ -61,8 +61,8 @@ final class App: HTTPResponder {
     func respond(to req: HTTPRequest, route index: Int) -> Exchange {
         let start = Clock.monotonicSeconds()
         let route = Self.table.routes[index]
-        // The route matched in `admit`; its parameters are read again from the same path.
-        let parameters = (try? Self.table.find(req.path))?.parameters ?? []
+        // The route matched in `admit`; its parameters (if it has any) are read again from the same path.
+        let parameters = Self.table.parameters(of: index, in: req.path)
         var context = context(parameters)
         let response: HTTPResponse
         do throws(HTTPError) {

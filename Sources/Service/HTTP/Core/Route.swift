@@ -214,18 +214,26 @@ struct RouteTable: Sendable {
     /// Throws 400 for a path that fails `RequestTarget.check`, or matches nothing because of an encoded separator.
     func find(_ path: String) throws(HTTPError) -> (index: Int, parameters: [String])? {
         guard let decoded = try RequestTarget.check(path) else {
-            for (i, r) in routes.enumerated() {
-                if let p = r.match(path) { return (i, p) }
+            for i in routes.indices {
+                if let p = routes[i].match(path) { return (i, p) }
             }
             return nil
         }
-        for (i, r) in routes.enumerated() {
-            if let p = r.match(decoded: decoded) { return (i, p) }
+        for i in routes.indices {
+            if let p = routes[i].match(decoded: decoded) { return (i, p) }
         }
         if RequestTarget.hasEncodedSeparator(decoded) {
             throw HTTPError(
                 400, "bad_request", "an encoded slash, backslash or NUL is allowed only inside a path parameter")
         }
         return nil
+    }
+
+    /// The parameters of a path that `find` already matched to route `index`.
+    func parameters(of index: Int, in path: String) -> [String] {
+        let route = routes[index]
+        guard route.segments.contains(where: { if case .literal = $0 { false } else { true } }) else { return [] }
+        guard let decoded = try? RequestTarget.check(path) else { return route.match(path) ?? [] }
+        return route.match(decoded: decoded) ?? []
     }
 }
