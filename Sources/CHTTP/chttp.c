@@ -125,6 +125,18 @@ static conn *oldest_waiting(chttp_server *s, const conn *like) {
     return best;
 }
 
+// Closes the connection that has waited longest for a request head (of `like`'s address, if given) so that `k` fits;
+// when none is waiting, `k` itself is to be closed.
+static void make_room(chttp_server *s, conn *k, const conn *like) {
+    conn *victim = oldest_waiting(s, like);
+    if (victim) {
+        shut(victim);
+        atomic_fetch_add(&s->evicted, 1);
+    } else {
+        k->closing = true;
+    }
+}
+
 // A new connection: make room under the per-address cap and the connection limit by closing the connection that
 // has waited longest for a request head; when none is waiting, the new connection is the one closed.
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
@@ -159,25 +171,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         unsigned same = 0;
         for (conn *o = s->head; o; o = o->next)
             if (!o->closing && same_address(o, k)) same++;
-        if (same >= s->per_address_limit) {
-            conn *victim = oldest_waiting(s, k);
-            if (victim) {
-                shut(victim);
-                atomic_fetch_add(&s->evicted, 1);
-            } else {
-                k->closing = true;
-            }
-        }
+        if (same >= s->per_address_limit) make_room(s, k, k);
     }
-    if (!k->closing && s->count + 1 >= s->connection_limit) {
-        conn *victim = oldest_waiting(s, NULL);
-        if (victim) {
-            shut(victim);
-            atomic_fetch_add(&s->evicted, 1);
-        } else {
-            k->closing = true;
-        }
-    }
+    if (!k->closing && s->count + 1 >= s->connection_limit) make_room(s, k, NULL);
     if (k->closing) {
         shutdown(k->fd, SHUT_RDWR);
         atomic_fetch_add(&s->refused, 1);

@@ -1,9 +1,12 @@
 """Starts the real `entitlements serve` binary for the HTTP tests and talks to it over sockets."""
+import contextlib
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -87,3 +90,37 @@ def check_body(*checks, account=PRO, user=None, now="2026-05-10T12:00:00Z", **ex
         b["user"] = user
     b.update(extra)
     return b
+
+
+@contextlib.contextmanager
+def slowloris(svc, count, head=b"GET /healthz HTTP/1.1\r\nHost: x\r\n"):
+    """`count` connections that send a request head one header line at a time, every half second, never finishing
+    it (slowloris); yields the list of their sockets and closes them at the end."""
+    stop = threading.Event()
+    socks = []
+    for _ in range(count):
+        try:
+            s = socket.create_connection((svc.host, svc.port), timeout=2)
+            s.sendall(head)
+            socks.append(s)
+        except OSError:
+            pass
+
+    def dribble():
+        while not stop.is_set():
+            for s in socks:
+                try:
+                    s.sendall(b"X-a: b\r\n")
+                except OSError:
+                    pass
+            stop.wait(0.5)
+
+    t = threading.Thread(target=dribble)
+    t.start()
+    try:
+        yield socks
+    finally:
+        stop.set()
+        t.join()
+        for s in socks:
+            s.close()

@@ -2,10 +2,9 @@
 import json
 import random
 import socket
-import threading
 import time
 
-from conftest import PRO, check_body
+from conftest import PRO, check_body, slowloris
 
 
 def raw_exchange(svc, payload, timeout=2):
@@ -67,36 +66,13 @@ def test_random_bodies_never_500(svc):
 
 def test_slow_clients_do_not_block_others(svc):
     """Slowloris: many connections dribbling headers; normal requests still answer promptly."""
-    stop = threading.Event()
-    socks = []
-    for _ in range(60):
-        s = socket.create_connection((svc.host, svc.port), timeout=5)
-        s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
-        socks.append(s)
-
-    def dribble():
-        while not stop.is_set():
-            for s in socks:
-                try:
-                    s.sendall(b"X-a: b\r\n")
-                except OSError:
-                    pass
-            time.sleep(0.5)
-
-    t = threading.Thread(target=dribble)
-    t.start()
-    try:
+    with slowloris(svc, 60, head=b"POST /v1/check HTTP/1.1\r\nHost: x\r\n"):
         for _ in range(20):
             t0 = time.monotonic()
             status, _, _ = svc.request("POST", "/v1/check", json.dumps(check_body({"feature": "sso"})),
                                        {"Content-Type": "application/json"})
             assert status == 200
             assert time.monotonic() - t0 < 1.0
-    finally:
-        stop.set()
-        t.join()
-        for s in socks:
-            s.close()
 
 
 def test_slow_body_then_complete(svc):
