@@ -340,7 +340,10 @@ static void check_framing(chttp_exchange *ex, const char *url, const char *versi
     memset(&f, 0, sizeof f);
     MHD_get_connection_values_n(ex->connection, MHD_HEADER_KIND, inspect_header, &f);
     // A raw NUL in the request target: the target runs up to the space before the version.
-    if (url == ex->target && version > url && version[-1] == 0 && ex->target_strlen < (size_t)(version - 1 - url))
+    // (Only when the version follows the target in libmicrohttpd's read buffer, as it does for every request line
+    // with a version.)
+    if (url == ex->target && version > url && (size_t)(version - url) <= 65536 && version[-1] == 0 &&
+        ex->target_strlen < (size_t)(version - 1 - url))
         fail(&f, 400, "the request target contains a NUL byte");
     bool http11 = version && strcmp(version, "HTTP/1.1") == 0;
     if (http11 && f.hosts == 0) fail(&f, 400, "an HTTP/1.1 request needs a Host header");
