@@ -22,12 +22,18 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Sources/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         // Our own C shim over Debian's libmicrohttpd (MHD_start_daemon is variadic).
         .target(name: "CHTTP", path: "Sources/CHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
         .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
         .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
         .executableTarget(
-            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP"], exclude: ["Store/README.md"],
+            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP", "CLibPQ"], exclude: ["Store/README.md"],
             swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
         .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),

@@ -605,6 +605,23 @@ const char *chttp_query(const chttp_exchange *ex, const char *name) {
     return MHD_lookup_connection_value(ex->connection, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct pair_walk {
+    chttp_pair_fn each;
+    void *ctx;
+} pair_walk;
+
+static enum MHD_Result walk_pair(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    pair_walk *w = cls;
+    w->each(w->ctx, key, value);
+    return MHD_YES;
+}
+
+void chttp_each_query(const chttp_exchange *ex, chttp_pair_fn each, void *ctx) {
+    pair_walk w = {each, ctx};
+    MHD_get_connection_values(ex->connection, MHD_GET_ARGUMENT_KIND, walk_pair, &w);
+}
+
 const uint8_t *chttp_body(const chttp_exchange *ex, size_t *length) {
     *length = ex->length;
     return ex->body;

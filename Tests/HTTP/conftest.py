@@ -18,7 +18,16 @@ POLICIES = REPO / "Policies"
 
 
 class Service:
-    def __init__(self, policies=POLICIES, env=None, args=(), listen="127.0.0.1:0"):
+    """The binary serving a bundle. Stateless unless `store` names a data directory for its embedded cluster or a
+    database URL."""
+
+    def __init__(self, policies=POLICIES, env=None, args=(), listen="127.0.0.1:0", store=None):
+        if store is None:
+            args = ("--stateless", *args)
+        elif store.startswith("postgresql:") or store.startswith("host="):
+            args = ("--database-url", store, *args)
+        else:
+            args = ("--data-dir", store, *args)
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("ENTITLEMENTS_")}
         full_env.update(env or {})
         self.stderr_path = Path(f"/tmp/entitlements-serve-{os.getpid()}-{time.monotonic_ns()}.log")

@@ -60,6 +60,9 @@ const char *chttp_path(const chttp_exchange *ex);
 const char *chttp_header(const chttp_exchange *ex, const char *name, size_t *length);
 /// A query-string argument (still percent-encoded), or NULL.
 const char *chttp_query(const chttp_exchange *ex, const char *name);
+/// Calls `each` with every query-string argument (name and value still percent-encoded; value NULL when absent).
+typedef void (*chttp_pair_fn)(void *ctx, const char *name, const char *value);
+void chttp_each_query(const chttp_exchange *ex, chttp_pair_fn each, void *ctx);
 const uint8_t *chttp_body(const chttp_exchange *ex, size_t *length);
 int chttp_body_too_large(const chttp_exchange *ex);
 /// Nonzero when the body could not be held within the budget for bodies in flight (answer 503).

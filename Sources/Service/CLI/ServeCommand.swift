@@ -12,12 +12,18 @@ enum ServeCommand {
             args,
             valued: [
                 "--listen", "--keys-file", "--database-url", "--threads", "--head-timeout", "--request-timeout",
-                "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory",
+                "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory", "--data-dir",
+                "--db-connections",
             ],
             switches: ["--stateless", "--no-watch"])
         let dir = try parsed.directory()
-        if parsed.options["--database-url"] != nil {
-            throw UsageError(message: "the account store (PostgreSQL) is not in this build yet; run with --stateless")
+        if parsed.flags.contains("--stateless")
+            && (parsed.options["--database-url"] != nil || parsed.options["--data-dir"] != nil)
+        {
+            throw UsageError(message: "--stateless runs without a database: drop --database-url and --data-dir")
+        }
+        if parsed.options["--database-url"] != nil && parsed.options["--data-dir"] != nil {
+            throw UsageError(message: "--data-dir is for the embedded cluster; with --database-url it has no use")
         }
         let auth: Auth
         do {
@@ -44,10 +50,19 @@ enum ServeCommand {
         if host == "localhost" { host = "127.0.0.1" }
         let program = try loadProgram(dir, output: output)
         let holder = PolicyHolder(directory: dir, program: program)
-        let app = App(policy: holder, auth: auth)
+        let edge = try edgeConfig(parsed)
+        let store: StoreSetup
+        do {
+            store = try StoreSetup.open(parsed, threads: edge.threads)
+        } catch {
+            output.error("error: \(error.description)")
+            return ExitCode.failure
+        }
+        defer { store.embedded?.stop() }
+        let app = App(policy: holder, auth: auth, store: store.store)
         Signals.block()
         let server = HTTPServer(responder: app)
-        var config = try edgeConfig(parsed)
+        var config = edge
         config.host = host
         config.port = port
         app.metrics.edge.withLock { $0 = { [weak server] in server?.stats() ?? EdgeStats() } }
@@ -74,10 +89,10 @@ enum ServeCommand {
             "info", "listening",
             [
                 ("host", .string(host)), ("port", .int(Int64(bound))), ("policy", .string(program.digest)),
-                ("directory", .string(dir)), ("store", .string("stateless")), ("threads", .int(Int64(config.threads))),
+                ("directory", .string(dir)), ("store", .string(store.mode)), ("threads", .int(Int64(config.threads))),
             ])
         output.line(
-            "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), stateless)"
+            "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), \(store.mode))"
         )
         var watcher: BundleWatcher?
         if !parsed.flags.contains("--no-watch") {
@@ -115,5 +130,43 @@ enum ServeCommand {
         if let v = try number("--per-address-limit", 0...100_000) { c.perAddressLimit = Int(v) }
         if let v = try number("--body-memory", 0...65536) { c.bodyMemory = Int(v * 1024 * 1024) }
         return c
+    }
+}
+
+/// Which account store `serve` runs with: none (`--stateless`), an external database (`--database-url`), or the
+/// embedded cluster under `--data-dir` (default `.data/postgres`).
+struct StoreSetup {
+    var store: AccountStore?
+    var embedded: EmbeddedPostgres?
+    /// `stateless`, `postgresql` or `embedded` (logs and `/readyz`).
+    var mode: String
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func open(_ parsed: Arguments, threads: Int) throws(Failure) -> StoreSetup {
+        if parsed.flags.contains("--stateless") { return StoreSetup(mode: "stateless") }
+        var setup = StoreSetup(mode: "postgresql")
+        var conninfo = parsed.options["--database-url"] ?? ""
+        if conninfo.isEmpty {
+            do {
+                let cluster = try EmbeddedPostgres(dataDirectory: parsed.options["--data-dir"] ?? ".data/postgres")
+                conninfo = try cluster.start()
+                setup.embedded = cluster
+                setup.mode = "embedded"
+            } catch {
+                throw Failure(description: "embedded PostgreSQL: \(error.description)")
+            }
+        }
+        let size = Int(parsed.options["--db-connections"] ?? "") ?? max(4, threads * 2)
+        let store = AccountStore(pool: ConnectionPool(conninfo: conninfo, size: size))
+        do {
+            try store.migrate()
+        } catch {
+            setup.embedded?.stop()
+            throw Failure(description: "cannot prepare the account store: \(error.description)")
+        }
+        setup.store = store
+        Log.line("info", "store_ready", [("mode", .string(setup.mode)), ("connections", .int(Int64(size)))])
+        return setup
     }
 }

@@ -5,6 +5,8 @@
 final class App: HTTPResponder {
     let policy: PolicyHolder
     let auth: Auth
+    /// The account store; nil when the service runs stateless (SPEC §7).
+    let store: AccountStore?
     let metrics: Metrics
     /// Clock for requests without `now` (injectable for tests).
     let clock: @Sendable () -> Timestamp
@@ -15,9 +17,13 @@ final class App: HTTPResponder {
 
     static let table = RouteTable(routes)
 
-    init(policy: PolicyHolder, auth: Auth, clock: @escaping @Sendable () -> Timestamp = { Clock.now() }) {
+    init(
+        policy: PolicyHolder, auth: Auth, store: AccountStore? = nil,
+        clock: @escaping @Sendable () -> Timestamp = { Clock.now() }
+    ) {
         self.policy = policy
         self.auth = auth
+        self.store = store
         self.clock = clock
         metrics = Metrics(labels: Self.table.labels)
         headSteps = [
@@ -26,8 +32,10 @@ final class App: HTTPResponder {
         bodySteps = [BodySizeStep(), BudgetStep()]
     }
 
-    private func context(_ parameters: [String] = []) -> RequestContext {
-        RequestContext(policy: policy, program: policy.program, metrics: metrics, clock: clock, parameters: parameters)
+    private func context(_ parameters: [String] = [], _ req: HTTPRequest) -> RequestContext {
+        RequestContext(
+            policy: policy, program: policy.program, metrics: metrics, clock: clock, store: store,
+            parameters: parameters, auth: auth, authorization: req.authorization)
     }
 
     private func exchange(_ req: HTTPRequest, _ response: HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double)
@@ -50,7 +58,7 @@ final class App: HTTPResponder {
             }
             label = Self.table.labelIndex[index]
             let route = Self.table.routes[index]
-            var context = context(parameters)
+            var context = context(parameters, req)
             for step in headSteps { try step.handle(req, route, &context) }
             return .proceed(route: index)
         } catch {
@@ -63,7 +71,7 @@ final class App: HTTPResponder {
         let route = Self.table.routes[index]
         // The route matched in `admit`; its parameters (if it has any) are read again from the same path.
         let parameters = Self.table.parameters(of: index, in: req.path)
-        var context = context(parameters)
+        var context = context(parameters, req)
         let response: HTTPResponse
         do throws(HTTPError) {
             for step in bodySteps { try step.handle(req, route, &context) }

@@ -17,17 +17,20 @@ extension App {
             label: "/ofrep/v1/evaluate/flags/{key}", precheck: OFREP.knownKey,
             OFREP.single),
         // Account state (SPEC §6.3), one metrics label for all of them.
-        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),
-        Route("/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.list),
         Route(
-            "/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", Accounts.stateless),
-        Route("/v1/accounts/{id}/trial", ["POST"], role: .admin, label: "/v1/accounts", Accounts.stateless),
-        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", Accounts.stateless),
+            "/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, body: .json, label: "/v1/accounts",
+            Accounts.account),
+        Route("/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", Accounts.entitlements),
         Route(
-            "/v1/accounts/{id}/overrides/{feature}", ["PUT", "DELETE"], role: .admin, label: "/v1/accounts",
-            Accounts.stateless),
+            "/v1/accounts/{id}/trial", ["POST"], role: .admin, body: .optionalJSON, label: "/v1/accounts",
+            Accounts.trial),
+        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", Accounts.audit),
         Route(
-            "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, label: "/v1/accounts",
-            Accounts.stateless),
+            "/v1/accounts/{id}/overrides/{feature}", ["PUT", "DELETE"], role: .admin, body: .json,
+            label: "/v1/accounts", Accounts.override),
+        Route(
+            "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
+            Accounts.usage),
     ]
 }

@@ -3,11 +3,16 @@ struct HTTPRequest {
     var method: String
     /// The path of the request target exactly as sent: not percent-decoded, without the query.
     var path: String
+    /// The query-string arguments, percent-decoded (a name given twice keeps its first value).
+    var query: [String: String] = [:]
     /// The request headers the service reads.
     var contentType: String?
     var authorization: String?
     var ifNoneMatch: String?
     var body: [UInt8] = []
+    /// Whether the head announces a body (a `Content-Length` over 0, or `Transfer-Encoding`); nil: judge by `body`.
+    var declaresBody: Bool?
+    var hasBody: Bool { declaresBody ?? !body.isEmpty }
     /// The body was over the cap and was not kept.
     var bodyTooLarge = false
     /// The body could not be held within the budget for bodies in flight.

@@ -57,10 +57,17 @@ struct BudgetStep: Middleware {
     }
 }
 
-/// 415 unless a JSON endpoint gets `application/json` with no charset or charset utf-8 (SPEC §6.5, §9).
+/// 415 unless a POST or PUT to a JSON endpoint, or any request with a body to an endpoint whose body is optional,
+/// comes with `application/json` (no charset, or charset utf-8; SPEC §6.5, §9).
 struct ContentTypeStep: Middleware {
     func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
-        guard route.body == .json, let problem = Self.problem(req.contentType) else { return }
+        let checked =
+            switch route.body {
+            case .none: false
+            case .json: req.method == "POST" || req.method == "PUT"
+            case .optionalJSON: req.hasBody
+            }
+        guard checked, let problem = Self.problem(req.contentType) else { return }
         throw HTTPError(415, "unsupported_media_type", problem)
     }
 

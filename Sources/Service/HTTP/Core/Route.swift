@@ -7,6 +7,8 @@ struct Route: Sendable {
         case none
         /// `application/json` (charset utf-8 if given); checked by `ContentTypeStep`.
         case json
+        /// An optional JSON body: `ContentTypeStep` checks its Content-Type only when there is a body.
+        case optionalJSON
     }
 
     /// A handler: the request and its context in, the response out, or an error the service answers with.
@@ -178,11 +180,22 @@ struct RequestContext {
     let program: Program
     let metrics: Metrics
     let clock: @Sendable () -> Timestamp
+    /// The account store; nil when the service runs stateless.
+    let store: AccountStore?
     var parameters: [String] = []
     var tally: DecisionTally?
+    /// The keys and the request's `Authorization`, for `actor`.
+    var auth = Auth()
+    var authorization: String?
 
     /// The clock for requests without `now`.
     func now() -> Timestamp { clock() }
+
+    /// Who is acting, for the audit log: the API key's name (`anonymous` when the service runs without keys).
+    var actor: String {
+        if case .allowed(let name?) = auth.authorize(authorization, needs: .check) { return name }
+        return "anonymous"
+    }
 }
 
 /// The routes in declaration order, with their metrics labels interned to integers.

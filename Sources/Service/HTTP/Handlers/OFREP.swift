@@ -17,9 +17,10 @@ enum OFREP {
 
     /// The evaluation subject from a request body, or the OFREP error response (PARSE_ERROR, then
     /// TARGETING_KEY_MISSING, then INVALID_CONTEXT).
-    static func subject(_ program: Program, _ body: [UInt8], key: String?) throws(HTTPError) -> (
-        PreparedAccount, User?
-    ) {
+    static func subject(_ rc: RequestContext, _ body: [UInt8], key: String?, now: Timestamp) throws(HTTPError)
+        -> (PreparedAccount, User?)
+    {
+        let program = rc.program
         let value: JSONValue
         do {
             value = body.isEmpty ? .object([]) : try JSONParser.parse(body)
@@ -48,19 +49,29 @@ enum OFREP {
                 400, key: key, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters")
         }
         let decoder = RequestDecoder(program: program)
-        guard let accountJSON = field("account") else {
+        var account: Account
+        if let accountJSON = field("account") {
+            do {
+                account = try decoder.account(accountJSON, "context.account")
+            } catch {
+                throw .ofrep(400, key: key, "INVALID_CONTEXT", error.detail)
+            }
+            if let id = account.id, id != targetingKey {
+                throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
+            }
+            account.id = targetingKey
+        } else if rc.store != nil {
+            // The stored account (an unknown id has no subscription).
+            do {
+                account =
+                    try Decisions.load(targetingKey, rc, now: now, limits: [])?.account
+                    ?? Account(id: targetingKey)
+            } catch {
+                throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
+            }
+        } else {
             throw .ofrep(400, key: key, "INVALID_CONTEXT", "without an account store the context must carry 'account'")
         }
-        var account: Account
-        do {
-            account = try decoder.account(accountJSON, "context.account")
-        } catch {
-            throw .ofrep(400, key: key, "INVALID_CONTEXT", error.detail)
-        }
-        if let id = account.id, id != targetingKey {
-            throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
-        }
-        account.id = targetingKey
         var user: User?
         if field("email") != nil || field("email_verified_at") != nil || field("created_at") != nil {
             var u = User()
@@ -140,16 +151,18 @@ enum OFREP {
         guard let k = lookup(program, key) else {
             throw .ofrep(404, key: key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
         }
-        let (account, user) = try subject(program, req.body, key: key)
-        var ev = Evaluation(program: program, account: account, user: user, now: context.now())
+        let now = context.now()
+        let (account, user) = try subject(context, req.body, key: key, now: now)
+        var ev = Evaluation(program: program, account: account, user: user, now: now)
         return .json(200, evaluate(&ev, key, k))
     }
 
     /// Every flag and every feature; `ETag` over the answer, `If-None-Match` → 304.
     static func bulk(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
         let program = context.program
-        let (account, user) = try subject(program, req.body, key: nil)
-        var ev = Evaluation(program: program, account: account, user: user, now: context.now())
+        let now = context.now()
+        let (account, user) = try subject(context, req.body, key: nil, now: now)
+        var ev = Evaluation(program: program, account: account, user: user, now: now)
         var flags: [JSONValue] = []
         for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
         for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }

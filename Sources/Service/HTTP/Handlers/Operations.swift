@@ -4,12 +4,17 @@ enum Operations {
         .json(200, .object([("status", .string("ok"))]))
     }
 
-    static func readyz(_ req: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {
-        .json(
+    /// Ready: a bundle is loaded and, when the service has an account store, the database answers (SPEC §6.5).
+    static func readyz(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+        var store = "stateless"
+        if let s = context.store {
+            guard s.ping() else { throw .storeUnavailable("the account store does not answer") }
+            store = "postgresql"
+        }
+        return .json(
             200,
             .object([
-                ("status", .string("ready")), ("policy", .string(context.program.digest)),
-                ("store", .string("stateless")),
+                ("status", .string("ready")), ("policy", .string(context.program.digest)), ("store", .string(store)),
             ]))
     }
 

@@ -86,7 +86,10 @@ final class HTTPServer: @unchecked Sendable {
                 path.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: strlen($0)), as: UTF8.self) } ?? ""
             req.framingError = (400, "the request path is not UTF-8")
         }
+        if phase == CHTTP_BODY { req.query = Self.query(ex) }
         req.contentType = header(ex, "Content-Type")
+        req.declaresBody =
+            header(ex, "Transfer-Encoding") != nil || (header(ex, "Content-Length").flatMap { Int($0) } ?? 0) > 0
         req.authorization = header(ex, "Authorization")
         req.ifNoneMatch = header(ex, "If-None-Match")
         req.bodyTooLarge = chttp_body_too_large(ex) != 0
@@ -112,6 +115,23 @@ final class HTTPServer: @unchecked Sendable {
             exchange = responder.respond(to: req, route: route)
         }
         responder.finish(exchange, queued: queue(ex, exchange.response))
+    }
+
+    /// The query arguments, each percent-decoded (one that does not decode to UTF-8 is left out).
+    private static func query(_ ex: OpaquePointer) -> [String: String] {
+        final class Box { var items: [String: String] = [:] }
+        let box = Box()
+        withExtendedLifetime(box) {
+            chttp_each_query(
+                ex,
+                { ctx, name, value in
+                    guard let ctx, let name else { return }
+                    let box = Unmanaged<Box>.fromOpaque(ctx).takeUnretainedValue()
+                    guard let k = percentDecoded(name), let v = value.map(percentDecoded) ?? "" else { return }
+                    if box.items[k] == nil { box.items[k] = v }
+                }, Unmanaged.passUnretained(box).toOpaque())
+        }
+        return box.items
     }
 
     /// A header's value; one with a byte that is not UTF-8 is read with replacement characters (it then matches
@@ -154,4 +174,30 @@ private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeP
     return owned.withUnsafeBufferPointer { buf in
         buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buf.count) { body($0) }
     }
+}
+
+/// `%XX` escapes decoded (`+` stays `+`: a timestamp's offset must survive); nil for a malformed escape or a result
+/// that is not UTF-8.
+private func percentDecoded(_ text: UnsafePointer<CChar>) -> String? {
+    var out: [UInt8] = []
+    var p = text
+    func hex(_ c: CChar) -> UInt8? {
+        switch UInt8(bitPattern: c) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(bitPattern: c) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(bitPattern: c) - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(bitPattern: c) - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    while p.pointee != 0 {
+        if p.pointee == CChar(UInt8(ascii: "%")) {
+            guard let hi = hex(p[1]), let lo = hex(p[2]) else { return nil }
+            out.append(hi << 4 | lo)
+            p += 3
+        } else {
+            out.append(UInt8(bitPattern: p.pointee))
+            p += 1
+        }
+    }
+    return String(validating: out, as: UTF8.self)
 }

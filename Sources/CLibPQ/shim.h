@@ -1,0 +1,2 @@
+// Debian's libpq (libpq-dev). Imported only by Sources/Service/Store/.
+#include <libpq-fe.h>

@@ -1,0 +1,519 @@
+/// An account as stored: its subscription and attributes as they were sent (JSON), and its overrides.
+struct StoredAccount: Sendable {
+    var id: String
+    /// The §6.1 subscription object, or `.null` when the account has none.
+    var subscription: JSONValue
+    /// An object.
+    var attributes: JSONValue
+    var overrides: [StoredOverride]
+
+    /// The §6.1 account with its overrides.
+    var json: JSONValue {
+        .object([
+            ("id", .string(id)), ("subscription", subscription), ("overrides", .array(overrides.map(\.json))),
+            ("attributes", attributes),
+        ])
+    }
+
+    /// The account as the evaluator sees it under `program`. Overrides of features the bundle no longer has, or
+    /// whose value no longer fits the feature, are left out (a reload may remove or retype a feature).
+    func account(_ program: Program) -> Account {
+        let decoder = RequestDecoder(program: program)
+        var a = Account(id: id)
+        if case .object = subscription { a.subscription = try? decoder.subscription(subscription, "subscription") }
+        for o in overrides {
+            if let ov = try? decoder.override(o.json, "override") { a.overrides.append(ov) }
+        }
+        if case .object(let m) = attributes {
+            var out: [String: JSONValue] = [:]
+            out.reserveCapacity(m.count)
+            for (k, v) in m { out[k] = v }
+            a.attributes = out
+        }
+        return a
+    }
+
+    /// `{subscription, attributes}`: what account audit entries record as old and new.
+    var state: JSONValue { .object([("subscription", subscription), ("attributes", attributes)]) }
+}
+
+/// A per-account override as stored (SPEC §6.3).
+struct StoredOverride: Sendable {
+    var feature: String
+    var value: JSONValue
+    /// An RFC 3339 string, or `.null`.
+    var expiresAt: JSONValue
+    var reason: String
+    var actor: String
+
+    var json: JSONValue {
+        .object([
+            ("feature", .string(feature)), ("value", value), ("expires_at", expiresAt), ("reason", .string(reason)),
+            ("actor", .string(actor)),
+        ])
+    }
+    /// `{value, expires_at}`: what override audit entries record.
+    var auditValue: JSONValue { .object([("value", value), ("expires_at", expiresAt)]) }
+}
+
+/// The half-open window `[start, end)` of instants a usage period covers; nil bounds are open (lifetime).
+struct UsageWindow: Sendable {
+    var start: Timestamp?
+    var end: Timestamp?
+    /// The period's dates as answered (`period_start`, `period_end`): null for lifetime usage.
+    var shownStart: Timestamp?
+    var shownEnd: Timestamp?
+
+    /// The period of `feature` containing `now` (SPEC §6.3): the calendar month (UTC); the subscription's billing
+    /// period when both its dates are set and contain now, else the calendar month; the rolling `(now − 24h, now]`;
+    /// or the whole lifetime.
+    static func containing(_ now: Timestamp, period: Feature.Period, subscription: SubscriptionState?) -> UsageWindow {
+        switch period {
+        case .none: return UsageWindow()
+        case .rolling24h:
+            // (now − 24h, now] on the half-open clock: [now − 24h + 1 ns, now + 1 ns).
+            let start = now.subtracting(PolicyDuration(seconds: 86_400)).map { $0.plusOneNanosecond }
+            return UsageWindow(
+                start: start, end: now.plusOneNanosecond, shownStart: now.subtracting(PolicyDuration(seconds: 86_400)),
+                shownEnd: now)
+        case .billing:
+            if let s = subscription?.periodStart, let e = subscription?.periodEnd, s <= now, now < e {
+                return UsageWindow(start: s, end: e, shownStart: s, shownEnd: e)
+            }
+            fallthrough
+        case .month:
+            let (s, e) = now.calendarMonth
+            return UsageWindow(start: s, end: e, shownStart: s, shownEnd: e)
+        }
+    }
+}
+
+extension Timestamp {
+    var plusOneNanosecond: Timestamp {
+        nanos == 999_999_999 ? Timestamp(seconds: seconds + 1, nanos: 0) : Timestamp(seconds: seconds, nanos: nanos + 1)
+    }
+    /// `(seconds, nanoseconds)` as statement parameters.
+    var parameters: [String?] { [String(seconds), String(nanos)] }
+}
+
+/// Why a write was refused (the handlers answer these as errors; nothing was written).
+enum StoreRefusal: Error {
+    case unknownAccount
+    case unknownPlan(String?)
+    case planNotAssignable(plan: String, source: String)
+    case noTrial
+    case trialAlreadyUsed
+    case overrideNotFound
+    case notALimit(String)
+}
+
+/// The outcome of `PUT /v1/accounts/{id}`.
+enum PutOutcome {
+    case applied(created: Bool, StoredAccount)
+    /// A duplicate or stale event: acknowledged, nothing changed. The account as it is (nil: none).
+    case ignored(reason: String, StoredAccount?)
+}
+
+/// A change to an account's state (`PUT /v1/accounts/{id}`), validated by the handler.
+struct AccountChange {
+    /// nil: leave the stored subscription; `.null`: remove it; an object: replace it.
+    var subscription: JSONValue?
+    /// The plan of a replacing subscription (for the assignability check).
+    var plan: String?
+    /// nil: leave the stored attributes.
+    var attributes: JSONValue?
+    var source: AssignSource
+    var event: (id: String, time: Timestamp)?
+    var actor: String
+}
+
+/// The PostgreSQL account store (SPEC §6.3, §7): accounts, overrides, the audit log, usage records, processed event
+/// ids and trial history. Every write is one transaction holding the account's advisory lock, so writes to one
+/// account are serialized across replicas (and usage can never pass a limit); a 2xx is answered only after the
+/// commit.
+final class AccountStore: Sendable {
+    let pool: ConnectionPool
+
+    init(pool: ConnectionPool) { self.pool = pool }
+
+    func migrate() throws(StoreError) { try Schema.migrate(pool) }
+
+    /// Whether the database answers.
+    func ping() -> Bool { (try? pool.withConnection { (db) throws(StoreError) in try db.execute("SELECT 1") }) != nil }
+
+    // MARK: - Reads
+
+    func load(_ id: String) throws(StoreError) -> StoredAccount? {
+        try pool.withConnection { (db) throws(StoreError) in try Self.load(db, id) }
+    }
+
+    /// A stored account as the evaluator sees it, with the usage recorded in the period containing `now` of each
+    /// of `limitFeatures` (one connection, no transaction). nil when the account is not stored.
+    func loadForDecision(_ id: String, program: Program, now: Timestamp, limitFeatures: [Int]) throws(StoreError)
+        -> (account: Account, usage: [Int: Int64])?
+    {
+        try pool.withConnection { (db) throws(StoreError) in
+            guard let stored = try Self.load(db, id) else { return nil }
+            let account = stored.account(program)
+            var usage: [Int: Int64] = [:]
+            for f in limitFeatures where usage[f] == nil {
+                let feature = program.policy.features[f]
+                let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
+                usage[f] = try Self.used(db, id, feature.name, window)
+            }
+            return (account, usage)
+        }
+    }
+
+    static func load(_ db: DatabaseConnection, _ id: String) throws(StoreError) -> StoredAccount? {
+        guard
+            let row = try db.execute(
+                "SELECT subscription, attributes FROM ent_accounts WHERE account_id = $1", [id]
+            ).first
+        else { return nil }
+        var account = StoredAccount(
+            id: id, subscription: json(row[0]) ?? .null, attributes: json(row[1]) ?? .object([]), overrides: [])
+        for o in try db.execute(
+            "SELECT feature, value, expires_at, reason, actor FROM ent_overrides WHERE account_id = $1 ORDER BY feature COLLATE \"C\"",
+            [id]
+        ).values {
+            account.overrides.append(
+                StoredOverride(
+                    feature: o[0] ?? "", value: json(o[1]) ?? .null, expiresAt: o[2].map { .string($0) } ?? .null,
+                    reason: o[3] ?? "", actor: o[4] ?? ""))
+        }
+        return account
+    }
+
+    static func used(_ db: DatabaseConnection, _ id: String, _ feature: String, _ w: UsageWindow) throws(StoreError)
+        -> Int64
+    {
+        let lo = w.start?.parameters ?? [nil, nil]
+        let hi = w.end?.parameters ?? [nil, nil]
+        let row = try db.execute(
+            """
+            SELECT coalesce(sum(amount), 0) FROM ent_usage
+            WHERE account_id = $1 AND feature = $2
+              AND ($3::bigint IS NULL OR (at_s, at_n) >= ($3::bigint, $4::integer))
+              AND ($5::bigint IS NULL OR (at_s, at_n) < ($5::bigint, $6::integer))
+            """, [id, feature] + lo + hi
+        ).first
+        return Int64(row?[0] ?? "0") ?? 0
+    }
+
+    /// Accounts by id (bytewise order), after `after`, at most `limit`; whether more follow.
+    func list(after: String?, limit: Int) throws(StoreError) -> ([(id: String, subscription: JSONValue)], Bool) {
+        try pool.withConnection { (db) throws(StoreError) in
+            let rows = try db.execute(
+                """
+                SELECT account_id, subscription FROM ent_accounts
+                WHERE $1::text IS NULL OR account_id COLLATE "C" > $1::text COLLATE "C"
+                ORDER BY account_id COLLATE "C" LIMIT $2
+                """, [after, String(limit + 1)]
+            ).values
+            let page = rows.prefix(limit).map { (id: $0[0] ?? "", subscription: Self.json($0[1]) ?? .null) }
+            return (Array(page), rows.count > limit)
+        }
+    }
+
+    /// Audit entries of an account, newest first, strictly before `before`; whether more follow. nil when the
+    /// account never had an entry and does not exist.
+    func audit(_ id: String, before: Timestamp?, limit: Int) throws(StoreError) -> ([JSONValue], Bool)? {
+        try pool.withConnection { (db) throws(StoreError) in
+            let b = before?.parameters ?? [nil, nil]
+            let rows = try db.execute(
+                """
+                SELECT entry FROM ent_audit
+                WHERE account_id = $1 AND ($2::bigint IS NULL OR (at_s, at_n) < ($2::bigint, $3::integer))
+                ORDER BY seq DESC LIMIT $4
+                """, [id] + b + [String(limit + 1)]
+            ).values
+            if rows.isEmpty {
+                let any = try db.execute(
+                    "SELECT 1 FROM ent_accounts WHERE account_id = $1 UNION ALL SELECT 1 FROM ent_audit WHERE account_id = $1 LIMIT 1",
+                    [id])
+                if any.isEmpty { return nil }
+            }
+            let entries = rows.prefix(limit).map { Self.json($0[0]) ?? .null }
+            return (Array(entries), rows.count > limit)
+        }
+    }
+
+    // MARK: - Writes (each one transaction under the account's lock)
+
+    func write<T>(_ id: String, _ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        try pool.withConnection { (db) throws(StoreError) in
+            try db.transaction { (db) throws(StoreError) in
+                try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
+                return try body(db)
+            }
+        }
+    }
+
+    func put(_ id: String, _ change: AccountChange, program: Program, now: Timestamp) throws(StoreError) -> Result<
+        PutOutcome, StoreRefusal
+    > {
+        try write(id) { (db) throws(StoreError) in
+            let current = try Self.load(db, id)
+            let lastEvent = try db.execute(
+                "SELECT last_event_s, last_event_n FROM ent_accounts WHERE account_id = $1", [id]
+            ).first
+            if let event = change.event {
+                // Duplicates first, then staleness, both before the plan is validated (SPEC §9).
+                if !(try db.execute(
+                    "SELECT 1 FROM ent_events WHERE account_id = $1 AND event_id = $2", [id, event.id]
+                ).isEmpty) {
+                    return .success(.ignored(reason: "duplicate", current))
+                }
+                if let s = lastEvent?[0].flatMap({ Int64($0) }), let n = lastEvent?[1].flatMap({ Int32($0) }),
+                    event.time < Timestamp(seconds: s, nanos: n)
+                {
+                    return .success(.ignored(reason: "stale", current))
+                }
+            }
+            // The plan: checked on creation and whenever it changes (compared after alias resolution).
+            if case .object = change.subscription {
+                let lookup = program.policy.planLookup
+                let old = current.flatMap { $0.subscription["plan"] }.flatMap { p -> Int? in
+                    if case .string(let s) = p { return lookup[s] }
+                    return nil
+                }
+                let new = change.plan.flatMap { lookup[$0] }
+                if current == nil || old == nil || new != old {
+                    guard let new else { return .failure(.unknownPlan(change.plan)) }
+                    if let via = program.policy.plans[new].assignableVia, !via.contains(change.source) {
+                        return .failure(.planNotAssignable(plan: change.plan ?? "", source: change.source.rawValue))
+                    }
+                }
+            }
+            var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
+            if let s = change.subscription { next.subscription = s }
+            if let a = change.attributes { next.attributes = a }
+            let stamp = now.rfc3339
+            try db.execute(
+                """
+                INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $4)
+                ON CONFLICT (account_id) DO UPDATE SET subscription = $2, attributes = $3, updated_at = $4
+                """, [id, Self.text(next.subscription), Self.text(next.attributes), stamp])
+            if let event = change.event {
+                try db.execute(
+                    "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
+                    [id, event.id, String(now.seconds)])
+                try db.execute(
+                    """
+                    UPDATE ent_accounts SET last_event_s = $2, last_event_n = $3
+                    WHERE account_id = $1 AND (last_event_s IS NULL OR (last_event_s, last_event_n) < ($2::bigint, $3::integer))
+                    """, [id] + event.time.parameters)
+            }
+            if next.subscription["status"] == .string("trialing") { try Self.rememberTrial(db, id, stamp) }
+            var entry: [(String, JSONValue)] = [
+                ("action", .string(current == nil ? "account.create" : "account.update")),
+                ("actor", .string(change.actor)), ("source", .string(change.source.rawValue)),
+                ("old", current?.state ?? .null), ("new", next.state),
+            ]
+            if let event = change.event { entry.append(("event_id", .string(event.id))) }
+            try Self.appendAudit(db, id, now, entry)
+            return .success(.applied(created: current == nil, next))
+        }
+    }
+
+    func delete(_ id: String, actor: String, reason: String?, now: Timestamp) throws(StoreError) -> StoredAccount? {
+        try write(id) { (db) throws(StoreError) in
+            guard let current = try Self.load(db, id) else { return nil }
+            for table in ["ent_overrides", "ent_usage", "ent_accounts"] {
+                try db.execute("DELETE FROM \(table) WHERE account_id = $1", [id])
+            }
+            var entry: [(String, JSONValue)] = [
+                ("action", .string("account.delete")), ("actor", .string(actor)), ("old", current.state),
+                ("new", .null),
+            ]
+            if let reason { entry.append(("reason", .string(reason))) }
+            try Self.appendAudit(db, id, now, entry)
+            return current
+        }
+    }
+
+    /// Starts the trial: plan, `trialing`, `[now, now + length)`; once per account, ever.
+    func startTrial(_ id: String, actor: String, reason: String?, program: Program, now: Timestamp) throws(StoreError)
+        -> Result<(created: Bool, account: StoredAccount), StoreRefusal>
+    {
+        guard let trial = program.policy.subscription.trial, let end = now.adding(trial.length) else {
+            return .failure(.noTrial)
+        }
+        return try write(id) { (db) throws(StoreError) in
+            if !(try db.execute("SELECT 1 FROM ent_trials WHERE account_id = $1", [id]).isEmpty) {
+                return .failure(.trialAlreadyUsed)
+            }
+            let current = try Self.load(db, id)
+            var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
+            next.subscription = .object([
+                ("plan", .string(program.policy.plans[trial.plan].name)), ("status", .string("trialing")),
+                ("period_start", .string(now.rfc3339)), ("period_end", .string(end.rfc3339)),
+                ("past_due_since", .null), ("seats", next.subscription["seats"] ?? .null),
+            ])
+            let stamp = now.rfc3339
+            try db.execute(
+                """
+                INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
+                VALUES ($1, $2, $3, $4, $4)
+                ON CONFLICT (account_id) DO UPDATE SET subscription = $2, updated_at = $4
+                """, [id, Self.text(next.subscription), Self.text(next.attributes), stamp])
+            try Self.rememberTrial(db, id, stamp)
+            var entry: [(String, JSONValue)] = [
+                ("action", .string("trial.start")), ("actor", .string(actor)), ("old", current?.state ?? .null),
+                ("new", next.state),
+            ]
+            if let reason { entry.append(("reason", .string(reason))) }
+            try Self.appendAudit(db, id, now, entry)
+            return .success((current == nil, next))
+        }
+    }
+
+    /// Sets an override; whether it replaced one.
+    func setOverride(_ id: String, _ o: StoredOverride, now: Timestamp) throws(StoreError) -> Result<
+        Bool, StoreRefusal
+    > {
+        try write(id) { (db) throws(StoreError) in
+            guard let current = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            let old = current.overrides.first { $0.feature == o.feature }
+            try db.execute(
+                """
+                INSERT INTO ent_overrides (account_id, feature, value, expires_at, reason, actor)
+                VALUES ($1, $2, $3, $4, $5, $6)
+                ON CONFLICT (account_id, feature) DO UPDATE SET value = $3, expires_at = $4, reason = $5, actor = $6
+                """,
+                [id, o.feature, Self.text(o.value), Self.string(o.expiresAt), o.reason, o.actor])
+            try db.execute("UPDATE ent_accounts SET updated_at = $2 WHERE account_id = $1", [id, now.rfc3339])
+            try Self.appendAudit(
+                db, id, now,
+                [
+                    ("action", .string("override.set")), ("actor", .string(o.actor)), ("feature", .string(o.feature)),
+                    ("old", old?.auditValue ?? .null), ("new", o.auditValue), ("reason", .string(o.reason)),
+                ])
+            return .success(old != nil)
+        }
+    }
+
+    func deleteOverride(_ id: String, feature: String, actor: String, reason: String, now: Timestamp)
+        throws(StoreError) -> Result<StoredOverride, StoreRefusal>
+    {
+        try write(id) { (db) throws(StoreError) in
+            guard let current = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            guard let old = current.overrides.first(where: { $0.feature == feature }) else {
+                return .failure(.overrideNotFound)
+            }
+            try db.execute("DELETE FROM ent_overrides WHERE account_id = $1 AND feature = $2", [id, feature])
+            try db.execute("UPDATE ent_accounts SET updated_at = $2 WHERE account_id = $1", [id, now.rfc3339])
+            try Self.appendAudit(
+                db, id, now,
+                [
+                    ("action", .string("override.delete")), ("actor", .string(actor)), ("feature", .string(feature)),
+                    ("old", old.auditValue), ("new", .null), ("reason", .string(reason)),
+                ])
+            return .success(old)
+        }
+    }
+
+    /// Consumes usage: decides under the account's lock (the check and the record in one transaction, so the
+    /// recorded usage never passes the limit under any concurrency) and records the amount only when allowed. A
+    /// repeated idempotency key answers the first answer.
+    func consume(
+        _ id: String, feature f: Int, amount: Int64, key: String, program: Program, now: Timestamp
+    ) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
+        let feature = program.policy.features[f]
+        return try write(id) { (db) throws(StoreError) in
+            guard let stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            if let first = try db.execute(
+                "SELECT answer FROM ent_usage WHERE account_id = $1 AND feature = $2 AND idempotency_key = $3",
+                [id, feature.name, key]
+            ).first {
+                return .success(Self.json(first[0]) ?? .null)
+            }
+            let account = stored.account(program)
+            let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
+            let used = try Self.used(db, id, feature.name, window)
+            var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
+            let d = ev.decide(.limit(feature: f, usage: used, amount: amount))
+            let after = d.allowed ? used + amount : used
+            let answer = Self.usageAnswer(program, d, used: after, window)
+            try db.execute(
+                """
+                INSERT INTO ent_usage (account_id, feature, idempotency_key, at_s, at_n, amount, answer)
+                VALUES ($1, $2, $3, $4, $5, $6, $7)
+                """,
+                [id, feature.name, key] + now.parameters + [String(d.allowed ? amount : 0), Self.text(answer)])
+            return .success(answer)
+        }
+    }
+
+    /// The current period's usage of a limit feature: `{used, limit, remaining, period_start, period_end}`.
+    func usage(_ id: String, feature f: Int, program: Program, now: Timestamp) throws(StoreError) -> Result<
+        JSONValue, StoreRefusal
+    > {
+        let feature = program.policy.features[f]
+        return try pool.withConnection { (db) throws(StoreError) in
+            guard let stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            let account = stored.account(program)
+            let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
+            let used = try Self.used(db, id, feature.name, window)
+            var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
+            let d = ev.decide(.limit(feature: f, usage: used, amount: 0))
+            let limit: JSONValue = d.limit.map { .int($0) } ?? .string("unlimited")
+            let remaining: JSONValue = d.limit.map { .int(max(0, $0 - used)) } ?? .null
+            return .success(
+                .object([
+                    ("used", .int(used)), ("limit", limit), ("remaining", remaining),
+                    ("period_start", window.shownStart.map { .string($0.rfc3339) } ?? .null),
+                    ("period_end", window.shownEnd.map { .string($0.rfc3339) } ?? .null),
+                ]))
+        }
+    }
+
+    static func usageAnswer(_ program: Program, _ d: Decision, used: Int64, _ w: UsageWindow) -> JSONValue {
+        var m: [(String, JSONValue)] = [("allowed", .bool(d.allowed))]
+        if !d.allowed, d.denial >= 0 {
+            let denial = program.policy.denials[d.denial]
+            m += [("error", .string(denial.name)), ("status", .int(Int64(denial.status)))]
+        }
+        let limit: JSONValue = d.limit.map { .int($0) } ?? .string("unlimited")
+        let remaining: JSONValue = d.limit.map { .int(max(0, $0 - used)) } ?? .null
+        m += [
+            ("used", .int(used)), ("limit", limit), ("remaining", remaining),
+            ("period_start", w.shownStart.map { .string($0.rfc3339) } ?? .null),
+            ("period_end", w.shownEnd.map { .string($0.rfc3339) } ?? .null),
+        ]
+        return .object(m)
+    }
+
+    // MARK: - Helpers
+
+    static func rememberTrial(_ db: DatabaseConnection, _ id: String, _ at: String) throws(StoreError) {
+        try db.execute(
+            "INSERT INTO ent_trials (account_id, started_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING",
+            [id, at])
+    }
+
+    static func appendAudit(_ db: DatabaseConnection, _ id: String, _ now: Timestamp, _ fields: [(String, JSONValue)])
+        throws(StoreError)
+    {
+        let entry = JSONValue.object([("at", .string(now.rfc3339))] + fields)
+        try db.execute(
+            """
+            INSERT INTO ent_audit (account_id, seq, at_s, at_n, entry)
+            SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4 FROM ent_audit WHERE account_id = $1
+            """, [id] + now.parameters + [text(entry)])
+    }
+
+    static func text(_ v: JSONValue) -> String { JSONWriter.string(v) }
+
+    static func string(_ v: JSONValue) -> String? {
+        if case .string(let s) = v { return s }
+        return nil
+    }
+
+    static func json(_ text: String?) -> JSONValue? {
+        guard let text else { return nil }
+        return try? JSONParser.parse(Array(text.utf8))
+    }
+}

@@ -1,0 +1,66 @@
+import Dispatch
+import Synchronization
+
+/// A bounded pool of database connections shared by the HTTP workers. At most `size` statements run at once; a
+/// caller waits for a free connection (up to `waitSeconds`, then the store is unavailable). A connection found
+/// broken is replaced, and a call whose very first statement meets a dropped connection (an idle connection the
+/// server closed, a restart) is retried once on a fresh one; a call that failed later is not, since part of it
+/// may have reached the server.
+final class ConnectionPool: Sendable {
+    let conninfo: String
+    let size: Int
+    let waitSeconds: Double
+    private let slots: DispatchSemaphore
+    // `DatabaseConnection` is used by one thread at a time: taken out of `idle` under the lock, put back after.
+    private let idle: Mutex<[UnsafeSendable<DatabaseConnection>]> = Mutex([])
+
+    init(conninfo: String, size: Int, waitSeconds: Double = 5) {
+        self.conninfo = conninfo
+        self.size = max(1, size)
+        self.waitSeconds = waitSeconds
+        slots = DispatchSemaphore(value: max(1, size))
+    }
+
+    /// Runs `body` on a connection of the pool.
+    func withConnection<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        guard slots.wait(timeout: .now() + waitSeconds) == .success else {
+            throw .unavailable("no database connection free within \(waitSeconds) s")
+        }
+        defer { slots.signal() }
+        let connection = try take()
+        let before = connection.statements
+        do {
+            let value = try body(connection)
+            give(connection)
+            return value
+        } catch {
+            guard case .unavailable = error, connection.statements == before else {
+                give(connection)
+                throw error
+            }
+        }
+        // The connection dropped (a restart, a network blip): once more on a fresh one.
+        let fresh = try DatabaseConnection(conninfo)
+        let value = try body(fresh)
+        give(fresh)
+        return value
+    }
+
+    private func take() throws(StoreError) -> DatabaseConnection {
+        while let c = idle.withLock({ $0.popLast() }) {
+            if c.value.isHealthy { return c.value }
+        }
+        return try DatabaseConnection(conninfo)
+    }
+
+    private func give(_ c: DatabaseConnection) {
+        guard c.isHealthy else { return }
+        idle.withLock { $0.append(UnsafeSendable(c)) }
+    }
+}
+
+/// A value handed between threads by hand-over (never used by two threads at once).
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

@@ -1,0 +1,140 @@
+internal import CLibPQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What went wrong talking to PostgreSQL.
+enum StoreError: Error, CustomStringConvertible {
+    /// No connection could be had, or it broke: the store is unavailable (503 `store_unavailable`).
+    case unavailable(String)
+    /// The server refused a statement (SQLSTATE and message): a bug or a schema problem, not the client's fault.
+    case failed(sqlstate: String, message: String)
+
+    var description: String {
+        switch self {
+        case .unavailable(let m): "account store unavailable: \(m)"
+        case .failed(let state, let m): "account store error \(state): \(m)"
+        }
+    }
+}
+
+/// The rows of a result, as text (libpq's text format); nil is SQL NULL.
+struct Rows {
+    var values: [[String?]]
+    /// Rows changed by an INSERT, UPDATE or DELETE.
+    var affected: Int
+
+    var first: [String?]? { values.first }
+    var isEmpty: Bool { values.isEmpty }
+}
+
+/// One connection to PostgreSQL, the only owner of its `PGconn` (closed in deinit). Used by one thread at a time:
+/// the pool hands it out. Every statement is parameterized; no SQL is built from input.
+final class DatabaseConnection {
+    private let raw: OpaquePointer
+    /// Statements that reached the server on this connection (a failure before the first one is safe to retry).
+    private(set) var statements = 0
+
+    init(_ conninfo: String) throws(StoreError) {
+        guard let c = PQconnectdb(conninfo) else { throw .unavailable("out of memory") }
+        guard PQstatus(c) == CONNECTION_OK else {
+            let message = Self.message(c)
+            PQfinish(c)
+            throw .unavailable(message)
+        }
+        raw = c
+        // Quiet NOTICEs (CREATE ... IF NOT EXISTS says "already exists") instead of printing them on stderr.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
+    }
+
+    deinit { PQfinish(raw) }
+
+    /// Whether the connection is still usable (a dropped one is replaced by the pool).
+    var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
+
+    /// Runs one statement with text parameters.
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> Rows {
+        let result: OpaquePointer? = withCStringArray(parameters) { values in
+            PQexecParams(raw, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        let rows = try Self.rows(result, raw)
+        statements += 1
+        return rows
+    }
+
+    /// Runs `body` inside one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        try execute("BEGIN")
+        do {
+            let value = try body(self)
+            try execute("COMMIT")
+            return value
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The one place a `PGresult` becomes rows or a Swift error; the result is always cleared.
+    private static func rows(_ result: OpaquePointer?, _ conn: OpaquePointer) throws(StoreError) -> Rows {
+        guard let result else {
+            throw PQstatus(conn) == CONNECTION_OK
+                ? .failed(sqlstate: "", message: message(conn)) : .unavailable(message(conn))
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            let n = Int(PQntuples(result))
+            let m = Int(PQnfields(result))
+            var values: [[String?]] = []
+            values.reserveCapacity(n)
+            for r in 0..<n {
+                var row: [String?] = []
+                row.reserveCapacity(m)
+                for c in 0..<m {
+                    if PQgetisnull(result, Int32(r), Int32(c)) != 0 {
+                        row.append(nil)
+                    } else {
+                        let length = Int(PQgetlength(result, Int32(r), Int32(c)))
+                        let bytes = PQgetvalue(result, Int32(r), Int32(c))!
+                        row.append(String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self))
+                    }
+                }
+                values.append(row)
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return Rows(values: values, affected: affected)
+        default:
+            if PQstatus(conn) != CONNECTION_OK { throw .unavailable(message(conn)) }
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+            let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
+            // Class 08 (connection exception) and 57P (operator intervention: shutdown) mean the server went away.
+            if state.hasPrefix("08") || state.hasPrefix("57P") { throw .unavailable(text) }
+            throw .failed(sqlstate: state, message: text.trimmingSpaces)
+        }
+    }
+
+    private static func message(_ c: OpaquePointer) -> String {
+        PQerrorMessage(c).map { String(cString: $0).trimmingSpaces } ?? "unknown error"
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while let c = s.last, c.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// A `const char *const *` of NUL-terminated copies (nil stays NULL) for the duration of `body`.
+private func withCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    if strings.isEmpty { return body(nil) }
+    let owned: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { for p in owned { free(p) } }
+    return owned.withUnsafeBufferPointer { buf in
+        buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buf.count) { body($0) }
+    }
+}

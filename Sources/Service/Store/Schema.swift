@@ -1,0 +1,84 @@
+/// The store's tables, created and migrated at start-up (SPEC §7). Idempotent, and run under an advisory lock, so
+/// several replicas starting at once on an empty database all come up. Every table is keyed by account id first,
+/// so the schema can be distributed by account (docs/STORE.md).
+enum Schema {
+    /// Bump with every migration appended to `migrations`.
+    static let version = 1
+
+    /// Instants are kept as whole seconds plus nanoseconds (`timestamptz` keeps microseconds only), and JSON
+    /// documents as the text we wrote (exact, unlike `jsonb`'s normalized numbers).
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE IF NOT EXISTS ent_accounts (
+                account_id text PRIMARY KEY,
+                subscription text,
+                attributes text NOT NULL DEFAULT '{}',
+                last_event_s bigint,
+                last_event_n integer,
+                created_at text NOT NULL,
+                updated_at text NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_overrides (
+                account_id text NOT NULL,
+                feature text NOT NULL,
+                value text NOT NULL,
+                expires_at text,
+                reason text NOT NULL,
+                actor text NOT NULL,
+                PRIMARY KEY (account_id, feature))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_audit (
+                account_id text NOT NULL,
+                seq bigint NOT NULL,
+                at_s bigint NOT NULL,
+                at_n integer NOT NULL,
+                entry text NOT NULL,
+                PRIMARY KEY (account_id, seq))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_events (
+                account_id text NOT NULL,
+                event_id text NOT NULL,
+                seen_s bigint NOT NULL,
+                PRIMARY KEY (account_id, event_id))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_trials (
+                account_id text PRIMARY KEY,
+                started_at text NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_usage (
+                account_id text NOT NULL,
+                feature text NOT NULL,
+                idempotency_key text NOT NULL,
+                at_s bigint NOT NULL,
+                at_n integer NOT NULL,
+                amount bigint NOT NULL,
+                answer text NOT NULL,
+                PRIMARY KEY (account_id, feature, idempotency_key))
+            """,
+            "CREATE INDEX IF NOT EXISTS ent_usage_window ON ent_usage (account_id, feature, at_s, at_n)",
+        ]
+    ]
+
+    /// An arbitrary constant naming our advisory lock.
+    static let lockKey = "4471290133"
+
+    static func migrate(_ pool: ConnectionPool) throws(StoreError) {
+        try pool.withConnection { (db) throws(StoreError) in
+            try db.transaction { (db) throws(StoreError) in
+                try db.execute("SELECT pg_advisory_xact_lock($1::bigint)", [lockKey])
+                try db.execute("CREATE TABLE IF NOT EXISTS ent_schema (version integer NOT NULL)")
+                let current = Int(try db.execute("SELECT max(version) FROM ent_schema").first?[0] ?? "0") ?? 0
+                for (i, statements) in migrations.enumerated() where i + 1 > current {
+                    for sql in statements { try db.execute(sql) }
+                    try db.execute("INSERT INTO ent_schema (version) VALUES ($1)", [String(i + 1)])
+                }
+            }
+        }
+    }
+}
