@@ -79,10 +79,7 @@ final class DatabaseConnection {
 
     /// The one place a `PGresult` becomes rows or a Swift error; the result is always cleared.
     private static func rows(_ result: OpaquePointer?, _ conn: OpaquePointer) throws(StoreError) -> Rows {
-        guard let result else {
-            throw PQstatus(conn) == CONNECTION_OK
-                ? .failed(sqlstate: "", message: message(conn)) : .unavailable(message(conn))
-        }
+        guard let result else { throw .unavailable(message(conn)) }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
@@ -110,8 +107,9 @@ final class DatabaseConnection {
             if PQstatus(conn) != CONNECTION_OK { throw .unavailable(message(conn)) }
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
             let text = PQresultErrorMessage(result).map { String(cString: $0) } ?? "unknown error"
-            // Class 08 (connection exception) and 57P (operator intervention: shutdown) mean the server went away.
-            if state.hasPrefix("08") || state.hasPrefix("57P") { throw .unavailable(text) }
+            // No SQLSTATE (libpq's own error: the server closed the connection), class 08 (connection exception)
+            // and 57P (operator intervention: shutdown) mean the server went away.
+            if state.isEmpty || state.hasPrefix("08") || state.hasPrefix("57P") { throw .unavailable(text) }
             throw .failed(sqlstate: state, message: text.trimmingSpaces)
         }
     }
