@@ -8,7 +8,8 @@ import schemathesis
 from schemathesis.checks import load_all_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from conftest import REPO
+from conftest import REPO, Service
+from pg import Postgres
 
 load_all_checks()
 CHECKS = [
@@ -39,6 +40,31 @@ def test_the_service_keeps_its_contract(case):
     body = case.body if isinstance(case.body, dict) else {}
     # An account named by id needs the store (503 store_unavailable, SPEC section 7): covered in test_api.py.
     hypothesis.assume(not isinstance(body.get("account"), str))
+    response = case.call(timeout=10)
+    assert response.status_code < 500, (response.status_code, response.text[:500])
+    case.validate_response(response, checks=CHECKS)
+
+
+@pytest.fixture(scope="module")
+def api_schema_with_store():
+    pg = Postgres()
+    service = Service(store=pg.url)
+    schema = schemathesis.openapi.from_path(REPO / "docs" / "openapi.yaml")
+    schema.config.update(base_url=f"http://{service.host}:{service.port}")
+    yield schema
+    assert service.stop() == 0
+    pg.close()
+
+
+# With a store: the account endpoints, and decisions naming accounts by id (against a throwaway PostgreSQL).
+store_schema = schemathesis.pytest.from_fixture("api_schema_with_store").include(tag_regex="^(accounts|decisions)$")
+
+
+@store_schema.parametrize()
+@hypothesis.settings(
+    max_examples=25, derandomize=True, deadline=None, database=None,
+    suppress_health_check=list(hypothesis.HealthCheck), phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+def test_the_store_keeps_its_contract(case):
     response = case.call(timeout=10)
     assert response.status_code < 500, (response.status_code, response.text[:500])
     case.validate_response(response, checks=CHECKS)
