@@ -149,7 +149,9 @@ struct StoreSetup {
         var conninfo = parsed.options["--database-url"] ?? ""
         if conninfo.isEmpty {
             do {
-                let cluster = try EmbeddedPostgres(dataDirectory: parsed.options["--data-dir"] ?? ".data/postgres")
+                let cluster = try EmbeddedPostgres(
+                    dataDirectory: parsed.options["--data-dir"] ?? ".data/postgres",
+                    explicit: parsed.options["--data-dir"] != nil)
                 conninfo = try cluster.start()
                 setup.embedded = cluster
                 setup.mode = "embedded"

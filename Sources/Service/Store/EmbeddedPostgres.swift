@@ -22,11 +22,28 @@ final class EmbeddedPostgres: @unchecked Sendable {
     static let database = "entitlements"
     static let superuser = "entitlements"
 
-    init(dataDirectory: String) throws(Failure) {
+    /// `explicit`: the directory was chosen with `--data-dir`. The default one (`.data/postgres`) moves to
+    /// `/var/lib/entitlements/<hash>` when the service runs as root and the `postgres` user cannot reach it (a
+    /// checkout under `/root`, say); an explicit one is an error then.
+    init(dataDirectory: String, explicit: Bool = true) throws(Failure) {
         let absolute =
             dataDirectory.hasPrefix("/")
             ? dataDirectory : FileManager.default.currentDirectoryPath + "/" + dataDirectory
-        self.dataDirectory = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        var chosen = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        if !explicit && geteuid() == 0, let pw = getpwnam("postgres"),
+            !Self.reachable(chosen, uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid)
+        {
+            let tag = SHA256.hex(SHA256.hash(Array(chosen.utf8))).prefix(12)
+            let moved = "/var/lib/entitlements/\(tag)"
+            Log.line(
+                "warn", "store_data_dir_moved",
+                [
+                    ("requested", .string(chosen)), ("directory", .string(moved)),
+                    ("detail", .string("the postgres user cannot reach the requested directory")),
+                ])
+            chosen = moved
+        }
+        self.dataDirectory = chosen
         guard let bin = Self.findBinaries() else {
             throw Failure(
                 description:
@@ -154,22 +171,27 @@ final class EmbeddedPostgres: @unchecked Sendable {
         if let runAs, let pw = getpwnam(runAs) {
             // The whole data directory belongs to the cluster's user (it may have been created as root).
             _ = try? run("/bin/chown", ["-R", "\(runAs):", path], asRoot: true)
-            _ = pw
             // Every parent must let that user through.
-            var parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
-            while parent != "/" && !parent.isEmpty {
-                if access(parent, F_OK) == 0 && !traversable(parent, by: pw.pointee.pw_uid, pw.pointee.pw_gid) {
-                    throw Failure(
-                        description:
-                            "the '\(runAs)' user cannot reach \(path): \(parent) is not searchable by others (chmod o+x it, or pass --data-dir elsewhere)"
-                    )
-                }
-                parent = URL(fileURLWithPath: parent).deletingLastPathComponent().path
+            if !Self.reachable(path, uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid) {
+                throw Failure(
+                    description:
+                        "the '\(runAs)' user cannot reach \(path): a parent directory is not searchable by it (chmod o+x it, or pass --data-dir elsewhere)"
+                )
             }
         }
     }
 
-    private func traversable(_ dir: String, by uid: uid_t, _ gid: gid_t) -> Bool {
+    /// Whether every existing parent of `path` lets `uid` through.
+    static func reachable(_ path: String, uid: uid_t, gid: gid_t) -> Bool {
+        var parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        while parent != "/" && !parent.isEmpty {
+            if access(parent, F_OK) == 0 && !traversable(parent, by: uid, gid) { return false }
+            parent = URL(fileURLWithPath: parent).deletingLastPathComponent().path
+        }
+        return true
+    }
+
+    private static func traversable(_ dir: String, by uid: uid_t, _ gid: gid_t) -> Bool {
         var st = stat()
         guard stat(dir, &st) == 0 else { return false }
         if st.st_uid == uid { return st.st_mode & S_IXUSR != 0 }
