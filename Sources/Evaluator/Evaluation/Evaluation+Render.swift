@@ -137,9 +137,9 @@ extension Evaluation {
     }
 
     func finish(_ w: inout JSONWriter) {
-        if prepared.unknownPlan {
+        if prepared.unknownPlan || prepared.unknownStatus {
             w.key("warnings")
-            w.raw("[\"unknown_plan\"]")
+            w.write(.array(prepared.warnings.map { .string($0) }))
         }
         if let tracer {
             w.key("trace")
@@ -223,7 +223,9 @@ extension Evaluation {
             ("subscription", subscriptionJSON), ("facts", .object(facts)), ("features", .object(features)),
             ("flags", .object(flags)),
         ]
-        if prepared.unknownPlan { m.append(("warnings", .array([.string("unknown_plan")]))) }
+        if prepared.unknownPlan || prepared.unknownStatus {
+            m.append(("warnings", .array(prepared.warnings.map { .string($0) })))
+        }
         return .object(m)
     }
 }

@@ -149,4 +149,10 @@ public struct PreparedAccount: Sendable {
 
     /// The `unknown_plan` warning: a subscription whose plan is null or unknown.
     public var unknownPlan: Bool { account.subscription != nil && plan == nil }
+    /// The `unknown_status` warning: a subscription whose status the bundle does not list (or none).
+    public var unknownStatus: Bool { account.subscription != nil && status < 0 }
+    /// The result and snapshot warnings, in the order SPEC §9 gives them.
+    public var warnings: [String] {
+        (unknownPlan ? ["unknown_plan"] : []) + (unknownStatus ? ["unknown_status"] : [])
+    }
 }
