@@ -13,7 +13,7 @@ enum ServeCommand {
             valued: [
                 "--listen", "--keys-file", "--database-url", "--threads", "--head-timeout", "--request-timeout",
                 "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory", "--data-dir",
-                "--db-connections",
+                "--db-connections", "--cache-size",
             ],
             switches: ["--stateless", "--no-watch"])
         let dir = try parsed.directory()
@@ -58,7 +58,10 @@ enum ServeCommand {
             output.error("error: \(error.description)")
             return ExitCode.failure
         }
-        defer { store.embedded?.stop() }
+        defer {
+            store.store?.listener?.stop()
+            store.embedded?.stop()
+        }
         let app = App(policy: holder, auth: auth, store: store.store)
         Signals.block()
         let server = HTTPServer(responder: app)
@@ -160,7 +163,11 @@ struct StoreSetup {
             }
         }
         let size = Int(parsed.options["--db-connections"] ?? "") ?? max(4, threads * 2)
-        let store = AccountStore(pool: ConnectionPool(conninfo: conninfo, size: size))
+        // The account cache (0 turns it off: every decision by id reads the database).
+        let capacity = Int(parsed.options["--cache-size"] ?? "") ?? 100_000
+        let cache = capacity > 0 ? AccountCache(capacity: capacity) : nil
+        let listener = cache.map { StoreListener(conninfo: conninfo, cache: $0) }
+        let store = AccountStore(pool: ConnectionPool(conninfo: conninfo, size: size), cache: cache, listener: listener)
         do {
             try store.migrate()
         } catch {
@@ -168,7 +175,10 @@ struct StoreSetup {
             throw Failure(description: "cannot prepare the account store: \(error.description)")
         }
         setup.store = store
-        Log.line("info", "store_ready", [("mode", .string(setup.mode)), ("connections", .int(Int64(size)))])
+        listener?.start()
+        Log.line(
+            "info", "store_ready",
+            [("mode", .string(setup.mode)), ("connections", .int(Int64(size))), ("cache_size", .int(Int64(capacity)))])
         return setup
     }
 }

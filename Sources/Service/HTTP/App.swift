@@ -26,6 +26,7 @@ final class App: HTTPResponder {
         self.store = store
         self.clock = clock
         metrics = Metrics(labels: Self.table.labels)
+        metrics.store.withLock { $0 = store }
         headSteps = [
             MethodStep(), AuthStep(auth: auth), PrecheckStep(), BodySizeStep(), ContentTypeStep(), BudgetStep(),
         ]

@@ -133,8 +133,27 @@ struct AccountChange {
 /// commit.
 final class AccountStore: Sendable {
     let pool: ConnectionPool
+    /// This replica's account cache, kept fresh by NOTIFY (nil: every decision reads the database).
+    let cache: AccountCache?
+    let listener: StoreListener?
+    /// The NOTIFY channel every write announces its account on.
+    static let channel = "entitlements_accounts"
 
-    init(pool: ConnectionPool) { self.pool = pool }
+    init(pool: ConnectionPool, cache: AccountCache? = nil, listener: StoreListener? = nil) {
+        self.pool = pool
+        self.cache = cache
+        self.listener = listener
+    }
+
+    /// What health and metrics show of the store.
+    var health: StoreHealth {
+        StoreHealth(
+            connected: pool.reachable.load(ordering: .relaxed), listening: listener?.listening ?? false,
+            cachedAccounts: cache?.count ?? 0, hitRatio: cache?.hitRatio ?? 0,
+            lastLagSeconds: Double(listener?.lastLagMicros.load(ordering: .relaxed) ?? 0) / 1e6,
+            maxLagSeconds: Double(listener?.maxLagMicros.load(ordering: .relaxed) ?? 0) / 1e6,
+            notifications: listener?.notifications.load(ordering: .relaxed) ?? 0)
+    }
 
     func migrate() throws(StoreError) { try Schema.migrate(pool) }
 
@@ -241,12 +260,52 @@ final class AccountStore: Sendable {
 
     // MARK: - Writes (each one transaction under the account's lock)
 
+    /// One write transaction on one account, under its advisory lock, announced to every replica with NOTIFY
+    /// (delivered at commit) and dropped from this replica's cache as soon as it committed. The payload is the
+    /// writer's clock in nanoseconds, a tab, and the account id (the lag is measured from it).
     func write<T>(_ id: String, _ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
-        try pool.withConnection { (db) throws(StoreError) in
+        let value = try pool.withConnection { (db) throws(StoreError) in
             try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
-                return try body(db)
+                let value = try body(db)
+                let now = Clock.now()
+                try db.execute(
+                    "SELECT pg_notify($1, $2)",
+                    [Self.channel, "\(now.seconds * 1_000_000_000 + Int64(now.nanos))\t\(id)"])
+                return value
             }
+        }
+        cache?.invalidate(id)
+        return value
+    }
+
+    /// An account and the usage of every limit feature of `program`, for the cache (nil account: not stored).
+    func snapshot(_ id: String, program: Program, now: Timestamp) throws(StoreError) -> AccountSnapshot {
+        try pool.withConnection { (db) throws(StoreError) in
+            var snap = AccountSnapshot(stored: try Self.load(db, id), usage: [:], loadedAt: now)
+            guard let stored = snap.stored else { return snap }
+            let subscription = stored.account(program).subscription
+            for feature in program.policy.features where feature.kind == .limit {
+                let window = UsageWindow.containing(now, period: feature.period, subscription: subscription)
+                var usage = CachedUsage(period: feature.period, window: window, used: 0, records: [])
+                if feature.period == .rolling24h {
+                    let lo = window.start?.parameters ?? [nil, nil]
+                    for r in try db.execute(
+                        """
+                        SELECT at_s, at_n, amount FROM ent_usage
+                        WHERE account_id = $1 AND feature = $2 AND amount > 0
+                          AND ($3::bigint IS NULL OR (at_s, at_n) >= ($3::bigint, $4::integer))
+                        """, [id, feature.name] + lo
+                    ).values {
+                        let at = Timestamp(seconds: Int64(r[0] ?? "0") ?? 0, nanos: Int32(r[1] ?? "0") ?? 0)
+                        usage.records.append((at, Int64(r[2] ?? "0") ?? 0))
+                    }
+                } else {
+                    usage.used = try Self.used(db, id, feature.name, window)
+                }
+                snap.usage[feature.name] = usage
+            }
+            return snap
         }
     }
 
@@ -515,5 +574,25 @@ final class AccountStore: Sendable {
     static func json(_ text: String?) -> JSONValue? {
         guard let text else { return nil }
         return try? JSONParser.parse(Array(text.utf8))
+    }
+}
+
+/// The store's state as health checks and metrics show it.
+struct StoreHealth: Sendable {
+    var connected: Bool
+    var listening: Bool
+    var cachedAccounts: Int
+    var hitRatio: Double
+    var lastLagSeconds: Double
+    var maxLagSeconds: Double
+    var notifications: Int
+
+    var json: JSONValue {
+        .object([
+            ("connected", .bool(connected)), ("listening", .bool(listening)),
+            ("cached_accounts", .int(Int64(cachedAccounts))), ("cache_hit_ratio", .number(String(hitRatio))),
+            ("notification_lag_seconds", .number(String(lastLagSeconds))),
+            ("notification_lag_max_seconds", .number(String(maxLagSeconds))),
+        ])
     }
 }

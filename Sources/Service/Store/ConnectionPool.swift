@@ -11,6 +11,8 @@ final class ConnectionPool: Sendable {
     let size: Int
     let waitSeconds: Double
     private let slots: DispatchSemaphore
+    /// Whether the last statement reached the database (for health and metrics).
+    let reachable = Atomic<Bool>(true)
     // `DatabaseConnection` is used by one thread at a time: taken out of `idle` under the lock, put back after.
     private let idle: Mutex<[UnsafeSendable<DatabaseConnection>]> = Mutex([])
 
@@ -23,6 +25,17 @@ final class ConnectionPool: Sendable {
 
     /// Runs `body` on a connection of the pool.
     func withConnection<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            let value = try attempt(body)
+            reachable.store(true, ordering: .relaxed)
+            return value
+        } catch {
+            if case .unavailable = error { reachable.store(false, ordering: .relaxed) }
+            throw error
+        }
+    }
+
+    private func attempt<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         guard slots.wait(timeout: .now() + waitSeconds) == .success else {
             throw .unavailable("no database connection free within \(waitSeconds) s")
         }

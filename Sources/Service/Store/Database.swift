@@ -64,6 +64,37 @@ final class DatabaseConnection {
         return rows
     }
 
+    /// Waits up to `milliseconds` for NOTIFY payloads on this (LISTENing) connection and returns them in order;
+    /// throws `.unavailable` when the connection is gone.
+    func notifications(waitingUpTo milliseconds: Int32) throws(StoreError) -> [String] {
+        var payloads = drainNotifications()
+        if !payloads.isEmpty { return payloads }
+        let fd = PQsocket(raw)
+        guard fd >= 0 else { throw .unavailable(Self.message(raw)) }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, milliseconds)
+        if ready < 0 && errno != EINTR { throw .unavailable("poll failed") }
+        if ready > 0 {
+            guard PQconsumeInput(raw) == 1, PQstatus(raw) == CONNECTION_OK else {
+                throw .unavailable(Self.message(raw))
+            }
+            payloads = drainNotifications()
+        }
+        return payloads
+    }
+
+    private func drainNotifications() -> [String] {
+        var out: [String] = []
+        while let n = PQnotifies(raw) {
+            out.append(n.pointee.extra.map { String(cString: $0) } ?? "")
+            PQfreemem(n)
+        }
+        return out
+    }
+
+    /// The server process serving this connection (what `pg_terminate_backend` takes).
+    var backendPID: Int32 { PQbackendPID(raw) }
+
     /// Runs `body` inside one transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN")

@@ -25,6 +25,8 @@ final class Metrics: Sendable {
     let unqueuedResponses = Atomic<Int>(0)
     /// What the socket layer refused on its own (deadlines, evictions, body memory); set once the server runs.
     let edge = Mutex<(@Sendable () -> EdgeStats)?>(nil)
+    /// The account store's state, when the service has one.
+    let store = Mutex<AccountStore?>(nil)
 
     init(labels: [String]) {
         self.labels = labels
@@ -98,9 +100,31 @@ final class Metrics: Sendable {
             "entitlements_policy_reload_failures_total", "counter",
             "Reloads rejected because the bundle did not compile.",
             " \(policy.reloadFailures.load(ordering: .relaxed))")
+        let health = store.withLock { $0 }?.health
         single(
-            "entitlements_cache_hit_ratio", "gauge", "Account cache hit ratio (no account store in stateless mode).",
-            " 0")
+            "entitlements_cache_hit_ratio", "gauge", "Account cache hit ratio (0 without a store or cache).",
+            " \(health?.hitRatio ?? 0)")
+        if let health {
+            single(
+                "entitlements_store_connected", "gauge", "Whether the last statement reached the database.",
+                " \(health.connected ? 1 : 0)")
+            single(
+                "entitlements_store_listening", "gauge", "Whether the LISTEN connection is up (the cache is trusted).",
+                " \(health.listening ? 1 : 0)")
+            single(
+                "entitlements_cache_accounts", "gauge", "Accounts in this replica's cache.", " \(health.cachedAccounts)"
+            )
+            single(
+                "entitlements_store_notifications_total", "counter", "Account notifications received.",
+                " \(health.notifications)")
+            single(
+                "entitlements_notification_lag_seconds", "gauge",
+                "From a write's commit (writer's clock) to this replica dropping the account: the last one.",
+                " \(health.lastLagSeconds)")
+            single(
+                "entitlements_notification_lag_max_seconds", "gauge", "The largest notification lag seen.",
+                " \(health.maxLagSeconds)")
+        }
         single(
             "entitlements_store_errors_total", "counter", "Account store errors.",
             " \(storeErrors.load(ordering: .relaxed))")

@@ -248,19 +248,14 @@ enum Accounts {
 
     // MARK: - /v1/accounts/{id}/entitlements, /trial, /audit
 
+    /// A stored account's snapshot (through the cache, like every decision); 404 when it is not stored.
     static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
-        let store = try store(context)
+        _ = try store(context)
         let id = try accountID(context)
         let now = try now(req, [:], context)
-        let program = context.program
-        guard
-            let loaded = try run(
-                context,
-                { () throws(StoreError) in
-                    try store.loadForDecision(id, program: program, now: now, limitFeatures: [])
-                })
-        else { throw refusal(.unknownAccount) }
-        return .json(200, Engine.snapshot(program, account: program.prepare(loaded.account), user: nil, now: now))
+        let found = try Decisions.resolve(id, context, now: now, limits: [])
+        guard found.known else { throw refusal(.unknownAccount) }
+        return .json(200, Engine.snapshot(context.program, account: found.prepared, user: nil, now: now))
     }
 
     static func trial(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {

@@ -57,31 +57,90 @@ enum Decisions {
         for c in request.checks {
             if case .success(.limit(let f, nil, _)) = c { limits.append(f) }
         }
-        guard let (account, usage) = try load(id, context, now: now, limits: limits) else {
-            return context.program.prepare(Account(id: id))
-        }
-        for (k, c) in request.checks.enumerated() {
-            if case .success(.limit(let f, nil, let amount)) = c {
-                request.checks[k] = .success(.limit(feature: f, usage: usage[f] ?? 0, amount: amount))
+        let found = try resolve(id, context, now: now, limits: limits)
+        if !limits.isEmpty {
+            for (k, c) in request.checks.enumerated() {
+                if case .success(.limit(let f, nil, let amount)) = c {
+                    request.checks[k] = .success(.limit(feature: f, usage: found.usage[f] ?? 0, amount: amount))
+                }
             }
         }
-        return context.program.prepare(account)
+        return found.prepared
     }
 
     static func stored(_ id: String, _ context: RequestContext, now: Timestamp) throws(HTTPError) -> PreparedAccount {
-        let account = try load(id, context, now: now, limits: [])?.account ?? Account(id: id)
-        return context.program.prepare(account)
+        try resolve(id, context, now: now, limits: []).prepared
     }
 
-    static func load(_ id: String, _ context: RequestContext, now: Timestamp, limits: [Int]) throws(HTTPError) -> (
-        account: Account, usage: [Int: Int64]
-    )? {
+    /// A stored account for a decision: from this replica's cache when it is trusted and covers the usage asked
+    /// for (no database round trip), else read through the database (and cached); while the database does not
+    /// answer, a cached entry is used even when the cache is not trusted. `known` is false for an id that is not
+    /// stored.
+    static func resolve(_ id: String, _ context: RequestContext, now: Timestamp, limits: [Int]) throws(HTTPError) -> (
+        prepared: PreparedAccount, usage: [Int: Int64], known: Bool
+    ) {
         guard let store = context.store else { throw .storeUnavailable(statelessDetail) }
+        let program = context.program
+        guard let cache = store.cache else {
+            do {
+                let found = try store.loadForDecision(id, program: program, now: now, limitFeatures: limits)
+                return (program.prepare(found?.account ?? Account(id: id)), found?.usage ?? [:], found != nil)
+            } catch {
+                context.metrics.storeErrors.add(1, ordering: .relaxed)
+                throw .storeUnavailable(error.description)
+            }
+        }
+        if cache.trusted.load(ordering: .relaxed), let hit = fromCache(cache, id, program, now, limits) {
+            cache.hits.add(1, ordering: .relaxed)
+            return hit
+        }
+        cache.misses.add(1, ordering: .relaxed)
+        let since = cache.generation
         do {
-            return try store.loadForDecision(id, program: context.program, now: now, limitFeatures: limits)
+            let snap = try store.snapshot(id, program: program, now: now)
+            cache.insert(id, snap, loadedSince: since)
+            let account = snap.stored?.account(program) ?? Account(id: id)
+            let prepared = program.prepare(account, precomputeRollouts: true)
+            return (prepared, usage(snap, program, limits, now, prepared), snap.stored != nil)
         } catch {
             context.metrics.storeErrors.add(1, ordering: .relaxed)
+            if let stale = fromCache(cache, id, program, now, limits) { return stale }
             throw .storeUnavailable(error.description)
         }
+    }
+
+    private static func fromCache(
+        _ cache: AccountCache, _ id: String, _ program: Program, _ now: Timestamp, _ limits: [Int]
+    )
+        -> (prepared: PreparedAccount, usage: [Int: Int64], known: Bool)?
+    {
+        guard let (prepared, snap) = cache.lookup(id, program: program) else { return nil }
+        var used: [Int: Int64] = [:]
+        for f in limits {
+            let feature = program.policy.features[f]
+            guard let u = snap.usage[feature.name], u.period == feature.period,
+                let value = u.used(at: now, loadedAt: snap.loadedAt, subscription: prepared.account.subscription)
+            else {
+                if snap.stored == nil { continue }  // not stored: no usage
+                return nil
+            }
+            used[f] = value
+        }
+        return (prepared, used, snap.stored != nil)
+    }
+
+    private static func usage(
+        _ snap: AccountSnapshot, _ program: Program, _ limits: [Int], _ now: Timestamp, _ prepared: PreparedAccount
+    ) -> [Int: Int64] {
+        var used: [Int: Int64] = [:]
+        for f in limits {
+            let feature = program.policy.features[f]
+            if let u = snap.usage[feature.name],
+                let value = u.used(at: now, loadedAt: snap.loadedAt, subscription: prepared.account.subscription)
+            {
+                used[f] = value
+            }
+        }
+        return used
     }
 }

@@ -49,8 +49,9 @@ enum OFREP {
                 400, key: key, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters")
         }
         let decoder = RequestDecoder(program: program)
-        var account: Account
+        let prepared: PreparedAccount
         if let accountJSON = field("account") {
+            var account: Account
             do {
                 account = try decoder.account(accountJSON, "context.account")
             } catch {
@@ -60,12 +61,11 @@ enum OFREP {
                 throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
             }
             account.id = targetingKey
+            prepared = program.prepare(account)
         } else if rc.store != nil {
             // The stored account (an unknown id has no subscription).
             do {
-                account =
-                    try Decisions.load(targetingKey, rc, now: now, limits: [])?.account
-                    ?? Account(id: targetingKey)
+                prepared = try Decisions.resolve(targetingKey, rc, now: now, limits: []).prepared
             } catch {
                 throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
             }
@@ -85,7 +85,7 @@ enum OFREP {
             }
             user = u
         }
-        return (program.prepare(account), user)
+        return (prepared, user)
     }
 
     /// One evaluation as an OFREP success object.

@@ -1,7 +1,10 @@
 /// `GET /healthz`, `GET /readyz` and `GET /metrics` (SPEC §6.5): no key needed.
 enum Operations {
+    /// The process is up: always 200; with a store, also its state (connected, listening, cache, lag).
     static func healthz(_ req: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {
-        .json(200, .object([("status", .string("ok"))]))
+        var m: [(String, JSONValue)] = [("status", .string("ok"))]
+        if let store = context.store { m.append(("store", store.health.json)) }
+        return .json(200, .object(m))
     }
 
     /// Ready: a bundle is loaded and, when the service has an account store, the database answers (SPEC §6.5).

@@ -1,0 +1,87 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Each replica's dedicated LISTEN connection (SPEC §7): every write, through any replica, NOTIFYs its account at
+/// commit; the listener drops that account from the cache. While the connection is down the cache is not trusted;
+/// when it is back (re-LISTENed) every cached entry is dropped, since all of them are older than the last good
+/// notification. Reconnects by itself, every half second.
+final class StoreListener: @unchecked Sendable {
+    // @unchecked: `connection` is used only by the listener's own thread; the rest is atomic or Sendable.
+    let conninfo: String
+    let cache: AccountCache
+    private var connection: DatabaseConnection?
+    private let stopping = Atomic<Bool>(false)
+    /// The last notification's lag (writer's clock to here) and the largest seen, in microseconds.
+    let lastLagMicros = Atomic<Int>(0)
+    let maxLagMicros = Atomic<Int>(0)
+    let notifications = Atomic<Int>(0)
+    /// The server process of the LISTEN connection (tests terminate it).
+    let backendPID = Atomic<Int>(0)
+
+    init(conninfo: String, cache: AccountCache) {
+        self.conninfo = conninfo
+        self.cache = cache
+    }
+
+    var listening: Bool { cache.trusted.load(ordering: .relaxed) }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "store-listen"
+        thread.start()
+    }
+
+    func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private func run() {
+        while !stopping.load(ordering: .relaxed) {
+            guard let db = connection ?? connect() else {
+                usleep(500_000)
+                continue
+            }
+            do {
+                for payload in try db.notifications(waitingUpTo: 250) { apply(payload) }
+            } catch {
+                cache.trusted.store(false, ordering: .relaxed)
+                connection = nil
+                backendPID.store(0, ordering: .relaxed)
+                Log.line("warn", "store_listener_down", [("detail", .string(error.description))])
+            }
+        }
+        cache.trusted.store(false, ordering: .relaxed)
+        connection = nil
+    }
+
+    private func connect() -> DatabaseConnection? {
+        do {
+            let db = try DatabaseConnection(conninfo)
+            try db.execute("LISTEN \(AccountStore.channel)")
+            connection = db
+            // Everything cached so far is older than the first notification we are now sure to get.
+            cache.clear()
+            cache.trusted.store(true, ordering: .relaxed)
+            backendPID.store(Int(db.backendPID), ordering: .relaxed)
+            Log.line("info", "store_listening", [("channel", .string(AccountStore.channel))])
+            return db
+        } catch {
+            return nil
+        }
+    }
+
+    /// `<writer's clock in ns>\t<account id>`.
+    private func apply(_ payload: String) {
+        guard let tab = payload.firstIndex(of: "\t") else { return }
+        cache.invalidate(String(payload[payload.index(after: tab)...]))
+        notifications.add(1, ordering: .relaxed)
+        if let sent = Int64(payload[..<tab]) {
+            let now = Clock.now()
+            let lag = Int((now.seconds * 1_000_000_000 + Int64(now.nanos) - sent) / 1000)
+            lastLagMicros.store(max(0, lag), ordering: .relaxed)
+            if lag > maxLagMicros.load(ordering: .relaxed) { maxLagMicros.store(lag, ordering: .relaxed) }
+        }
+    }
+}
