@@ -263,15 +263,16 @@ final class AccountStore: Sendable {
     /// One write transaction on one account, under its advisory lock, announced to every replica with NOTIFY
     /// (delivered at commit) and dropped from this replica's cache as soon as it committed. The payload is the
     /// writer's clock in nanoseconds, a tab, and the account id (the lag is measured from it).
-    func write<T>(_ id: String, _ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// (`notifies: false`: the body sends the notification itself, with `notifyParameters`, when it changed
+    /// something.)
+    func write<T>(_ id: String, notifies: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T)
+        throws(StoreError) -> T
+    {
         let value = try pool.withConnection { (db) throws(StoreError) in
             try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)
-                let now = Clock.now()
-                try db.execute(
-                    "SELECT pg_notify($1, $2)",
-                    [Self.channel, "\(now.seconds * 1_000_000_000 + Int64(now.nanos))\t\(id)"])
+                if notifies { try db.execute("SELECT pg_notify($1, $2)", Self.notifyParameters(id)) }
                 return value
             }
         }
@@ -279,15 +280,26 @@ final class AccountStore: Sendable {
         return value
     }
 
-    /// An account and the usage of every limit feature of `program`, for the cache (nil account: not stored).
-    func snapshot(_ id: String, program: Program, now: Timestamp) throws(StoreError) -> AccountSnapshot {
+    /// The channel and payload announcing a change to account `id`.
+    static func notifyParameters(_ id: String) -> [String?] {
+        let now = Clock.now()
+        return [channel, "\(now.seconds * 1_000_000_000 + Int64(now.nanos))\t\(id)"]
+    }
+
+    /// An account as the cache keeps it: prepared for `program`, with the usage of every limit feature around
+    /// `now` (an id that is not stored gives an entry that says so).
+    func cachedAccount(_ id: String, program: Program, now: Timestamp) throws(StoreError) -> CachedAccount {
         try pool.withConnection { (db) throws(StoreError) in
-            var snap = AccountSnapshot(stored: try Self.load(db, id), usage: [:], loadedAt: now)
-            guard let stored = snap.stored else { return snap }
-            let subscription = stored.account(program).subscription
+            guard let stored = try Self.load(db, id) else {
+                return CachedAccount(
+                    exists: false, prepared: program.prepare(Account(id: id), precomputeRollouts: true),
+                    program: program, overrides: [], loadedAt: now, used: [], records: [])
+            }
+            let account = stored.account(program)
+            var used: [(feature: String, amount: Int64)] = []
+            var records: [(feature: String, at: Timestamp, amount: Int64)] = []
             for feature in program.policy.features where feature.kind == .limit {
-                let window = UsageWindow.containing(now, period: feature.period, subscription: subscription)
-                var usage = CachedUsage(period: feature.period, window: window, used: 0, records: [])
+                let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
                 if feature.period == .rolling24h {
                     let lo = window.start?.parameters ?? [nil, nil]
                     for r in try db.execute(
@@ -298,14 +310,16 @@ final class AccountStore: Sendable {
                         """, [id, feature.name] + lo
                     ).values {
                         let at = Timestamp(seconds: Int64(r[0] ?? "0") ?? 0, nanos: Int32(r[1] ?? "0") ?? 0)
-                        usage.records.append((at, Int64(r[2] ?? "0") ?? 0))
+                        records.append((feature.name, at, Int64(r[2] ?? "0") ?? 0))
                     }
                 } else {
-                    usage.used = try Self.used(db, id, feature.name, window)
+                    let sum = try Self.used(db, id, feature.name, window)
+                    if sum != 0 { used.append((feature.name, sum)) }
                 }
-                snap.usage[feature.name] = usage
             }
-            return snap
+            return CachedAccount(
+                exists: true, prepared: program.prepare(account, precomputeRollouts: true), program: program,
+                overrides: stored.overrides, loadedAt: now, used: used, records: records)
         }
     }
 
@@ -481,29 +495,89 @@ final class AccountStore: Sendable {
         _ id: String, feature f: Int, amount: Int64, key: String, program: Program, now: Timestamp
     ) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
         let feature = program.policy.features[f]
-        return try write(id) { (db) throws(StoreError) in
-            guard let stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
-            if let first = try db.execute(
-                "SELECT answer FROM ent_usage WHERE account_id = $1 AND feature = $2 AND idempotency_key = $3",
-                [id, feature.name, key]
-            ).first {
-                return .success(Self.json(first[0]) ?? .null)
+        // The window for periods that do not depend on the subscription; a billing period is summed again below.
+        var window = UsageWindow.containing(now, period: feature.period, subscription: nil)
+        let lo = window.start?.parameters ?? [nil, nil]
+        let hi = window.end?.parameters ?? [nil, nil]
+        let outcome = try pool.withConnection { (db) throws(StoreError) -> Result<JSONValue, StoreRefusal> in
+            // Two round trips in all (pipelines): the transaction, the account's lock, then in one statement the
+            // account, this feature's override, a replayed answer and the period's usage; after the decision, the
+            // record with its notification, and the commit.
+            let row: [String?]
+            do throws(StoreError) {
+                let rows = try db.pipeline([
+                    ("BEGIN", []),
+                    ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id]),
+                    (
+                        """
+                        SELECT a.account_id, a.subscription, a.attributes,
+                          (SELECT value FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
+                          (SELECT expires_at FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
+                          (SELECT answer FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
+                             AND u.idempotency_key = $3),
+                          (SELECT coalesce(sum(amount), 0) FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
+                             AND ($4::bigint IS NULL OR (u.at_s, u.at_n) >= ($4::bigint, $5::integer))
+                             AND ($6::bigint IS NULL OR (u.at_s, u.at_n) < ($6::bigint, $7::integer)))
+                        FROM (SELECT 1) one LEFT JOIN ent_accounts a ON a.account_id = $1
+                        """, [id, feature.name, key] + lo + hi
+                    ),
+                ])
+                row = rows[2].first ?? []
+            } catch {
+                _ = try? db.execute("ROLLBACK")
+                throw error
+            }
+            guard row.count == 7, row[0] != nil else {
+                try db.execute("ROLLBACK")
+                return .failure(.unknownAccount)
+            }
+            if let first = row[5] {
+                try db.execute("ROLLBACK")
+                return .success(Self.json(first) ?? .null)
+            }
+            var stored = StoredAccount(
+                id: id, subscription: Self.json(row[1]) ?? .null, attributes: Self.json(row[2]) ?? .object([]),
+                overrides: [])
+            if let value = row[3] {
+                stored.overrides.append(
+                    StoredOverride(
+                        feature: feature.name, value: Self.json(value) ?? .null,
+                        expiresAt: row[4].map { .string($0) } ?? .null, reason: "-", actor: "-"))
             }
             let account = stored.account(program)
-            let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
-            let used = try Self.used(db, id, feature.name, window)
-            var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
-            let d = ev.decide(.limit(feature: f, usage: used, amount: amount))
-            let after = d.allowed ? used + amount : used
-            let answer = Self.usageAnswer(program, d, used: after, window)
-            try db.execute(
-                """
-                INSERT INTO ent_usage (account_id, feature, idempotency_key, at_s, at_n, amount, answer)
-                VALUES ($1, $2, $3, $4, $5, $6, $7)
-                """,
-                [id, feature.name, key] + now.parameters + [String(d.allowed ? amount : 0), Self.text(answer)])
-            return .success(answer)
+            var used = Int64(row[6] ?? "0") ?? 0
+            do throws(StoreError) {
+                if feature.period == .billing {
+                    let billing = UsageWindow.containing(now, period: .billing, subscription: account.subscription)
+                    if billing.start != window.start || billing.end != window.end {
+                        window = billing
+                        used = try Self.used(db, id, feature.name, window)
+                    }
+                }
+                var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
+                let d = ev.decide(.limit(feature: f, usage: used, amount: amount))
+                let answer = Self.usageAnswer(program, d, used: d.allowed ? used + amount : used, window)
+                _ = try db.pipeline([
+                    (
+                        """
+                        WITH recorded AS (
+                          INSERT INTO ent_usage (account_id, feature, idempotency_key, at_s, at_n, amount, answer)
+                          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1)
+                        SELECT pg_notify($8, $9) FROM recorded
+                        """,
+                        [id, feature.name, key] + now.parameters + [String(d.allowed ? amount : 0), Self.text(answer)]
+                            + Self.notifyParameters(id)
+                    ),
+                    ("COMMIT", []),
+                ])
+                return .success(answer)
+            } catch {
+                _ = try? db.execute("ROLLBACK")
+                throw error
+            }
         }
+        cache?.invalidate(id)
+        return outcome
     }
 
     /// The current period's usage of a limit feature: `{used, limit, remaining, period_start, period_end}`.

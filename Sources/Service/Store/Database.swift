@@ -95,6 +95,47 @@ final class DatabaseConnection {
     /// The server process serving this connection (what `pg_terminate_backend` takes).
     var backendPID: Int32 { PQbackendPID(raw) }
 
+    /// Sends several statements at once (libpq's pipeline mode: one round trip) and returns their rows in order.
+    /// The server runs them one after the other, each with its own snapshot, as if sent one by one; when one fails,
+    /// the ones after it are skipped and its error is thrown.
+    func pipeline(_ batch: [(sql: String, parameters: [String?])]) throws(StoreError) -> [Rows] {
+        guard PQenterPipelineMode(raw) == 1 else { throw .unavailable(Self.message(raw)) }
+        defer { _ = PQexitPipelineMode(raw) }
+        for (sql, parameters) in batch {
+            let sent = withCStringArray(parameters) { values in
+                PQsendQueryParams(raw, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw .unavailable(Self.message(raw)) }
+        }
+        guard PQpipelineSync(raw) == 1 else { throw .unavailable(Self.message(raw)) }
+        var out: [Rows] = []
+        var failure: StoreError?
+        for _ in batch {
+            let result = PQgetResult(raw)
+            if result == nil { throw .unavailable(Self.message(raw)) }
+            if failure == nil {
+                do {
+                    out.append(try Self.rows(result, raw))
+                } catch {
+                    failure = error
+                }
+            } else {
+                PQclear(result)
+            }
+            // Each statement's results end with a NULL.
+            while let extra = PQgetResult(raw) { PQclear(extra) }
+        }
+        // The sync point.
+        while let r = PQgetResult(raw) {
+            let done = PQresultStatus(r) == PGRES_PIPELINE_SYNC
+            PQclear(r)
+            if done { break }
+        }
+        if let failure { throw failure }
+        statements += batch.count
+        return out
+    }
+
     /// Runs `body` inside one transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
         try execute("BEGIN")

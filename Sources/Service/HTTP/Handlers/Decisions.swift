@@ -97,11 +97,11 @@ enum Decisions {
         cache.misses.add(1, ordering: .relaxed)
         let since = cache.generation
         do {
-            let snap = try store.snapshot(id, program: program, now: now)
-            cache.insert(id, snap, loadedSince: since)
-            let account = snap.stored?.account(program) ?? Account(id: id)
-            let prepared = program.prepare(account, precomputeRollouts: true)
-            return (prepared, usage(snap, program, limits, now, prepared), snap.stored != nil)
+            let entry = try store.cachedAccount(id, program: program, now: now)
+            cache.insert(id, entry, loadedSince: since)
+            var used: [Int: Int64] = [:]
+            for f in limits { used[f] = entry.usage(of: f, at: now, program: program) ?? 0 }
+            return (entry.prepared, used, entry.exists)
         } catch {
             context.metrics.storeErrors.add(1, ordering: .relaxed)
             if let stale = fromCache(cache, id, program, now, limits) { return stale }
@@ -109,38 +109,17 @@ enum Decisions {
         }
     }
 
+    /// From the cache, when the entry covers the usage of every limit in `limits` at `now`.
     private static func fromCache(
         _ cache: AccountCache, _ id: String, _ program: Program, _ now: Timestamp, _ limits: [Int]
-    )
-        -> (prepared: PreparedAccount, usage: [Int: Int64], known: Bool)?
-    {
-        guard let (prepared, snap) = cache.lookup(id, program: program) else { return nil }
+    ) -> (prepared: PreparedAccount, usage: [Int: Int64], known: Bool)? {
+        guard let (prepared, entry) = cache.lookup(id, program: program) else { return nil }
+        if limits.isEmpty { return (prepared, [:], entry.exists) }
         var used: [Int: Int64] = [:]
         for f in limits {
-            let feature = program.policy.features[f]
-            guard let u = snap.usage[feature.name], u.period == feature.period,
-                let value = u.used(at: now, loadedAt: snap.loadedAt, subscription: prepared.account.subscription)
-            else {
-                if snap.stored == nil { continue }  // not stored: no usage
-                return nil
-            }
+            guard let value = entry.usage(of: f, at: now, program: program) else { return nil }
             used[f] = value
         }
-        return (prepared, used, snap.stored != nil)
-    }
-
-    private static func usage(
-        _ snap: AccountSnapshot, _ program: Program, _ limits: [Int], _ now: Timestamp, _ prepared: PreparedAccount
-    ) -> [Int: Int64] {
-        var used: [Int: Int64] = [:]
-        for f in limits {
-            let feature = program.policy.features[f]
-            if let u = snap.usage[feature.name],
-                let value = u.used(at: now, loadedAt: snap.loadedAt, subscription: prepared.account.subscription)
-            {
-                used[f] = value
-            }
-        }
-        return used
+        return (prepared, used, entry.exists)
     }
 }
