@@ -79,6 +79,9 @@ struct chttp_exchange {
     int started;
     int responded;
     int tag;
+    int deferred;
+    struct MHD_Response *pending;  // a deferred exchange's answer, queued once its connection is resumed
+    unsigned pending_status;
 };
 
 static uint64_t now_ms(void) {
@@ -463,8 +466,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (ex->deferred) {
+        // Resumed with the answer ready: queue it (only the connection's worker may).
+        if (ex->pending == NULL) return MHD_YES;
+        enum MHD_Result ok = MHD_queue_response(connection, ex->pending_status, ex->pending);
+        MHD_destroy_response(ex->pending);
+        ex->pending = NULL;
+        ex->responded = 1;
+        if (ok == MHD_YES) set_phase(s, connection, RESPONDING, false);
+        return ok;
+    }
     if (!ex->responded) s->handler(s->ctx, ex, CHTTP_BODY);
-    return ex->responded ? MHD_YES : MHD_NO;
+    return ex->responded || ex->deferred ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **state,
@@ -475,6 +488,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **st
     if (ex != NULL) {
         if (ex->started) atomic_fetch_sub(&s->inflight, 1);
         if (ex->reserved) atomic_fetch_sub(&s->body_bytes, ex->reserved);
+        if (ex->pending) MHD_destroy_response(ex->pending);
         free(ex->body);
         free(ex);
         *state = NULL;
@@ -511,7 +525,7 @@ chttp_server *chttp_start(const chttp_config *c, chttp_handler handler, void *ct
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
     memset(&v4, 0, sizeof v4);
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, c->host, &v4.sin_addr) == 1) {
@@ -638,16 +652,38 @@ unsigned chttp_framing_error(const chttp_exchange *ex, const char **detail) {
 void chttp_set_tag(chttp_exchange *ex, int tag) { ex->tag = tag; }
 int chttp_tag(const chttp_exchange *ex) { return ex->tag; }
 
-int chttp_respond(chttp_exchange *ex, unsigned status, const char *content_type, const uint8_t *body, size_t length,
-                  const char *const *headers, int close) {
-    if (ex->responded) return 0;
+static struct MHD_Response *make_response(chttp_exchange *ex, const char *content_type, const uint8_t *body,
+                                          size_t length, const char *const *headers, int close) {
     struct MHD_Response *r = MHD_create_response_from_buffer(length, (void *)body, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL) return 0;
+    if (r == NULL) return NULL;
     if (content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     for (const char *const *h = headers; h && h[0] && h[1]; h += 2) MHD_add_response_header(r, h[0], h[1]);
     // A framing error, and any chunked request (whose chunk lines libmicrohttpd parses leniently), close the
     // connection after the answer: nothing after them on the connection is read as another request.
     if (close || ex->chunked || ex->framing_status) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    return r;
+}
+
+void chttp_defer(chttp_exchange *ex) {
+    ex->deferred = 1;
+    MHD_suspend_connection(ex->connection);
+}
+
+int chttp_complete(chttp_exchange *ex, unsigned status, const char *content_type, const uint8_t *body, size_t length,
+                   const char *const *headers, int close) {
+    struct MHD_Response *r = make_response(ex, content_type, body, length, headers, close);
+    ex->pending_status = status;
+    ex->pending = r;
+    // Resumed without a response (out of memory), the worker answers MHD_YES and the connection times out.
+    MHD_resume_connection(ex->connection);
+    return r != NULL;
+}
+
+int chttp_respond(chttp_exchange *ex, unsigned status, const char *content_type, const uint8_t *body, size_t length,
+                  const char *const *headers, int close) {
+    if (ex->responded) return 0;
+    struct MHD_Response *r = make_response(ex, content_type, body, length, headers, close);
+    if (r == NULL) return 0;
     enum MHD_Result ok = MHD_queue_response(ex->connection, status, r);
     MHD_destroy_response(r);
     ex->responded = 1;

@@ -178,3 +178,38 @@ def test_an_outage_keeps_cached_accounts_answered(db):
         assert answers and all(answers)
     finally:
         assert a.stop() == 0
+
+
+def test_a_slow_database_never_stalls_cached_decisions(pair, db):
+    """Writes that wait on the database run on the blocking pool, not on the HTTP workers: while eight writes are
+    stuck behind a lock held for 3 s, cached decisions on another account keep answering at once."""
+    import subprocess
+    from pg import _as_owner, _bin
+    a, _ = pair
+    cached = fresh()
+    put(a, cached, {"source": "checkout", "subscription": {"plan": "pro", "status": "active"}})
+    assert sso(a, cached)["allowed"] is False
+    slow = fresh()
+    put(a, slow, {"source": "admin"})
+    holder = subprocess.Popen(_as_owner([
+        _bin("psql"), "-h", db.dir, "-p", "5432", "-U", "entitlements", "-d", "entitlements", "-c",
+        f"SELECT pg_advisory_lock(hashtextextended('{slow}', 0)); SELECT pg_sleep(3);"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)
+    statuses = []
+    writers = [threading.Thread(target=lambda i=i: statuses.append(
+        put(a, slow, {"source": "admin", "attributes": {"i": i}})[0])) for i in range(8)]
+    for w in writers:
+        w.start()
+    time.sleep(0.2)
+    worst = 0.0
+    for _ in range(20):
+        t0 = time.monotonic()
+        assert sso(a, cached)["allowed"] is False
+        worst = max(worst, time.monotonic() - t0)
+        time.sleep(0.05)
+    assert worst < 0.5, worst
+    for w in writers:
+        w.join(15)
+    holder.wait(15)
+    assert statuses == [200] * 8

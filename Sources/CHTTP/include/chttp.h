@@ -74,6 +74,14 @@ unsigned chttp_framing_error(const chttp_exchange *ex, const char **detail);
 void chttp_set_tag(chttp_exchange *ex, int tag);
 int chttp_tag(const chttp_exchange *ex);
 
+/// Called during the handler (body phase): the answer will come later, from another thread, through
+/// `chttp_complete`; the connection is suspended meanwhile (its worker serves other connections).
+void chttp_defer(chttp_exchange *ex);
+/// Answers a deferred exchange from any thread (the body is copied) and resumes its connection. Returns 1 when the
+/// response was made (it is queued by the connection's worker), 0 when it could not be.
+int chttp_complete(chttp_exchange *ex, unsigned status, const char *content_type, const uint8_t *body, size_t length,
+                   const char *const *headers, int close);
+
 /// Queues the response (the body is copied). `headers` is NULL or a NULL-terminated list of name, value pairs.
 /// `close` asks for the connection to be closed after it. Returns 1 when queued, 0 when it could not be.
 int chttp_respond(chttp_exchange *ex, unsigned status, const char *content_type, const uint8_t *body, size_t length,

@@ -67,17 +67,19 @@ final class App: HTTPResponder {
         }
     }
 
-    func respond(to req: HTTPRequest, route index: Int) -> Exchange {
+    func respond(to req: HTTPRequest, route index: Int, mayBlock: Bool) -> Exchange? {
         let start = Clock.monotonicSeconds()
         let route = Self.table.routes[index]
         // The route matched in `admit`; its parameters (if it has any) are read again from the same path.
         let parameters = Self.table.parameters(of: index, in: req.path)
         var context = context(parameters, req)
+        context.mayBlock = mayBlock
         let response: HTTPResponse
         do throws(HTTPError) {
             for step in bodySteps { try step.handle(req, route, &context) }
             response = try route.handler(req, &context)
         } catch {
+            if error.isMustWait { return nil }
             response = error.response
         }
         return exchange(req, response, label: Self.table.labelIndex[index], tally: context.tally, start)
@@ -112,7 +114,7 @@ final class App: HTTPResponder {
         let e: Exchange
         switch admit(req) {
         case .answer(let answer): e = answer
-        case .proceed(let route): e = respond(to: req, route: route)
+        case .proceed(let route): e = respond(to: req, route: route, mayBlock: true)!
         }
         finish(e, queued: true)
         return e.response

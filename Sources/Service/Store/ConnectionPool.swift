@@ -71,9 +71,3 @@ final class ConnectionPool: Sendable {
         idle.withLock { $0.append(UnsafeSendable(c)) }
     }
 }
-
-/// A value handed between threads by hand-over (never used by two threads at once).
-struct UnsafeSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}

@@ -123,7 +123,7 @@ final class EmbeddedPostgres: @unchecked Sendable {
         ]
         configure(p, binDirectory + "/postgres", args)
         let logPath = dataDirectory + ".log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         if let runAs, let pw = getpwnam(runAs) { chown(logPath, pw.pointee.pw_uid, pw.pointee.pw_gid) }
         let log = FileHandle(forWritingAtPath: logPath)
         log?.seekToEndOfFile()
@@ -226,7 +226,7 @@ final class EmbeddedPostgres: @unchecked Sendable {
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        if let log { FileManager.default.createFile(atPath: log, contents: output) }
+        if let log { _ = FileManager.default.createFile(atPath: log, contents: output) }
         guard p.terminationStatus == 0 else {
             throw Failure(
                 description:

@@ -56,9 +56,10 @@ enum Admission {
 }
 
 /// What the socket layer drives: the head of a request, then (if admitted) the whole request, then the outcome once
-/// the response was queued or could not be.
+/// the response was queued or could not be. `respond` with `mayBlock: false` (on a worker thread) answers nil when
+/// the request must wait on the database: it is then run again with `mayBlock: true` on the blocking pool.
 protocol HTTPResponder: Sendable {
     func admit(_ req: HTTPRequest) -> Admission
-    func respond(to req: HTTPRequest, route: Int) -> Exchange
+    func respond(to req: HTTPRequest, route: Int, mayBlock: Bool) -> Exchange?
     func finish(_ exchange: Exchange, queued: Bool)
 }

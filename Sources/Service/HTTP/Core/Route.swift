@@ -184,12 +184,20 @@ struct RequestContext {
     let store: AccountStore?
     var parameters: [String] = []
     var tally: DecisionTally?
+    /// Whether this thread may wait on the database. False on the socket layer's workers: a handler that would
+    /// wait throws `HTTPError.mustWait` (see `waitAllowed`) and runs again on the blocking pool.
+    var mayBlock = true
     /// The keys and the request's `Authorization`, for `actor`.
     var auth = Auth()
     var authorization: String?
 
     /// The clock for requests without `now`.
     func now() -> Timestamp { clock() }
+
+    /// Call before anything that may wait on the database.
+    func waitAllowed() throws(HTTPError) {
+        if !mayBlock { throw .mustWait }
+    }
 
     /// Who is acting, for the audit log: the API key's name (`anonymous` when the service runs without keys).
     var actor: String {

@@ -6,6 +6,7 @@ enum Accounts {
         guard let store = context.store else {
             throw .storeUnavailable("this service runs stateless: account state needs the account store")
         }
+        try context.waitAllowed()
         return store
     }
 
@@ -250,7 +251,9 @@ enum Accounts {
 
     /// A stored account's snapshot (through the cache, like every decision); 404 when it is not stored.
     static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
-        _ = try store(context)
+        guard context.store != nil else {
+            throw .storeUnavailable("this service runs stateless: account state needs the account store")
+        }
         let id = try accountID(context)
         let now = try now(req, [:], context)
         let found = try Decisions.resolve(id, context, now: now, limits: [])

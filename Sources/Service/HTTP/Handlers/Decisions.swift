@@ -82,6 +82,7 @@ enum Decisions {
         guard let store = context.store else { throw .storeUnavailable(statelessDetail) }
         let program = context.program
         guard let cache = store.cache else {
+            try context.waitAllowed()
             do {
                 let found = try store.loadForDecision(id, program: program, now: now, limitFeatures: limits)
                 return (program.prepare(found?.account ?? Account(id: id)), found?.usage ?? [:], found != nil)
@@ -94,6 +95,7 @@ enum Decisions {
             cache.hits.add(1, ordering: .relaxed)
             return hit
         }
+        try context.waitAllowed()
         cache.misses.add(1, ordering: .relaxed)
         let since = cache.generation
         do {

@@ -67,6 +67,7 @@ enum OFREP {
             do {
                 prepared = try Decisions.resolve(targetingKey, rc, now: now, limits: []).prepared
             } catch {
+                if error.isMustWait { throw error }
                 throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
             }
         } else {

@@ -28,9 +28,14 @@ final class HTTPServer: @unchecked Sendable {
     }
 
     let responder: any HTTPResponder
+    /// Runs the requests that wait on the database (the workers never do).
+    let blocking: BlockingPool
     private var raw: OpaquePointer?
 
-    init(responder: any HTTPResponder) { self.responder = responder }
+    init(responder: any HTTPResponder, blockingThreads: Int = 8) {
+        self.responder = responder
+        blocking = BlockingPool(threads: blockingThreads)
+    }
 
     /// A server dropped while running stops at once: the daemon holds an unretained pointer to it.
     deinit { stop(drainMilliseconds: 0) }
@@ -64,6 +69,7 @@ final class HTTPServer: @unchecked Sendable {
         guard let raw else { return }
         chttp_stop(raw, drainMilliseconds)
         self.raw = nil
+        blocking.stop()
     }
 
     /// What the edge refused on its own so far.
@@ -112,9 +118,42 @@ final class HTTPServer: @unchecked Sendable {
             }
             let route = Int(chttp_tag(ex))
             guard route >= 0 else { return }
-            exchange = responder.respond(to: req, route: route)
+            guard let answered = responder.respond(to: req, route: route, mayBlock: false) else {
+                answerLater(ex, req, route)
+                return
+            }
+            exchange = answered
         }
         responder.finish(exchange, queued: queue(ex, exchange.response))
+    }
+
+    /// Suspends the connection and answers on the blocking pool (the request waits on the database).
+    private func answerLater(_ ex: OpaquePointer, _ req: HTTPRequest, _ route: Int) {
+        chttp_defer(ex)
+        let exchange = UnsafeSendable(ex)
+        let responder = self.responder
+        let accepted = blocking.submit { [self] in
+            guard let e = responder.respond(to: req, route: route, mayBlock: true) else { return }
+            responder.finish(e, queued: complete(exchange.value, e.response))
+        }
+        if !accepted {
+            let busy = HTTPError(503, "server_busy", "too many requests waiting on the database; retry shortly")
+            _ = complete(ex, busy.response)
+        }
+    }
+
+    /// Answers a deferred exchange from a blocking-pool thread.
+    private func complete(_ ex: OpaquePointer, _ res: HTTPResponse) -> Bool {
+        withCStrings(res.headers.flatMap { [$0.0, $0.1] }) { headers in
+            res.body.withUnsafeBufferPointer { body in
+                (res.contentType ?? "").withCString { ct in
+                    chttp_complete(
+                        ex, UInt32(res.status), res.contentType == nil ? nil : ct, body.baseAddress, body.count,
+                        headers,
+                        res.close ? 1 : 0) == 1
+                }
+            }
+        }
     }
 
     /// The query arguments, each percent-decoded (one that does not decode to UTF-8 is left out).
