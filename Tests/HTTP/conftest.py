@@ -133,3 +133,12 @@ def slowloris(svc, count, head=b"GET /healthz HTTP/1.1\r\nHost: x\r\n"):
         t.join()
         for s in socks:
             s.close()
+
+
+@pytest.fixture(scope="module")
+def db():
+    """A throwaway PostgreSQL for the module's tests (pg.py): started here, stopped and removed at the end."""
+    from pg import Postgres
+    pg = Postgres()
+    yield pg
+    pg.close()

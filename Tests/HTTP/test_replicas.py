@@ -8,16 +8,8 @@ import time
 
 import pytest
 
-from pg import Postgres
 from test_store import ADMIN, CHECK, KEYS, call, check, fresh, put, q
 from conftest import Service
-
-
-@pytest.fixture(scope="module")
-def db():
-    pg = Postgres()
-    yield pg
-    pg.close()
 
 
 @pytest.fixture(scope="module")

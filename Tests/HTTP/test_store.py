@@ -24,13 +24,6 @@ CHECK = {"Authorization": "Bearer ck"}
 
 
 @pytest.fixture(scope="module")
-def db():
-    pg = Postgres()
-    yield pg
-    pg.close()
-
-
-@pytest.fixture(scope="module")
 def replicas(db):
     a = Service(env=KEYS, store=db.url)
     b = Service(env=KEYS, store=db.url)
