@@ -48,10 +48,12 @@ enum CLI {
           check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
           routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
           diff OLD_DIR NEW_DIR [--accounts FILE] [--now T] what a policy change changes (and for which accounts)
-          serve [DIR] [--listen HOST:PORT] [--stateless] [--keys-file FILE] [--threads N] [--no-watch]
+          serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
+                [--db-connections N] [--cache-size N] [--keys-file FILE] [--threads N] [--no-watch]
                 [--head-timeout S] [--request-timeout S] [--idle-timeout S] [--max-connections N]
                 [--per-address-limit N] [--body-memory MIB]
-                                                           run the HTTP service
+                                                           run the HTTP service (default store: a private
+                                                           PostgreSQL cluster under .data/postgres)
 
         DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
         """
