@@ -64,7 +64,7 @@ enum ServeCommand {
         }
         let app = App(policy: holder, auth: auth, store: store.store)
         Signals.block()
-        let server = HTTPServer(responder: app, blockingThreads: store.store?.pool.size ?? 1)
+        let server = HTTPServer(responder: app, blockingThreads: store.store == nil ? 1 : 64)
         var config = edge
         config.host = host
         config.port = port

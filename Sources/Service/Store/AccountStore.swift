@@ -136,6 +136,7 @@ final class AccountStore: Sendable {
     /// This replica's account cache, kept fresh by NOTIFY (nil: every decision reads the database).
     let cache: AccountCache?
     let listener: StoreListener?
+    let batcher: UsageBatcher
     /// The NOTIFY channel every write announces its account on.
     static let channel = "entitlements_accounts"
 
@@ -143,6 +144,7 @@ final class AccountStore: Sendable {
         self.pool = pool
         self.cache = cache
         self.listener = listener
+        batcher = UsageBatcher(pool: pool, writers: max(1, pool.size / 2))
     }
 
     /// What health and metrics show of the store.
@@ -488,96 +490,17 @@ final class AccountStore: Sendable {
         }
     }
 
-    /// Consumes usage: decides under the account's lock (the check and the record in one transaction, so the
-    /// recorded usage never passes the limit under any concurrency) and records the amount only when allowed. A
-    /// repeated idempotency key answers the first answer.
+    /// Consumes usage: decided under the account's lock with the usage recorded before it (the check and the
+    /// record in one transaction, so the recorded usage never passes the limit under any concurrency), recorded
+    /// only when allowed; a repeated idempotency key answers the first answer. Runs in a group commit
+    /// (`UsageBatcher`).
     func consume(
         _ id: String, feature f: Int, amount: Int64, key: String, program: Program, now: Timestamp
     ) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
-        let feature = program.policy.features[f]
-        // The window for periods that do not depend on the subscription; a billing period is summed again below.
-        var window = UsageWindow.containing(now, period: feature.period, subscription: nil)
-        let lo = window.start?.parameters ?? [nil, nil]
-        let hi = window.end?.parameters ?? [nil, nil]
-        let outcome = try pool.withConnection { (db) throws(StoreError) -> Result<JSONValue, StoreRefusal> in
-            // Two round trips in all (pipelines): the transaction, the account's lock, then in one statement the
-            // account, this feature's override, a replayed answer and the period's usage; after the decision, the
-            // record with its notification, and the commit.
-            let row: [String?]
-            do throws(StoreError) {
-                let rows = try db.pipeline([
-                    ("BEGIN", []),
-                    ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id]),
-                    (
-                        """
-                        SELECT a.account_id, a.subscription, a.attributes,
-                          (SELECT value FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
-                          (SELECT expires_at FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
-                          (SELECT answer FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
-                             AND u.idempotency_key = $3),
-                          (SELECT coalesce(sum(amount), 0) FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
-                             AND ($4::bigint IS NULL OR (u.at_s, u.at_n) >= ($4::bigint, $5::integer))
-                             AND ($6::bigint IS NULL OR (u.at_s, u.at_n) < ($6::bigint, $7::integer)))
-                        FROM (SELECT 1) one LEFT JOIN ent_accounts a ON a.account_id = $1
-                        """, [id, feature.name, key] + lo + hi
-                    ),
-                ])
-                row = rows[2].first ?? []
-            } catch {
-                _ = try? db.execute("ROLLBACK")
-                throw error
-            }
-            guard row.count == 7, row[0] != nil else {
-                try db.execute("ROLLBACK")
-                return .failure(.unknownAccount)
-            }
-            if let first = row[5] {
-                try db.execute("ROLLBACK")
-                return .success(Self.json(first) ?? .null)
-            }
-            var stored = StoredAccount(
-                id: id, subscription: Self.json(row[1]) ?? .null, attributes: Self.json(row[2]) ?? .object([]),
-                overrides: [])
-            if let value = row[3] {
-                stored.overrides.append(
-                    StoredOverride(
-                        feature: feature.name, value: Self.json(value) ?? .null,
-                        expiresAt: row[4].map { .string($0) } ?? .null, reason: "-", actor: "-"))
-            }
-            let account = stored.account(program)
-            var used = Int64(row[6] ?? "0") ?? 0
-            do throws(StoreError) {
-                if feature.period == .billing {
-                    let billing = UsageWindow.containing(now, period: .billing, subscription: account.subscription)
-                    if billing.start != window.start || billing.end != window.end {
-                        window = billing
-                        used = try Self.used(db, id, feature.name, window)
-                    }
-                }
-                var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
-                let d = ev.decide(.limit(feature: f, usage: used, amount: amount))
-                let answer = Self.usageAnswer(program, d, used: d.allowed ? used + amount : used, window)
-                _ = try db.pipeline([
-                    (
-                        """
-                        WITH recorded AS (
-                          INSERT INTO ent_usage (account_id, feature, idempotency_key, at_s, at_n, amount, answer)
-                          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1)
-                        SELECT pg_notify($8, $9) FROM recorded
-                        """,
-                        [id, feature.name, key] + now.parameters + [String(d.allowed ? amount : 0), Self.text(answer)]
-                            + Self.notifyParameters(id)
-                    ),
-                    ("COMMIT", []),
-                ])
-                return .success(answer)
-            } catch {
-                _ = try? db.execute("ROLLBACK")
-                throw error
-            }
-        }
+        let job = UsageBatcher.Job(id: id, feature: f, amount: amount, key: key, program: program, now: now)
+        let result = try batcher.consume(job)
         cache?.invalidate(id)
-        return outcome
+        return result
     }
 
     /// The current period's usage of a limit feature: `{used, limit, remaining, period_start, period_end}`.

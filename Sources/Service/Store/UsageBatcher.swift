@@ -1,0 +1,177 @@
+import Foundation
+
+/// Group commit for usage consumption. Every consumption must NOTIFY in its transaction, and PostgreSQL serializes
+/// the commits of notifying transactions, so one transaction per consumption caps throughput at one commit at a
+/// time. The batcher's writer threads take the consumptions waiting at that moment (up to `batchSize`) and decide
+/// them all in one transaction, in two round trips: BEGIN, every account's lock (in id order, so batches never
+/// deadlock) and every consumption's read; then the records, one NOTIFY per account, COMMIT. Each consumption is
+/// still decided under its account's lock with the usage recorded before it — including earlier ones of the same
+/// batch — so the recorded usage never passes a limit. Every caller waits for the commit before it answers.
+final class UsageBatcher: @unchecked Sendable {
+    // @unchecked: `queue` is guarded by `condition`; a job's result is written once, before its semaphore signals.
+    final class Job: @unchecked Sendable {
+        let id: String
+        let feature: Int
+        let amount: Int64
+        let key: String
+        let program: Program
+        let now: Timestamp
+        var result: Result<Result<JSONValue, StoreRefusal>, StoreError> = .failure(.unavailable("not run"))
+        let done = DispatchSemaphore(value: 0)
+
+        init(id: String, feature: Int, amount: Int64, key: String, program: Program, now: Timestamp) {
+            self.id = id
+            self.feature = feature
+            self.amount = amount
+            self.key = key
+            self.program = program
+            self.now = now
+        }
+    }
+
+    let pool: ConnectionPool
+    let batchSize: Int
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+
+    init(pool: ConnectionPool, writers: Int, batchSize: Int = 64) {
+        self.pool = pool
+        self.batchSize = batchSize
+        for i in 0..<max(1, writers) {
+            let t = Thread { [self] in run() }
+            t.name = "usage-writer-\(i)"
+            t.start()
+        }
+    }
+
+    /// Consumes, waiting for the batch it joins to commit.
+    func consume(_ job: Job) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
+        condition.lock()
+        queue.append(job)
+        condition.signal()
+        condition.unlock()
+        job.done.wait()
+        return try job.result.get()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let batch = Array(queue.prefix(batchSize))
+            queue.removeFirst(batch.count)
+            condition.unlock()
+            do {
+                let results = try pool.withConnection { (db) throws(StoreError) in try Self.apply(batch, db) }
+                for (job, r) in zip(batch, results) { job.result = .success(r) }
+            } catch {
+                for job in batch { job.result = .failure(error) }
+            }
+            for job in batch { job.done.signal() }
+        }
+    }
+
+    /// One transaction for the whole batch; rolled back (every job fails) when a statement fails.
+    static func apply(_ batch: [Job], _ db: DatabaseConnection) throws(StoreError) -> [Result<JSONValue, StoreRefusal>]
+    {
+        let accounts = Array(Set(batch.map(\.id))).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        var statements: [(sql: String, parameters: [String?])] = [("BEGIN", [])]
+        for id in accounts { statements.append(("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])) }
+        var windows: [UsageWindow] = []
+        for job in batch {
+            let feature = job.program.policy.features[job.feature]
+            // The window of periods that do not depend on the subscription; a billing period is summed below.
+            let w = UsageWindow.containing(job.now, period: feature.period, subscription: nil)
+            windows.append(w)
+            statements.append(
+                (
+                    """
+                    SELECT a.account_id, a.subscription, a.attributes,
+                      (SELECT value FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
+                      (SELECT expires_at FROM ent_overrides o WHERE o.account_id = $1 AND o.feature = $2),
+                      (SELECT answer FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
+                         AND u.idempotency_key = $3),
+                      (SELECT coalesce(sum(amount), 0) FROM ent_usage u WHERE u.account_id = $1 AND u.feature = $2
+                         AND ($4::bigint IS NULL OR (u.at_s, u.at_n) >= ($4::bigint, $5::integer))
+                         AND ($6::bigint IS NULL OR (u.at_s, u.at_n) < ($6::bigint, $7::integer)))
+                    FROM (SELECT 1) one LEFT JOIN ent_accounts a ON a.account_id = $1
+                    """,
+                    [job.id, feature.name, job.key] + (w.start?.parameters ?? [nil, nil])
+                        + (w.end?.parameters ?? [nil, nil])
+                ))
+        }
+        do throws(StoreError) {
+            let rows = try db.pipeline(statements)
+            var results: [Result<JSONValue, StoreRefusal>] = []
+            var writes: [(sql: String, parameters: [String?])] = []
+            // Within the batch: amounts recorded so far per (account, feature, window start), answers per key.
+            var recorded: [String: Int64] = [:]
+            var answered: [String: JSONValue] = [:]
+            var touched: [String] = []
+            for (k, job) in batch.enumerated() {
+                let row = rows[1 + accounts.count + k].first ?? []
+                let feature = job.program.policy.features[job.feature]
+                let replayKey = "\(job.id)\u{0}\(feature.name)\u{0}\(job.key)"
+                if let earlier = answered[replayKey] {
+                    results.append(.success(earlier))
+                    continue
+                }
+                guard row.count == 7, row[0] != nil else {
+                    results.append(.failure(.unknownAccount))
+                    continue
+                }
+                if let first = row[5] {
+                    results.append(.success(AccountStore.json(first) ?? .null))
+                    continue
+                }
+                var stored = StoredAccount(
+                    id: job.id, subscription: AccountStore.json(row[1]) ?? .null,
+                    attributes: AccountStore.json(row[2]) ?? .object([]), overrides: [])
+                if let value = row[3] {
+                    stored.overrides.append(
+                        StoredOverride(
+                            feature: feature.name, value: AccountStore.json(value) ?? .null,
+                            expiresAt: row[4].map { .string($0) } ?? .null, reason: "-", actor: "-"))
+                }
+                let account = stored.account(job.program)
+                var window = windows[k]
+                var base = Int64(row[6] ?? "0") ?? 0
+                if feature.period == .billing {
+                    let billing = UsageWindow.containing(job.now, period: .billing, subscription: account.subscription)
+                    if billing.start != window.start || billing.end != window.end {
+                        window = billing
+                        base = try AccountStore.used(db, job.id, feature.name, window)
+                    }
+                }
+                let slot =
+                    "\(job.id)\u{0}\(feature.name)\u{0}\(window.start?.rfc3339 ?? "")\u{0}\(window.end?.rfc3339 ?? "")"
+                let used = base + (recorded[slot] ?? 0)
+                var ev = Evaluation(
+                    program: job.program, account: job.program.prepare(account), user: nil, now: job.now)
+                let d = ev.decide(.limit(feature: job.feature, usage: used, amount: job.amount))
+                let answer = AccountStore.usageAnswer(
+                    job.program, d, used: d.allowed ? used + job.amount : used, window)
+                if d.allowed { recorded[slot, default: 0] += job.amount }
+                answered[replayKey] = answer
+                writes.append(
+                    (
+                        """
+                        INSERT INTO ent_usage (account_id, feature, idempotency_key, at_s, at_n, amount, answer)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                        """,
+                        [job.id, feature.name, job.key] + job.now.parameters
+                            + [String(d.allowed ? job.amount : 0), AccountStore.text(answer)]
+                    ))
+                if !touched.contains(job.id) { touched.append(job.id) }
+                results.append(.success(answer))
+            }
+            for id in touched { writes.append(("SELECT pg_notify($1, $2)", AccountStore.notifyParameters(id))) }
+            writes.append(("COMMIT", []))
+            _ = try db.pipeline(writes)
+            return results
+        } catch {
+            _ = try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+}
