@@ -31,6 +31,42 @@ import Testing
         #expect(actual == expected, "diagnostics of \(name) differ from expected.txt:\n\(lineDiff(expected, actual))")
     }
 
+    static let warningsRoot = root.deletingLastPathComponent().appendingPathComponent("warnings")
+    static var warningCases: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: warningsRoot.path)) ?? []).sorted()
+    }
+
+    /// Every directory under Tests/Fixtures/warnings compiles, with exactly the warnings in `expected.txt`; the
+    /// directory is named after the warning code it shows.
+    @Test(arguments: warningCases)
+    func bundleWithWarnings(_ name: String) throws {
+        let dir = Self.warningsRoot.appendingPathComponent(name)
+        let out = try PolicyCompiler.compile(directory: dir.path)
+        #expect(out.policy != nil, "a bundle with only warnings compiles")
+        #expect(out.diagnostics.allSatisfy { $0.severity == .warning })
+        #expect(out.diagnostics.contains { $0.code.rawValue == name })
+        var sources: [String: String] = [:]
+        for f in out.files { sources[f.path] = f.text }
+        let renderer = DiagnosticRenderer(sources: sources, pathPrefix: "")
+        let actual = out.diagnostics.map { renderer.render($0) }.joined(separator: "\n") + "\n"
+        let goldenURL = dir.appendingPathComponent("expected.txt")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try actual.write(to: goldenURL, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try String(contentsOf: goldenURL, encoding: .utf8)
+        #expect(actual == expected, "diagnostics of \(name) differ from expected.txt:\n\(lineDiff(expected, actual))")
+    }
+
+    /// Each warning code has its golden case.
+    @Test func everyWarningHasACase() {
+        let warnings: [DiagnosticCode] = [
+            .unknown_plan_literal, .unknown_status_literal, .plan_list_misses_child, .null_in_denial,
+            .shadowed_allow, .unreachable_allow, .ungranted_feature, .unreachable_rule,
+        ]
+        #expect(Set(Self.warningCases) == Set(warnings.map(\.rawValue)))
+    }
+
     @Test func corpusCoversManyErrorKinds() {
         #expect(Self.cases.count >= 30)
     }

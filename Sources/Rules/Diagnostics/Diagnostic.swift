@@ -42,10 +42,23 @@ public struct Diagnostics: Sendable {
     ) {
         items.append(Diagnostic(.error, code: code, message, at: location, related: related))
     }
-    public mutating func warning(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
-        items.append(Diagnostic(.warning, code: code, message, at: location))
+    public mutating func warning(
+        _ code: DiagnosticCode, _ message: String, at location: SourceLocation, related: [SourceLocation] = []
+    ) {
+        items.append(Diagnostic(.warning, code: code, message, at: location, related: related))
     }
     public mutating func append(_ d: Diagnostic) { items.append(d) }
+    /// Drops the diagnostics `predicate` selects; returns how many.
+    @discardableResult
+    public mutating func removeAll(where predicate: (Diagnostic) -> Bool) -> Int {
+        let before = items.count
+        items.removeAll(where: predicate)
+        return before - items.count
+    }
+    /// Changes the diagnostics `predicate` selects.
+    public mutating func update(where predicate: (Diagnostic) -> Bool, _ change: (inout Diagnostic) -> Void) {
+        for i in items.indices where predicate(items[i]) { change(&items[i]) }
+    }
     public mutating func append(contentsOf other: [Diagnostic]) { items.append(contentsOf: other) }
 
     public var hasErrors: Bool { items.contains { $0.severity == .error } }

@@ -96,5 +96,23 @@ public enum DiagnosticCode: String, Sendable, CaseIterable, CustomStringConverti
     /// A `${…}` whose value cannot be interpolated (a duration).
     case invalid_interpolation
 
+    // Warnings: the bundle compiles, but something in it is almost certainly a mistake.
+    /// A string compared with `subscription.plan` that is neither a plan key nor an alias.
+    case unknown_plan_literal
+    /// A string compared with `subscription.status` that `subscription.statuses` does not declare.
+    case unknown_status_literal
+    /// A `subscription.plan in [...]` list naming a plan but not a plan that extends it.
+    case plan_list_misses_child
+    /// A guard whose denial body interpolates `check.*`, which is null on every route check.
+    case null_in_denial
+    /// An allowlist entry an earlier unconditional entry already covers.
+    case shadowed_allow
+    /// An allowlist entry that matches no route the guard's `applies_to` covers.
+    case unreachable_allow
+    /// A feature no plan grants whose default is its type's zero: every check of it is denied.
+    case ungranted_feature
+    /// A flag rule after a rule that always matches.
+    case unreachable_rule
+
     public var description: String { rawValue }
 }

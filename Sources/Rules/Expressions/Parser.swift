@@ -30,11 +30,26 @@ struct Parser {
         }
         let e = try parser.orExpr()
         guard case .end = parser.peek.token else {
+            if let hint = parser.durationSlip() { throw hint }
             throw ExprSyntaxError(
                 message: "unexpected \(parser.describe(parser.peek.token)) after a complete expression",
                 offset: parser.peek.offset)
         }
         return e
+    }
+
+    /// `7 days`, `24 hours`: a number followed by a unit word. Durations are written `7d`, `24h`.
+    func durationSlip() -> ExprSyntaxError? {
+        guard p > 0, case .int(let n) = tokens[p - 1].token, case .ident(let word) = peek.token else { return nil }
+        let units: [String: String] = [
+            "second": "s", "seconds": "s", "sec": "s", "secs": "s", "minute": "m", "minutes": "m", "min": "m",
+            "mins": "m", "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "d", "days": "d", "week": "w",
+            "weeks": "w",
+        ]
+        guard let unit = units[word.lowercased()] else { return nil }
+        return ExprSyntaxError(
+            message: "durations are written without a space and with a one-letter unit: write \(n)\(unit), not '\(n) \(word)'",
+            offset: tokens[p - 1].offset)
     }
 
     var peek: LexedToken { tokens[p] }
@@ -165,6 +180,7 @@ struct Parser {
                     }
                 }
                 guard isOp(")") else {
+                    if let hint = durationSlip() { throw hint }
                     throw ExprSyntaxError(
                         message: "expected ')' to close the call of \(n)(), found \(describe(peek.token))",
                         offset: peek.offset)
@@ -179,6 +195,7 @@ struct Parser {
             guard depth < 200 else { throw ExprSyntaxError(message: "expression nested too deeply", offset: t.offset) }
             let e = try orExpr()
             guard isOp(")") else {
+                if let hint = durationSlip() { throw hint }
                 throw ExprSyntaxError(message: "expected ')', found \(describe(peek.token))", offset: peek.offset)
             }
             _ = advance()

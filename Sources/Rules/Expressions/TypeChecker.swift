@@ -230,6 +230,12 @@ struct Checker {
             candidates += SubscriptionField.allCases.map { "subscription.\($0.rawValue)" }
             candidates += UserField.allCases.map { "user.\($0.rawValue)" }
             candidates += ["account.id"] + env.facts.keys.map { "facts.\($0)" } + env.lists.keys.map { "lists.\($0)" }
+            if parts.count == 1, Suggest.closest(to: n, in: candidates) == nil {
+                // A bare word where a value belongs: almost always a string missing its quotes.
+                throw fail(
+                    .unknown_name,
+                    "unknown name '\(n)'; strings need double quotes: did you mean \"\(n)\"?", o)
+            }
             throw unknown(candidates)
         }
         return name

@@ -19,6 +19,10 @@ struct BundleCompiler {
     var guardNodes: [YAMLNode] = []
     var subscriptionNode: YAMLNode?
     var subscriptionKey: SourceLocation?
+    /// The plan/status names expressions compare with (for warnings).
+    var nameComparisons: [NameComparison] = []
+    /// Files that did not parse (their definitions are missing, not wrong).
+    var unparsed: [String] = []
 
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
     static let topLevelKeys = [
@@ -45,6 +49,7 @@ struct BundleCompiler {
             } catch {
                 diags.append(contentsOf: findings)
                 diags.append(error.diagnostic)
+                unparsed.append(f.path)
                 continue
             }
             diags.append(contentsOf: findings)
@@ -61,6 +66,22 @@ struct BundleCompiler {
         compileGuards()
         compileFlags()
         compileDenialBodies()
+        if !diags.hasErrors { warn() }
+        if !unparsed.isEmpty { dropReferencesIntoUnparsedFiles() }
+    }
+
+    /// A file that does not parse defines nothing, so every reference to what it would have defined looks broken.
+    /// Those follow-on errors are dropped; the parse error says once that references were not checked.
+    mutating func dropReferencesIntoUnparsedFiles() {
+        let references: Set<DiagnosticCode> = [
+            .unknown_plan, .unknown_feature, .unknown_fact, .unknown_list, .unknown_denial,
+        ]
+        let dropped = diags.removeAll { references.contains($0.code) && !unparsed.contains($0.location.file) }
+        guard dropped > 0 else { return }
+        diags.update(where: { $0.code == .yaml_syntax && unparsed.contains($0.location.file) }) {
+            $0.message += "; names this file defines are unknown until it parses, so references to them in other "
+                + "files were not checked"
+        }
     }
 
     /// Splits one file's top level into sections; reports unknown keys and definitions made twice.
@@ -273,7 +294,9 @@ struct BundleCompiler {
         _ text: String, _ path: String, context: ExprContext, node: YAMLNode, base: Int
     ) -> (Expr, ExprReads)? {
         switch ExpressionCompiler.compile(text, in: context, env: env) {
-        case .success(let r): return r
+        case .success(let r):
+            recordNameComparisons(r.0, text: text, path: path, node: node, base: base)
+            return r
         case .failure(let p):
             diags.error(p.code, "\(path): \(p.message)", at: locator.location(in: node, offset: base + p.offset))
             return nil

@@ -50,7 +50,7 @@ public enum YAMLLoader {
         var event = yaml_event_t()
         while true {
             guard yaml_parser_parse(parser, &event) == 1 else {
-                throw syntaxFailure(parser.pointee, file: file)
+                throw YAMLSyntaxHint.explain(syntaxFailure(parser.pointee, file: file), bytes: bytes)
             }
             defer { yaml_event_delete(&event) }
             if event.type == YAML_STREAM_END_EVENT { break }

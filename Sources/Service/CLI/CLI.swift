@@ -41,7 +41,8 @@ enum CLI {
         usage: entitlements <command> [options]
 
         commands:
-          validate [DIR]                                   compile the bundle and print diagnostics
+          validate [DIR] [--strict]                        compile the bundle and print diagnostics
+                                                           (--strict / --deny-warnings: warnings fail too)
           test [DIR] [--junit FILE] [--filter TEXT] [--http URL]
                                                            run the policy fixtures in DIR/tests (in-process, or
                                                            through a running service with --http)

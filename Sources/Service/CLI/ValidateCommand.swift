@@ -1,13 +1,14 @@
 /// `entitlements validate [DIR]`: compile and print every diagnostic like a compiler.
 enum ValidateCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: [], switches: ["--quiet"])
+        let parsed = try Arguments(args, valued: [], switches: ["--quiet", "--strict", "--deny-warnings"])
+        let strict = parsed.flags.contains("--strict") || parsed.flags.contains("--deny-warnings")
         let dir = try parsed.directory()
         let result = try compileBundle(dir)
         report(result, directory: dir, output: output)
         let errors = result.diagnostics.filter { $0.severity == .error }.count
         let warnings = result.diagnostics.count - errors
-        if errors > 0 {
+        if errors > 0 || (strict && warnings > 0) {
             output.line("\(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
             return ExitCode.failure
         }

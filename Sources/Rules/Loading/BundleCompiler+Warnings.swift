@@ -1,0 +1,284 @@
+/// A string literal an expression compares with `subscription.plan` or `subscription.status`, kept until plans and
+/// statuses are all known.
+struct NameComparison {
+    var field: SubscriptionField
+    var op: BinaryOp
+    /// Each string and where it is written.
+    var values: [(value: String, location: SourceLocation)]
+    /// Where the literal (or the list) starts.
+    var location: SourceLocation
+    var isList: Bool
+    var path: String
+}
+
+/// The warnings pass: mistakes that compile but almost certainly do not mean what the author meant. Runs only on a
+/// bundle without errors, so a warning never stands in for (or piles onto) an error.
+extension BundleCompiler {
+    mutating func warn() {
+        warnNameComparisons()
+        warnDenialsOnRoutes()
+        warnAllowlists()
+        warnUngrantedFeatures()
+        warnUnreachableFlagRules()
+    }
+
+    /// Remembers `subscription.plan|status` compared (`==`, `!=`, `in`, `not in`) with string literals.
+    mutating func recordNameComparisons(_ e: Expr, text: String, path: String, node: YAMLNode, base: Int) {
+        let bytes = Array(text.utf8)
+        e.walk { n in
+            guard case .binary(let op, let a, let b) = n.kind else { return }
+            var field: SubscriptionField?
+            var literal: Expr?
+            for (x, y) in [(a, b), (b, a)] {
+                if case .name(.subscription(let f)) = x.kind, f == .plan || f == .status { field = f; literal = y }
+            }
+            guard let field, let literal else { return }
+            switch (op, literal.kind) {
+            case (.eq, .literal(.string(let s))), (.ne, .literal(.string(let s))):
+                let at = location(node, base + literal.offset)
+                nameComparisons.append(
+                    NameComparison(
+                        field: field, op: op, values: [(s, at)], location: at, isList: false, path: path))
+            case (.in, .literal(.list(let items))), (.notIn, .literal(.list(let items))):
+                guard case .name = a.kind else { return }
+                var values: [(String, SourceLocation)] = []
+                var from = literal.offset
+                for item in items {
+                    // Point at the item itself when it is written plainly ("pro"); else at the list.
+                    let quoted = Array("\"\(item)\"".utf8)
+                    if let hit = find(quoted, in: bytes, from: from) {
+                        values.append((item, location(node, base + hit + 1)))
+                        from = hit + quoted.count
+                    } else {
+                        values.append((item, location(node, base + literal.offset)))
+                    }
+                }
+                nameComparisons.append(
+                    NameComparison(
+                        field: field, op: op, values: values, location: location(node, base + literal.offset),
+                        isList: true, path: path))
+            default: return
+            }
+        }
+    }
+
+    private func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
+        guard !needle.isEmpty, hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
+        for i in from...(hay.count - needle.count) where hay[i] == needle[0] {
+            if hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        }
+        return nil
+    }
+
+    /// `unknown_plan_literal`, `unknown_status_literal`, `plan_list_misses_child`.
+    mutating func warnNameComparisons() {
+        let statuses = policy.subscription.statuses.map(\.name)
+        let planNames = policy.planLookup.keys.sorted()
+        for c in nameComparisons {
+            let outcome: String
+            switch c.op {
+            case .eq: outcome = "this comparison is always false"
+            case .ne: outcome = "this comparison is always true"
+            default: outcome = "this entry never matches"
+            }
+            for (value, at) in c.values {
+                if c.field == .plan, policy.planLookup[value] == nil {
+                    diags.warning(
+                        .unknown_plan_literal,
+                        "\(c.path): '\(value)' is not a plan or an alias; \(outcome)"
+                            + Suggest.hint(value, planNames),
+                        at: at)
+                } else if c.field == .status, !statuses.contains(value) {
+                    diags.warning(
+                        .unknown_status_literal,
+                        "\(c.path): '\(value)' is not a status declared in subscription.statuses; \(outcome)"
+                            + Suggest.hint(value, statuses),
+                        at: at)
+                }
+            }
+            guard c.field == .plan, c.isList else { continue }
+            var listed = Set(c.values.compactMap { policy.planLookup[$0.value] })
+            // A misspelt entry already has its warning (with the plan it probably means): count that plan as listed.
+            for (value, _) in c.values where policy.planLookup[value] == nil {
+                if let meant = Suggest.closest(to: value, in: planNames), let i = policy.planLookup[meant] {
+                    listed.insert(i)
+                }
+            }
+            for (i, plan) in policy.plans.enumerated() where !listed.contains(i) {
+                var ancestor = plan.parent
+                var seen = 0
+                while let a = ancestor, !listed.contains(a), seen < policy.plans.count {
+                    ancestor = policy.plans[a].parent
+                    seen += 1
+                }
+                guard let a = ancestor, listed.contains(a) else { continue }
+                diags.warning(
+                    .plan_list_misses_child,
+                    "\(c.path): plan '\(plan.name)' extends '\(policy.plans[a].name)' but is not in this list, so "
+                        + "'\(plan.name)' accounts are treated unlike '\(policy.plans[a].name)' here; add \"\(plan.name)\" "
+                        + "if they should match",
+                    at: c.location)
+            }
+        }
+    }
+
+    /// `null_in_denial`: a denial body interpolating a `check.*` field that is null wherever the denial is used.
+    /// Route checks set no `check.*` field; `feature_not_in_plan` (boolean and set checks) sets `check.feature`;
+    /// `limit_exceeded` sets all four. A denial no check uses is not judged.
+    mutating func warnDenialsOnRoutes() {
+        for (d, denial) in policy.denials.enumerated() {
+            guard let at = denial.location else { continue }
+            let guards = policy.guards.filter { $0.deny == d }.map(\.name)
+            var available: Set<CheckField> = []
+            var used = !guards.isEmpty
+            switch denial.name {
+            case "feature_not_in_plan": available = [.feature]; used = true
+            case "limit_exceeded": available = Set(CheckField.allCases); used = true
+            default: break
+            }
+            guard used else { continue }
+            var missing: [String] = []
+            denial.body.walkExprs { e in
+                e.walk { n in
+                    if case .name(.check(let f)) = n.kind, !available.contains(f), !missing.contains(f.rawValue) {
+                        missing.append(f.rawValue)
+                    }
+                }
+            }
+            guard !missing.isEmpty else { continue }
+            let names = missing.map { "${check.\($0)}" }.joined(separator: ", ")
+            let users = guards.isEmpty ? "" : " (used by guard\(guards.count == 1 ? "" : "s") \(guards.joined(separator: ", ")))"
+            diags.warning(
+                .null_in_denial,
+                "denial '\(denial.name)'\(users) interpolates \(names), which is null wherever this denial is used "
+                    + "(route checks set no check.* field; feature_not_in_plan sets check.feature; limit_exceeded all)",
+                at: at)
+        }
+    }
+
+    /// `shadowed_allow` and `unreachable_allow`.
+    mutating func warnAllowlists() {
+        for g in policy.guards {
+            for (j, entry) in g.allow.enumerated() {
+                if let earlier = g.allow[..<j].first(where: { $0.when == nil && $0.pattern.covers(entry.pattern) }) {
+                    diags.warning(
+                        .shadowed_allow,
+                        "guard '\(g.name)': allowlist entry '\(entry.pattern.text)' is already covered by "
+                            + "'\(earlier.pattern.text)' (\(earlier.location)); it never decides anything",
+                        at: entry.location, related: [earlier.location])
+                } else if !g.appliesTo.isEmpty, !g.appliesTo.contains(where: { $0.overlaps(entry.pattern) }) {
+                    diags.warning(
+                        .unreachable_allow,
+                        "guard '\(g.name)': allowlist entry '\(entry.pattern.text)' matches no route the guard "
+                            + "applies to (\(g.appliesTo.map(\.text).joined(separator: ", ")))",
+                        at: entry.location)
+                }
+            }
+        }
+    }
+
+    /// `ungranted_feature`.
+    mutating func warnUngrantedFeatures() {
+        var granted = Set<Int>()
+        for p in policy.plans { for g in p.grants { granted.insert(g.feature) } }
+        if let t = policy.subscription.lockedGrants {
+            for g in policy.plans[t].grants { granted.insert(g.feature) }
+        }
+        for (i, f) in policy.features.enumerated() where !granted.contains(i) && f.defaultValue == f.zero {
+            diags.warning(
+                .ungranted_feature,
+                "feature '\(f.name)' is granted by no plan and its default is \(f.kind == .boolean ? "false" : f.kind == .limit ? "0" : "the empty set"); every account is "
+                    + "denied it (grant it in a plan, or give it a default)",
+                at: f.location)
+        }
+    }
+
+    /// `unreachable_rule`: first match wins, so nothing after a rule whose `when` is always true is ever used.
+    mutating func warnUnreachableFlagRules() {
+        for flag in policy.flags {
+            guard let i = flag.rules.firstIndex(where: { $0.when.isAlwaysTrue }), i + 1 < flag.rules.count else {
+                continue
+            }
+            for r in flag.rules[(i + 1)...] {
+                diags.warning(
+                    .unreachable_rule,
+                    "flag '\(flag.name)': this rule is never reached; the rule before it (\(flag.rules[i].location)) "
+                        + "always matches",
+                    at: r.location, related: [flag.rules[i].location])
+            }
+        }
+    }
+}
+
+extension Expr {
+    /// True when the expression is true whatever the request: `true`, `not false`, `true or x`, `true and true`.
+    var isAlwaysTrue: Bool {
+        switch kind {
+        case .literal(.bool(true)): true
+        case .not(let e): e.isAlwaysFalse
+        case .binary(.or, let a, let b): a.isAlwaysTrue || b.isAlwaysTrue
+        case .binary(.and, let a, let b): a.isAlwaysTrue && b.isAlwaysTrue
+        default: false
+        }
+    }
+    var isAlwaysFalse: Bool {
+        switch kind {
+        case .literal(.bool(false)), .literal(.null): true
+        case .not(let e): e.isAlwaysTrue
+        case .binary(.and, let a, let b): a.isAlwaysFalse || b.isAlwaysFalse
+        case .binary(.or, let a, let b): a.isAlwaysFalse && b.isAlwaysFalse
+        default: false
+        }
+    }
+}
+
+extension Template {
+    /// Visits every expression the template interpolates.
+    func walkExprs(_ visit: (Expr) -> Void) {
+        switch self {
+        case .null, .bool, .int, .string: break
+        case .expr(let e): visit(e)
+        case .interpolated(let parts):
+            for case .expr(let e) in parts { visit(e) }
+        case .list(let items): for t in items { t.walkExprs(visit) }
+        case .object(let pairs): for p in pairs { p.value.walkExprs(visit) }
+        }
+    }
+}
+
+extension RoutePattern {
+    /// Whether every request this pattern matches is also matched by `self` (method and path).
+    func covers(_ other: RoutePattern) -> Bool {
+        if let m = method, m != other.method { return false }
+        return Self.covers(segments[...], other.segments[...])
+    }
+
+    /// Whether some request matches both patterns.
+    func overlaps(_ other: RoutePattern) -> Bool {
+        if let a = method, let b = other.method, a != b { return false }
+        return Self.overlaps(segments[...], other.segments[...])
+    }
+
+    private static func covers(_ a: ArraySlice<Segment>, _ b: ArraySlice<Segment>) -> Bool {
+        guard let x = a.first else { return b.isEmpty }
+        if x == .rest { return true }
+        guard let y = b.first, y != .rest else { return false }
+        switch (x, y) {
+        case (.one, _): return covers(a.dropFirst(), b.dropFirst())
+        case (.literal(let l), .literal(let r)) where l == r: return covers(a.dropFirst(), b.dropFirst())
+        default: return false
+        }
+    }
+
+    private static func overlaps(_ a: ArraySlice<Segment>, _ b: ArraySlice<Segment>) -> Bool {
+        guard let x = a.first, let y = b.first else {
+            // One side ended: the other must be able to match nothing more.
+            return (a.first ?? .rest) == .rest && (b.first ?? .rest) == .rest
+        }
+        if x == .rest || y == .rest { return true }
+        switch (x, y) {
+        case (.literal(let l), .literal(let r)) where l != r: return false
+        default: return overlaps(a.dropFirst(), b.dropFirst())
+        }
+    }
+}
