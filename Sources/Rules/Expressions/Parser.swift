@@ -48,7 +48,8 @@ struct Parser {
         ]
         guard let unit = units[word.lowercased()] else { return nil }
         return ExprSyntaxError(
-            message: "durations are written without a space and with a one-letter unit: write \(n)\(unit), not '\(n) \(word)'",
+            message:
+                "durations are written without a space and with a one-letter unit: write \(n)\(unit), not '\(n) \(word)'",
             offset: tokens[p - 1].offset)
     }
 

@@ -42,15 +42,17 @@ extension BundleCompiler {
             case (.in, .literal(.list(let items))), (.notIn, .literal(.list(let items))):
                 guard case .name = a.kind else { return }
                 var values: [(String, SourceLocation)] = []
-                var from = literal.offset
+                var from: Int? = literal.offset
                 for item in items {
-                    // Point at the item itself when it is written plainly ("pro"); else at the list.
+                    // Point at the item itself when it is written plainly ("pro"); else (an escape) at the list, and
+                    // stop searching so a long list of escaped items stays linear.
                     let quoted = Array("\"\(item)\"".utf8)
-                    if let hit = find(quoted, in: bytes, from: from) {
+                    if let start = from, let hit = find(quoted, in: bytes, from: start) {
                         values.append((item, location(node, base + hit + 1)))
                         from = hit + quoted.count
                     } else {
                         values.append((item, location(node, base + literal.offset)))
+                        from = nil
                     }
                 }
                 nameComparisons.append(
@@ -147,7 +149,9 @@ extension BundleCompiler {
             }
             guard !missing.isEmpty else { continue }
             let names = missing.map { "${check.\($0)}" }.joined(separator: ", ")
-            let users = guards.isEmpty ? "" : " (used by guard\(guards.count == 1 ? "" : "s") \(guards.joined(separator: ", ")))"
+            let users =
+                guards.isEmpty
+                ? "" : " (used by guard\(guards.count == 1 ? "" : "s") \(guards.joined(separator: ", ")))"
             diags.warning(
                 .null_in_denial,
                 "denial '\(denial.name)'\(users) interpolates \(names), which is null wherever this denial is used "

@@ -79,7 +79,8 @@ struct BundleCompiler {
         let dropped = diags.removeAll { references.contains($0.code) && !unparsed.contains($0.location.file) }
         guard dropped > 0 else { return }
         diags.update(where: { $0.code == .yaml_syntax && unparsed.contains($0.location.file) }) {
-            $0.message += "; names this file defines are unknown until it parses, so references to them in other "
+            $0.message +=
+                "; names this file defines are unknown until it parses, so references to them in other "
                 + "files were not checked"
         }
     }
