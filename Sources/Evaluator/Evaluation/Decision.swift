@@ -19,6 +19,8 @@ public struct Decision: Sendable {
     public var guardIndex: Int = -1
     /// Set for a route whose path failed normalization.
     public var invalidPath: String?
+    /// A route check whose method is not an upper-case HTTP method (`get`, `FETCH`): judged as written, warned.
+    public var unknownMethod = false
     /// `check.usage` / `check.amount` seen by denial bodies.
     public var usage: Int64?
     public var amount: Int64?

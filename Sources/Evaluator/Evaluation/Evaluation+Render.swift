@@ -81,7 +81,7 @@ extension Evaluation {
             w.raw("{}")
             w.key("detail")
             w.string(detail)
-            finish(&w)
+            finish(&w, d)
             return
         }
         var feature: Int?
@@ -133,13 +133,14 @@ extension Evaluation {
             w.key("remaining")
             if let r = d.remaining { w.int(r) } else { w.raw("null") }
         }
-        finish(&w)
+        finish(&w, d)
     }
 
-    func finish(_ w: inout JSONWriter) {
-        if prepared.unknownPlan || prepared.unknownStatus {
+    /// The warnings (account ones first, in SPEC §9's order, then `unknown_method`) and the trace.
+    func finish(_ w: inout JSONWriter, _ d: Decision) {
+        if prepared.unknownPlan || prepared.unknownStatus || d.unknownMethod {
             w.key("warnings")
-            w.write(.array(prepared.warnings.map { .string($0) }))
+            w.write(.array((prepared.warnings + (d.unknownMethod ? ["unknown_method"] : [])).map { .string($0) }))
         }
         if let tracer {
             w.key("trace")

@@ -30,9 +30,14 @@ extension Evaluation {
                     case .success(let c): count = c
                     }
                     if var m = method {
-                        return m.withUTF8 { mb in
+                        var d = m.withUTF8 { mb in
                             guardDecision(method: method, methodBytes: mb, out.baseAddress!, segs.baseAddress!, count)
                         }
+                        if !RoutePattern.httpMethods.contains(where: { $0 == m }) {
+                            d.unknownMethod = true
+                            tracer?.add("method", nil, nil, "unknown_method: '\(m)' is not an upper-case HTTP method")
+                        }
+                        return d
                     }
                     return guardDecision(method: nil, methodBytes: nil, out.baseAddress!, segs.baseAddress!, count)
                 }

@@ -1,6 +1,6 @@
 extension BundleCompiler {
     static let guardKeys = ["name", "description", "applies_to", "requires", "deny", "allow"]
-    static let httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+    static let httpMethods = RoutePattern.httpMethods
 
     mutating func compileGuards() {
         var names: [String: SourceLocation] = [:]

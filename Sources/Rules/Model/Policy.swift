@@ -174,6 +174,8 @@ public struct RoutePattern: Sendable, Hashable, CustomStringConvertible {
         /// Final `**`: zero or more segments.
         case rest
     }
+    /// The methods a route pattern may name (upper case; SPEC §2.7 compares methods case-sensitively).
+    public static let httpMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
     public var method: String?
     public var segments: [Segment]
     public var text: String
