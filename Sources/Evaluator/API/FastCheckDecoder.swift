@@ -41,11 +41,11 @@ struct FastCheckDecoder {
         }
     }
 
-    static let requestKeys = ["account", "user", "now", "explain", "checks"]
-    static let accountKeys = ["id", "subscription", "overrides", "attributes"]
-    static let subscriptionKeys = ["plan", "status", "period_start", "period_end", "past_due_since", "seats"]
-    static let userKeys = ["id", "email", "email_verified_at", "created_at", "attributes"]
-    static let checkKeys = ["feature", "route", "flag", "usage", "amount", "value"]
+    static let requestKeys = RequestKeys.request
+    static let accountKeys = RequestKeys.account
+    static let subscriptionKeys = RequestKeys.subscription
+    static let userKeys = RequestKeys.user
+    static let checkKeys = RequestKeys.check
 
     /// A string or null (`.some(nil)`); nil when the value is of another type.
     mutating func optionalString() -> String?? {

@@ -104,7 +104,7 @@ public struct RequestDecoder: Sendable {
     }
 
     public func account(_ v: JSONValue, _ path: String = "account") throws(RequestError) -> Account {
-        let m = try Self.members(v, path, allowed: ["id", "subscription", "overrides", "attributes"])
+        let m = try Self.members(v, path, allowed: RequestKeys.account)
         var a = Account()
         if let id = try Self.string(m["id"], "\(path).id") {
             guard Self.validAccountID(id) else {
@@ -145,7 +145,7 @@ public struct RequestDecoder: Sendable {
 
     public func subscription(_ v: JSONValue, _ path: String) throws(RequestError) -> SubscriptionState {
         let m = try Self.members(
-            v, path, allowed: ["plan", "status", "period_start", "period_end", "past_due_since", "seats"])
+            v, path, allowed: RequestKeys.subscription)
         return SubscriptionState(
             plan: try Self.string(m["plan"], "\(path).plan"),
             status: try Self.string(m["status"], "\(path).status"),
@@ -156,7 +156,7 @@ public struct RequestDecoder: Sendable {
     }
 
     public func override(_ v: JSONValue, _ path: String) throws(RequestError) -> Override {
-        let m = try Self.members(v, path, allowed: ["feature", "value", "expires_at", "reason", "actor"])
+        let m = try Self.members(v, path, allowed: RequestKeys.override)
         guard let name = try Self.string(m["feature"], "\(path).feature") else {
             throw RequestError(detail: "\(path).feature is required", path: "\(path).feature")
         }
@@ -203,7 +203,7 @@ public struct RequestDecoder: Sendable {
     }
 
     public func user(_ v: JSONValue, _ path: String = "user") throws(RequestError) -> User {
-        let m = try Self.members(v, path, allowed: ["id", "email", "email_verified_at", "created_at", "attributes"])
+        let m = try Self.members(v, path, allowed: RequestKeys.user)
         var u = User()
         u.id = try Self.string(m["id"], "\(path).id")
         u.email = try Self.string(m["email"], "\(path).email")
@@ -231,7 +231,7 @@ public struct RequestDecoder: Sendable {
     /// One check object. Shape first (fields, kinds, types), then the key, then the fit to the feature's type.
     public func check(_ v: JSONValue, _ path: String) -> Result<Check, CheckError> {
         guard case .object(let ms) = v else { return Self.err("a check must be an object, got \(v.typeName)", path) }
-        let allowed = ["feature", "usage", "amount", "value", "route", "flag"]
+        let allowed = RequestKeys.check
         var m: [String: JSONValue] = [:]
         for (k, val) in ms {
             guard allowed.contains(k) else {
@@ -339,7 +339,7 @@ public struct RequestDecoder: Sendable {
         guard case .object = v else {
             throw RequestError(detail: "the request body must be a JSON object, got \(v.typeName)")
         }
-        let m = try Self.members(v, "", allowed: ["account", "user", "now", "explain", "checks"])
+        let m = try Self.members(v, "", allowed: RequestKeys.request)
         guard let checksValue = m["checks"] else { throw RequestError(detail: "checks is required", path: "checks") }
         guard case .array(let items) = checksValue else {
             throw RequestError(detail: "checks must be an array, got \(checksValue.typeName)", path: "checks")

@@ -31,7 +31,7 @@ extension BundleCompiler {
             let builtIn = Denial.builtIn.contains { $0.0 == e.key }
             guard
                 let f = fields(
-                    e.value, path, allowed: ["status", "body", "description"], required: builtIn ? [] : ["status"])
+                    e.value, path, allowed: PolicyShape.denial.names, required: builtIn ? [] : ["status"])
             else {
                 continue
             }

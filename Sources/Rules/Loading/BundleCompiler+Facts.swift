@@ -17,7 +17,9 @@ extension BundleCompiler {
             let path = "facts.\(e.key)"
             var exprNode = e.value
             if case .mapping = e.value.kind {
-                guard let f = fields(e.value, path, allowed: ["expr", "description"], required: ["expr"]) else {
+                guard
+                    let f = fields(e.value, path, allowed: PolicyShape.fact.names, required: PolicyShape.fact.required)
+                else {
                     continue
                 }
                 if let d = f["description"] { policy.facts[index].description = string(d.value, "\(path).description") }

@@ -1,11 +1,13 @@
 extension BundleCompiler {
-    static let featureKeys = ["type", "description", "default", "period", "values"]
 
     mutating func compileFeatures() {
         for e in sections["features"] ?? [] {
             guard checkKeyName(e.key, "feature", at: e.keyNode.start) else { continue }
             let path = "features.\(e.key)"
-            guard let f = fields(e.value, path, allowed: BundleCompiler.featureKeys, required: ["type"]) else {
+            guard
+                let f = fields(
+                    e.value, path, allowed: PolicyShape.feature.names, required: PolicyShape.feature.required)
+            else {
                 continue
             }
             guard let typeNode = f["type"]?.value, let typeName = string(typeNode, "\(path).type") else { continue }

@@ -3,7 +3,7 @@ extension BundleCompiler {
         for e in sections["flags"] ?? [] {
             guard checkKeyName(e.key, "flag", at: e.keyNode.start) else { continue }
             let path = "flags.\(e.key)"
-            guard let f = fields(e.value, path, allowed: ["type", "description", "default", "rules"]) else { continue }
+            guard let f = fields(e.value, path, allowed: PolicyShape.flag.names) else { continue }
             var type: FlagType?
             if let t = f["type"], let s = string(t.value, "\(path).type") {
                 type = FlagType(rawValue: s)
@@ -52,7 +52,7 @@ extension BundleCompiler {
                     let rpath = "\(path).rules[\(i)]"
                     guard
                         let rf = fields(
-                            item, rpath, allowed: ["when", "value", "description"], required: ["when", "value"]),
+                            item, rpath, allowed: PolicyShape.flagRule.names, required: PolicyShape.flagRule.required),
                         let w = rf["when"], let v = rf["value"]
                     else {
                         ok = false

@@ -1,12 +1,13 @@
 extension BundleCompiler {
-    static let guardKeys = ["name", "description", "applies_to", "requires", "deny", "allow"]
     static let httpMethods = RoutePattern.httpMethods
 
     mutating func compileGuards() {
         var names: [String: SourceLocation] = [:]
         for (i, node) in guardNodes.enumerated() {
             var path = "guards[\(i)]"
-            guard let f = fields(node, path, allowed: BundleCompiler.guardKeys, required: ["name", "requires", "deny"])
+            guard
+                let f = fields(
+                    node, path, allowed: PolicyShape.guardRule.names, required: PolicyShape.guardRule.required)
             else { continue }
             guard let nameNode = f["name"]?.value, let name = string(nameNode, "\(path).name") else { continue }
             guard checkKeyName(name, "guard", at: nameNode.start) else { continue }
@@ -54,7 +55,10 @@ extension BundleCompiler {
                 for (j, item) in items.enumerated() {
                     let ipath = "\(path).allow[\(j)]"
                     if case .mapping = item.kind {
-                        guard let ef = fields(item, ipath, allowed: ["route", "when"], required: ["route"]),
+                        guard
+                            let ef = fields(
+                                item, ipath, allowed: PolicyShape.allowEntry.names,
+                                required: PolicyShape.allowEntry.required),
                             let r = ef["route"], let p = routePattern(r.value, "\(ipath).route")
                         else {
                             ok = false

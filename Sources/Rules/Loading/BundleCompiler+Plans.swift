@@ -1,7 +1,4 @@
 extension BundleCompiler {
-    static let planKeys = [
-        "display_name", "description", "assignable_via", "extends", "grants", "price", "public", "sort", "aliases",
-    ]
 
     mutating func compilePlans() {
         let entries = (sections["plans"] ?? []).filter { checkKeyName($0.key, "plan", at: $0.keyNode.start) }
@@ -17,7 +14,7 @@ extension BundleCompiler {
             policy.planLookup[e.key] = index
             defer { policy.plans.append(plan) }
             guard e.value.resolved != .null else { continue }
-            guard let f = fields(e.value, path, allowed: BundleCompiler.planKeys) else { continue }
+            guard let f = fields(e.value, path, allowed: PolicyShape.plan.names) else { continue }
             if let n = f["display_name"] { plan.displayName = string(n.value, "\(path).display_name") }
             if let n = f["description"] { plan.description = string(n.value, "\(path).description") }
             if let n = f["public"] { plan.isPublic = bool(n.value, "\(path).public") }
@@ -46,7 +43,7 @@ extension BundleCompiler {
                 }
             }
             if let n = f["price"],
-                let pf = fields(n.value, "\(path).price", allowed: ["monthly_cents", "annual_cents", "currency"])
+                let pf = fields(n.value, "\(path).price", allowed: PolicyShape.price.names)
             {
                 var price = Plan.Price()
                 if let m = pf["monthly_cents"] {

@@ -3,7 +3,7 @@ extension BundleCompiler {
         guard let node = subscriptionNode else { return }
         var config = SubscriptionConfig.defaults
         config.location = node.start
-        guard let f = fields(node, "subscription", allowed: ["statuses", "unknown_status", "trial", "locked_grants"])
+        guard let f = fields(node, "subscription", allowed: PolicyShape.subscription.names)
         else { return }
         if let s = f["statuses"] {
             guard case .mapping(let pairs) = s.value.kind else {
@@ -18,7 +18,8 @@ extension BundleCompiler {
                 let name = k.scalarText ?? ""
                 guard checkKeyName(name, "status", at: k.start) else { continue }
                 let path = "subscription.statuses.\(name)"
-                guard let sf = fields(v, path, allowed: ["live", "description"], required: ["live"]) else { continue }
+                guard let sf = fields(v, path, allowed: PolicyShape.status.names, required: PolicyShape.status.required)
+                else { continue }
                 if let d = sf["description"] { _ = string(d.value, "\(path).description") }
                 guard let live = sf["live"]?.value else { continue }
                 if case .bool(let b)? = live.resolved {
@@ -47,14 +48,14 @@ extension BundleCompiler {
         }
         if let t = f["trial"],
             let tf = fields(
-                t.value, "subscription.trial", allowed: ["plan", "length", "stages"], required: ["plan", "length"])
+                t.value, "subscription.trial", allowed: PolicyShape.trial.names, required: PolicyShape.trial.required)
         {
             let plan = tf["plan"].flatMap { planKey($0.value, "subscription.trial.plan") }
             let length = tf["length"].flatMap { duration($0.value, "subscription.trial.length") }
             var warning: PolicyDuration?
             var urgent: PolicyDuration?
             if let st = tf["stages"],
-                let sf = fields(st.value, "subscription.trial.stages", allowed: ["warning", "urgent"])
+                let sf = fields(st.value, "subscription.trial.stages", allowed: PolicyShape.stages.names)
             {
                 warning = sf["warning"].flatMap { duration($0.value, "subscription.trial.stages.warning") }
                 urgent = sf["urgent"].flatMap { duration($0.value, "subscription.trial.stages.urgent") }

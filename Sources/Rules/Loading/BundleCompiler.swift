@@ -25,9 +25,7 @@ struct BundleCompiler {
     var unparsed: [String] = []
 
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
-    static let topLevelKeys = [
-        "version", "features", "plans", "subscription", "facts", "lists", "guards", "flags", "denials",
-    ]
+    static let topLevelKeys = PolicyShape.file.names
 
     init(files: [SourceFile]) {
         self.files = files

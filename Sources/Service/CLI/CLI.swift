@@ -49,6 +49,7 @@ enum CLI {
           check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
           routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
           diff OLD_DIR NEW_DIR [--accounts FILE] [--now T] what a policy change changes (and for which accounts)
+          schema policy|fixtures                           the JSON Schema of policy or fixture files (for editors)
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
                 [--db-connections N] [--cache-size N] [--keys-file FILE] [--threads N] [--no-watch]
                 [--head-timeout S] [--request-timeout S] [--idle-timeout S] [--max-connections N]
@@ -74,11 +75,12 @@ enum CLI {
             case "serve": return try ServeCommand.run(rest, output: output)
             case "routes": return try RoutesCommand.run(rest, output: output)
             case "diff": return try DiffCommand.run(rest, output: output)
+            case "schema": return try SchemaCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok
             default:
-                let known = ["validate", "test", "check", "serve", "routes", "diff", "bench", "help"]
+                let known = ["validate", "test", "check", "serve", "routes", "diff", "schema", "bench", "help"]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }
         } catch is PolicyLoadFailed {

@@ -78,7 +78,7 @@ struct FixtureRunner {
             ]
         }
         let (fields, fileErrors) = Self.fields(
-            pairs, allowed: ["name", "description", "now", "accounts", "users", "cases"], in: "")
+            pairs, allowed: FixtureShape.fileKeys, in: "")
         let suite = fields["name"]?.scalarText ?? file
         guard fileErrors.isEmpty else {
             return [CaseResult(file: file, line: 1, name: suite, failures: fileErrors)]
@@ -207,9 +207,7 @@ struct FixtureRunner {
         guard case .mapping(let pairs) = c.kind else { return [FixtureFailure("a case must be a mapping")] }
         var (f, errors) = Self.fields(
             pairs,
-            allowed: [
-                "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
-            ],
+            allowed: FixtureShape.caseKeys,
             in: " in a case")
         if f["check"] != nil && f["expect"] == nil {
             errors.append(FixtureFailure(line: c.start.line, "'check' needs 'expect'"))
