@@ -37,6 +37,24 @@ import Testing
         #expect(!out.contains("FAIL passes"))
     }
 
+    /// On a terminal (here forced with --format text) a failure spans lines: what differed, the expectation, the
+    /// result's verdict and the whole result.
+    @Test func textFormatSpreadsAFailureOverLines() {
+        let (code, out) = run(["test", Self.bundle, "--format", "text"])
+        #expect(code == 1)
+        let lines = out.split(separator: "\n").map(String.init)
+        let at = lines.firstIndex { $0.hasSuffix("mixed.yaml:15: FAIL wrong expectation") }
+        #expect(at != nil, "\(out)")
+        if let at {
+            #expect(
+                lines[at + 1].hasPrefix(
+                    "  line 15: checks[1] {\"feature\":\"seats\",\"usage\":5}: allowed: expected true"))
+            #expect(lines[at + 2].hasPrefix("    expected: {"))
+            #expect(lines[at + 3].hasPrefix("    result: denied limit_exceeded (402)"))
+        }
+        #expect(out.hasSuffix("2 passed, 5 failed\n"))
+    }
+
     @Test func filterSelectsCases() {
         let (code, out) = run(["test", Self.bundle, "--filter", "passes"])
         #expect(code == 0)

@@ -46,12 +46,15 @@ public struct TraceStep: Sendable {
     public var rule: String?
     public var at: SourceLocation?
     public var result: String
+    /// What the step's expression compared, with the values at `now` (`now (…) < user.created_at + 7d (…) → false`).
+    public var values: [String] = []
 
     public var json: JSONValue {
         var m: [(String, JSONValue)] = [("step", .string(step))]
         if let rule { m.append(("rule", .string(rule))) }
         if let at { m.append(("at", .string(at.description))) }
         m.append(("result", .string(result)))
+        if !values.isEmpty { m.append(("values", .array(values.map { .string($0) }))) }
         return .object(m)
     }
 }
@@ -60,7 +63,7 @@ public struct TraceStep: Sendable {
 public final class Tracer {
     public var steps: [TraceStep] = []
     public init() {}
-    func add(_ step: String, _ rule: String?, _ at: SourceLocation?, _ result: String) {
-        steps.append(TraceStep(step: step, rule: rule, at: at, result: result))
+    func add(_ step: String, _ rule: String?, _ at: SourceLocation?, _ result: String, values: [String] = []) {
+        steps.append(TraceStep(step: step, rule: rule, at: at, result: result, values: values))
     }
 }

@@ -36,7 +36,7 @@ extension Evaluation {
         }
     }
 
-    func traceSubscription() {
+    mutating func traceSubscription() {
         guard let tracer else { return }
         guard let sub = prepared.account.subscription else {
             tracer.add("subscription", nil, nil, "the account has no subscription")
@@ -47,9 +47,10 @@ extension Evaluation {
             let s = policy.subscription.statuses[prepared.status]
             var loc = s.location
             if case .rule(_, let at) = s.live { loc = at }
+            let values = explainValues(program.statusRoots[prepared.status])
             tracer.add(
                 "subscription", "subscription.statuses.\(s.name).live", loc,
-                "status '\(status)' is \(subscription.live ? "live" : "not live")")
+                "status '\(status)' is \(subscription.live ? "live" : "not live")", values: values)
         } else {
             tracer.add(
                 "subscription", "subscription.unknown_status", policy.subscription.location,
@@ -165,9 +166,10 @@ extension Evaluation {
                 continue
             }
             let matched = eval(rule.root).truthy
+            let values = explainValues(rule.root)
             tracer?.add(
                 "flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location,
-                matched ? "matched" : "did not match")
+                matched ? "matched" : "did not match", values: values)
             if matched {
                 d.reason = .flag_rule
                 d.flagValue = rule.value

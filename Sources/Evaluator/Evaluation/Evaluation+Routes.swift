@@ -81,9 +81,10 @@ extension Evaluation {
             for (k, entry) in g.allow.enumerated()
             where entry.pattern.matches(method: methodBytes, path: path, segs, count) {
                 if entry.when >= 0 && !eval(entry.when).truthy {
+                    let values = explainValues(entry.when)
                     tracer?.add(
                         "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
-                        "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false")
+                        "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values)
                     continue
                 }
                 allowedBy = k
@@ -91,9 +92,11 @@ extension Evaluation {
             }
             if allowedBy >= 0 {
                 skipped = true
+                let values = explainValues(g.allow[allowedBy].when)
                 tracer?.add(
                     "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
-                    "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'")
+                    "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'", values: values
+                )
                 continue
             }
             if user == nil && g.readsUser {
@@ -104,9 +107,11 @@ extension Evaluation {
                 d.guardIndex = gi
                 return d
             }
+            let values = explainValues(g.requires)
             if eval(g.requires).truthy {
                 tracer?.add(
-                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed")
+                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed",
+                    values: values)
                 continue
             }
             var d: Decision
@@ -114,12 +119,12 @@ extension Evaluation {
                 d = .deny(program.denyNoSubscription)
                 tracer?.add(
                     "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                    "denied: no subscription")
+                    "denied: no subscription", values: values)
             } else {
                 d = .deny(g.deny)
                 tracer?.add(
                     "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                    "denied: \(policy.denials[g.deny].name)")
+                    "denied: \(policy.denials[g.deny].name)", values: values)
             }
             d.guardIndex = gi
             return d

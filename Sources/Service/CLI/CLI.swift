@@ -1,11 +1,15 @@
+import Foundation
 import Synchronization
 
 /// Where the CLI writes: stdout and stderr in the binary, buffers in tests.
 struct CLIOutput: Sendable {
     var out: @Sendable (String) -> Void
     var err: @Sendable (String) -> Void
+    /// Whether standard output is a terminal: readable multi-line forms by default, JSON when piped.
+    var isTerminal = false
 
-    static let standard = CLIOutput(out: { FileDescriptor.writeAll(1, $0) }, err: { FileDescriptor.writeAll(2, $0) })
+    static let standard = CLIOutput(
+        out: { FileDescriptor.writeAll(1, $0) }, err: { FileDescriptor.writeAll(2, $0) }, isTerminal: isatty(1) == 1)
 
     /// Collects everything written, for tests.
     final class Buffer: Sendable {
@@ -43,10 +47,12 @@ enum CLI {
         commands:
           validate [DIR] [--strict]                        compile the bundle and print diagnostics
                                                            (--strict / --deny-warnings: warnings fail too)
-          test [DIR] [--junit FILE] [--filter TEXT] [--http URL]
+          test [DIR] [--junit FILE] [--filter TEXT] [--http URL] [--format text|json]
                                                            run the policy fixtures in DIR/tests (in-process, or
                                                            through a running service with --http)
-          check [DIR] --input FILE|- [--explain]           evaluate a /v1/check request body offline
+          check [DIR] --input FILE|- [--explain] [--format text|json]
+                                                           evaluate a /v1/check request body offline (--explain:
+                                                           traces with the values each step compared)
           routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
           diff OLD_DIR NEW_DIR [--accounts FILE] [--now T] what a policy change changes (and for which accounts)
           schema policy|fixtures                           the JSON Schema of policy or fixture files (for editors)

@@ -1,9 +1,13 @@
 import Foundation
 
-/// `entitlements check [DIR] --input FILE|- [--explain]`: evaluates a `/v1/check` body offline.
+/// `entitlements check [DIR] --input FILE|- [--explain] [--format json|text]`: evaluates a `/v1/check` body
+/// offline. JSON by default; with `--explain` on a terminal, the readable form (`--format` chooses).
 enum CheckCommand {
     static func run(_ args: [String], output: CLIOutput, stdin: () -> [UInt8] = readStandardInput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--input", "--now"], switches: ["--explain"])
+        let parsed = try Arguments(args, valued: ["--input", "--now", "--format"], switches: ["--explain"])
+        let format =
+            parsed.options["--format"] ?? (parsed.flags.contains("--explain") && output.isTerminal ? "text" : "json")
+        guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
         guard let input = parsed.options["--input"] else {
             throw UsageError(message: "check needs --input FILE (or - for standard input)")
@@ -36,7 +40,19 @@ enum CheckCommand {
         } catch {
             response = error.response
         }
-        output.line(String(decoding: response.body, as: UTF8.self))
+        if format == "text", response.status == 200, case .object? = try? JSONParser.parse(response.body) {
+            let parsedResponse = try? JSONParser.parse(response.body)
+            var checks: [JSONValue] = []
+            if case .array(let c)? = (try? JSONParser.parse(body))?["checks"] { checks = c }
+            if case .array(let results)? = parsedResponse?["results"] {
+                for (i, r) in results.enumerated() {
+                    let what = i < checks.count ? " " + ExplainText.describe(checks[i]) : ""
+                    for l in ExplainText.result(r, label: "checks[\(i)]\(what)") { output.line(l) }
+                }
+            }
+        } else {
+            output.line(String(decoding: response.body, as: UTF8.self))
+        }
         return response.status == 200 ? ExitCode.ok : ExitCode.failure
     }
 

@@ -3,7 +3,9 @@ import Foundation
 /// `entitlements test [DIR] [--junit FILE] [--filter TEXT]`: runs DIR/tests/**/*.yaml.
 enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--junit", "--filter", "--http"], switches: [])
+        let parsed = try Arguments(args, valued: ["--junit", "--filter", "--http", "--format"], switches: [])
+        let format = parsed.options["--format"] ?? (output.isTerminal ? "text" : "json")
+        guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
         let compiled = try compileBundle(dir)
         if compiled.policy == nil { ValidateCommand.report(compiled, directory: dir, output: output) }
@@ -27,8 +29,21 @@ enum TestCommand {
             results += runner.run(file: file, bytes: [UInt8](data))
         }
         let prefix = dir == "." ? "" : dir + "/"
-        // One line per failing case: file:line (of its first failing check), the case, expected and actual.
+        // Piped: one line per failing case: file:line (of its first failing check), the case, expected and actual.
+        // On a terminal (or --format text): the case, then each failure with the result's verdict and trace.
         for r in results where !r.passed {
+            if format == "text" {
+                output.line("\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name)")
+                for f in r.failures {
+                    output.line("  " + (f.line.map { "line \($0): " } ?? "") + f.message)
+                    if let e = f.expected { output.line("    expected: \(JSONWriter.string(e))") }
+                    if let a = f.actual {
+                        for l in ExplainText.result(a, label: "result", indent: "    ") { output.line(l) }
+                        output.line("    actual: \(JSONWriter.string(a))")
+                    }
+                }
+                continue
+            }
             output.line(
                 "\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name): \(r.failures.map(\.description).joined(separator: " | "))"
             )

@@ -5,13 +5,24 @@ import Foundation
 struct FixtureFailure: Error, CustomStringConvertible {
     var line: Int?
     var message: String
+    /// For a result that did not match: what the case expected and the whole result (with its trace).
+    var expected: JSONValue?
+    var actual: JSONValue?
 
-    init(line: Int? = nil, _ message: String) {
+    init(line: Int? = nil, _ message: String, expected: JSONValue? = nil, actual: JSONValue? = nil) {
         self.line = line
         self.message = message
+        self.expected = expected
+        self.actual = actual
     }
 
-    var description: String { line.map { "line \($0): " + message } ?? message }
+    /// The one-line form (`test` when piped, JUnit).
+    var description: String {
+        var s = line.map { "line \($0): " + message } ?? message
+        if let expected { s += "; expected \(JSONWriter.string(expected))" }
+        if let actual { s += ", actual \(JSONWriter.string(actual))" }
+        return s
+    }
 }
 
 /// Where cases are judged when not in-process: a running service answering `POST path` with JSON (the CLI passes
@@ -303,8 +314,8 @@ struct FixtureRunner {
                     failures.append(
                         FixtureFailure(
                             line: p.check.start.line,
-                            "checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch); "
-                                + "expected \(JSONWriter.string(expected)), actual \(JSONWriter.string(actual))"))
+                            "checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch)",
+                            expected: expected, actual: actual))
                 }
             }
         }
@@ -324,8 +335,7 @@ struct FixtureRunner {
             }
             let expected = YAMLJSON.convert(snap)
             if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "snapshot") {
-                failures.append(
-                    FixtureFailure(line: snap.start.line, "\(mismatch); expected \(JSONWriter.string(expected))"))
+                failures.append(FixtureFailure(line: snap.start.line, mismatch, expected: expected))
             }
         }
         return failures
