@@ -1,5 +1,3 @@
-import Rules
-
 /// The values behind an explain step: every comparison of an expression with both sides and their values at `now`,
 /// and every other name, fact or feature call it read. Only runs when `explain` is on.
 extension Evaluation {
