@@ -41,12 +41,7 @@ struct Parser {
     /// `7 days`, `24 hours`: a number followed by a unit word. Durations are written `7d`, `24h`.
     func durationSlip() -> ExprSyntaxError? {
         guard p > 0, case .int(let n) = tokens[p - 1].token, case .ident(let word) = peek.token else { return nil }
-        let units: [String: String] = [
-            "second": "s", "seconds": "s", "sec": "s", "secs": "s", "minute": "m", "minutes": "m", "min": "m",
-            "mins": "m", "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "day": "d", "days": "d", "week": "w",
-            "weeks": "w",
-        ]
-        guard let unit = units[word.lowercased()] else { return nil }
+        guard let unit = PolicyDuration.unit(forWord: word) else { return nil }
         return ExprSyntaxError(
             message:
                 "durations are written without a space and with a one-letter unit: write \(n)\(unit), not '\(n) \(word)'",

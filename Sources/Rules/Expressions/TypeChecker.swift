@@ -122,7 +122,10 @@ struct Checker {
                     o)
             }
             guard case .literal(.string(let key), let ko) = args[0] else {
-                throw fail(.invalid_argument, "\(fname)() takes a feature key as a string literal", args[0].offset)
+                var hint = ""
+                if case .name(let n, _) = args[0], !n.contains(".") { hint = "; write \(fname)(\"\(n)\")" }
+                throw fail(
+                    .invalid_argument, "\(fname)() takes a feature key as a string literal\(hint)", args[0].offset)
             }
             guard let (index, kind) = env.features[key] else {
                 throw fail(

@@ -89,9 +89,11 @@ extension BundleCompiler {
                 diags.error(
                     .integer_overflow, "\(path): integer \(s) is outside the signed 64-bit range", at: node.start)
             default:
+                var hint = ""
+                if case .string(let s)? = node.resolved { hint = Suggest.hint(s, ["unlimited"]) }
                 diags.error(
                     .invalid_value,
-                    "\(path): limit feature '\(feature.name)' takes a non-negative integer or 'unlimited', got \(describe(node))",
+                    "\(path): limit feature '\(feature.name)' takes a non-negative integer or 'unlimited', got \(describe(node))\(hint)",
                     at: node.start)
             }
         case .set:

@@ -246,9 +246,13 @@ struct BundleCompiler {
 
     mutating func duration(_ node: YAMLNode, _ path: String, positive: Bool = true) -> PolicyDuration? {
         guard case .string(let s)? = node.resolved, let d = PolicyDuration.parse(s) else {
+            var hint = ""
+            if case .string(let s)? = node.resolved, let meant = PolicyDuration.suggestion(for: s) {
+                hint = " (write \(meant))"
+            }
             diags.error(
                 .invalid_duration,
-                "\(path) must be a duration like 14d or 24h (units s, m, h, d, w), got \(describe(node))",
+                "\(path) must be a duration like 14d or 24h (units s, m, h, d, w), got \(describe(node))\(hint)",
                 at: node.start)
             return nil
         }

@@ -179,6 +179,27 @@ public struct PolicyDuration: Hashable, Comparable, Sendable, CustomStringConver
     public static func < (a: PolicyDuration, b: PolicyDuration) -> Bool { a.seconds < b.seconds }
     public static let day = PolicyDuration(seconds: 86_400)
 
+    /// The one-letter unit for a unit word people write (`days` → `d`), for hints.
+    public static func unit(forWord word: String) -> String? {
+        switch word.lowercased() {
+        case "s", "sec", "secs", "second", "seconds": "s"
+        case "m", "min", "mins", "minute", "minutes": "m"
+        case "h", "hr", "hrs", "hour", "hours": "h"
+        case "d", "day", "days": "d"
+        case "w", "week", "weeks": "w"
+        default: nil
+        }
+    }
+
+    /// `14d` for `14 days`, `24h` for `24 hours`: what was probably meant, or nil.
+    public static func suggestion(for text: String) -> String? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+            let unit = unit(forWord: String(parts[1]))
+        else { return nil }
+        return "\(parts[0])\(unit)"
+    }
+
     /// Parses `14d`, `24h`, `90s`… (a day is exactly 86,400 s). Nil when malformed or out of range.
     public static func parse(_ text: String) -> PolicyDuration? {
         guard let unit = text.last, text.count >= 2 else { return nil }
