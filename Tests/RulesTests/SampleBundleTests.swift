@@ -71,4 +71,14 @@ import Testing
         let codes = Set(listed.split(whereSeparator: { ", .`\n".contains($0) }).map(String.init))
         #expect(codes == Set(DiagnosticCode.allCases.map(\.rawValue)))
     }
+
+    /// The table of meanings in docs/POLICY.md is the catalogue's, row for row.
+    @Test func docsTableIsTheCatalogue() throws {
+        let doc = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/POLICY.md")
+        let text = try String(contentsOf: doc, encoding: .utf8)
+        let rows = DiagnosticCode.allCases.map { "| `\($0)` | \($0.isWarning ? "warning" : "error") | \($0.meaning) |" }
+        let table = "| code | kind | meaning |\n|---|---|---|\n" + rows.joined(separator: "\n") + "\n"
+        #expect(text.contains("### What each code means\n\n" + table), "regenerate the table from DiagnosticCode")
+    }
 }
