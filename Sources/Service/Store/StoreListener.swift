@@ -30,7 +30,11 @@ final class StoreListener: @unchecked Sendable {
     var listening: Bool { cache.trusted.load(ordering: .relaxed) }
 
     func start() {
-        let thread = Thread { [self] in run() }
+        // Started before `serve` blocks the process signals: block them here, so SIGTERM reaches the waiter.
+        let thread = Thread { [self] in
+            Signals.block()
+            run()
+        }
         thread.name = "store-listen"
         thread.start()
     }

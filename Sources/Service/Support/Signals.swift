@@ -2,7 +2,8 @@
     import Glibc
 #endif
 
-/// Blocks the process signals in every thread (call before starting any) and waits for them on one thread.
+/// Blocks the process signals in every thread (call before starting any, or first thing in a thread started
+/// earlier) and waits for them on one thread.
 enum Signals {
     static func block() {
         var set = sigset_t()
