@@ -12,8 +12,12 @@ struct NameComparison {
 }
 
 /// The warnings pass: mistakes that compile but almost certainly do not mean what the author meant. Runs only on a
-/// bundle without errors, so a warning never stands in for (or piles onto) an error.
+/// bundle without errors, so a warning never stands in for (or piles onto) an error. The pairwise checks (plan lists
+/// against the plan tree, allowlist entries against each other) share a budget of steps, so a hostile bundle cannot
+/// make `validate` quadratic: past it those checks stop, and the compile result is the same.
 extension BundleCompiler {
+    static let warningBudget = 4_000_000
+
     mutating func warn() {
         warnNameComparisons()
         warnDenialsOnRoutes()
@@ -74,6 +78,7 @@ extension BundleCompiler {
 
     /// `unknown_plan_literal`, `unknown_status_literal`, `plan_list_misses_child`.
     mutating func warnNameComparisons() {
+        var budget = Self.warningBudget
         let statuses = policy.subscription.statuses.map(\.name)
         let planNames = policy.planLookup.keys.sorted()
         for c in nameComparisons {
@@ -113,6 +118,8 @@ extension BundleCompiler {
                     ancestor = policy.plans[a].parent
                     seen += 1
                 }
+                budget -= seen + 1
+                if budget < 0 { return }
                 guard let a = ancestor, listed.contains(a) else { continue }
                 diags.warning(
                     .plan_list_misses_child,
@@ -128,9 +135,11 @@ extension BundleCompiler {
     /// Route checks set no `check.*` field; `feature_not_in_plan` (boolean and set checks) sets `check.feature`;
     /// `limit_exceeded` sets all four. A denial no check uses is not judged.
     mutating func warnDenialsOnRoutes() {
+        var guardsByDenial: [Int: [String]] = [:]
+        for g in policy.guards { guardsByDenial[g.deny, default: []].append(g.name) }
         for (d, denial) in policy.denials.enumerated() {
             guard let at = denial.location else { continue }
-            let guards = policy.guards.filter { $0.deny == d }.map(\.name)
+            let guards = guardsByDenial[d] ?? []
             var available: Set<CheckField> = []
             var used = !guards.isEmpty
             switch denial.name {
@@ -162,8 +171,11 @@ extension BundleCompiler {
 
     /// `shadowed_allow` and `unreachable_allow`.
     mutating func warnAllowlists() {
+        var budget = Self.warningBudget
         for g in policy.guards {
             for (j, entry) in g.allow.enumerated() {
+                budget -= j + g.appliesTo.count + 1
+                if budget < 0 { return }
                 if let earlier = g.allow[..<j].first(where: { $0.when == nil && $0.pattern.covers(entry.pattern) }) {
                     diags.warning(
                         .shadowed_allow,
