@@ -18,6 +18,11 @@ import Testing
         let out = try PolicyCompiler.compile(directory: dir.path)
         #expect(out.policy == nil, "a broken bundle must not compile")
         #expect(out.diagnostics.contains { $0.severity == .error })
+        try Self.compareWithGolden(out, dir: dir, name: name)
+    }
+
+    /// The rendered diagnostics must equal `dir/expected.txt` (`UPDATE_GOLDEN=1` rewrites it).
+    static func compareWithGolden(_ out: PolicyCompiler.Output, dir: URL, name: String) throws {
         var sources: [String: String] = [:]
         for f in out.files { sources[f.path] = f.text }
         let renderer = DiagnosticRenderer(sources: sources, pathPrefix: "")
@@ -45,17 +50,7 @@ import Testing
         #expect(out.policy != nil, "a bundle with only warnings compiles")
         #expect(out.diagnostics.allSatisfy { $0.severity == .warning })
         #expect(out.diagnostics.contains { $0.code.rawValue == name })
-        var sources: [String: String] = [:]
-        for f in out.files { sources[f.path] = f.text }
-        let renderer = DiagnosticRenderer(sources: sources, pathPrefix: "")
-        let actual = out.diagnostics.map { renderer.render($0) }.joined(separator: "\n") + "\n"
-        let goldenURL = dir.appendingPathComponent("expected.txt")
-        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
-            try actual.write(to: goldenURL, atomically: true, encoding: .utf8)
-            return
-        }
-        let expected = try String(contentsOf: goldenURL, encoding: .utf8)
-        #expect(actual == expected, "diagnostics of \(name) differ from expected.txt:\n\(lineDiff(expected, actual))")
+        try Self.compareWithGolden(out, dir: dir, name: name)
     }
 
     /// Each warning code has its golden case.
