@@ -53,6 +53,31 @@ import Testing
         try Self.compareWithGolden(out, dir: dir, name: name)
     }
 
+    /// Realistic bundles that must stay silent: statuses not declared (every other status is a locked one), a
+    /// conditional allowlist entry before a wider one, plan lists that include every child.
+    @Test func noFalseWarnings() {
+        let text = """
+            plans:
+              pro: {}
+              enterprise: { extends: pro }
+            facts:
+              gone: subscription.status == "canceled"
+              paid: subscription.plan in ["pro", "enterprise"]
+            guards:
+              - name: g
+                applies_to: ["/api/**"]
+                requires: subscription.live
+                deny: subscription_inactive
+                allow:
+                  - route: GET /api/projects/**
+                    when: facts.gone
+                  - /api/projects/**
+            """
+        let out = PolicyCompiler.compile(files: [SourceFile(path: "a.yaml", text: text)])
+        #expect(out.policy != nil)
+        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+    }
+
     /// Each warning code has its golden case.
     @Test func everyWarningHasACase() {
         let warnings = DiagnosticCode.allCases.filter(\.isWarning)

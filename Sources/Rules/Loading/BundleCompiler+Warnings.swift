@@ -80,6 +80,8 @@ extension BundleCompiler {
     mutating func warnNameComparisons() {
         var budget = Self.warningBudget
         let statuses = policy.subscription.statuses.map(\.name)
+        // Without a declared `subscription.statuses` every other status is a legitimate (locked) one: no warning.
+        let statusesDeclared = policy.subscription.statuses.contains { $0.location != nil }
         let planNames = policy.planLookup.keys.sorted()
         for c in nameComparisons {
             let outcome: String
@@ -95,7 +97,7 @@ extension BundleCompiler {
                         "\(c.path): '\(value)' is not a plan or an alias; \(outcome)"
                             + Suggest.hint(value, planNames),
                         at: at)
-                } else if c.field == .status, !statuses.contains(value) {
+                } else if c.field == .status, statusesDeclared, !statuses.contains(value) {
                     diags.warning(
                         .unknown_status_literal,
                         "\(c.path): '\(value)' is not a status declared in subscription.statuses; \(outcome)"
