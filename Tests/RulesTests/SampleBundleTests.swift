@@ -2,14 +2,16 @@ import Foundation
 import Rules
 import Testing
 
-/// The sample bundle in Policies/ must compile clean and model the whole domain of SPEC §1.
+/// The sample bundle in Policies/ must compile and model the whole domain of SPEC §1.
 @Suite struct SampleBundleTests {
     static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Policies").path
 
-    @Test func compilesWithoutDiagnostics() throws {
+    @Test func compilesWithoutErrors() throws {
         let out = try PolicyCompiler.compile(directory: Self.policies)
-        #expect(out.diagnostics.isEmpty, "\(out.diagnostics)")
+        // Only the two PSA guards' shared `feature_not_in_plan` body (null `check.feature` on a route), which the
+        // fixtures pin, is warned.
+        #expect(out.diagnostics.map(\.code) == [.null_in_denial, .null_in_denial], "\(out.diagnostics)")
         let p = try #require(out.policy)
         #expect(p.plans.map(\.name) == ["free", "starter", "pro", "enterprise"])
         #expect(p.planLookup["team"] == p.planLookup["pro"])

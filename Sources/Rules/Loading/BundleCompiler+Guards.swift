@@ -88,6 +88,7 @@ extension BundleCompiler {
                     requiresText: expressionText(requiresNode),
                     requiresReads: closedReads(reads),
                     deny: deny, allow: allow, location: nameNode.start, requiresLocation: requiresNode.start))
+            guardDenyLocations.append(f["deny"]?.value.start ?? nameNode.start)
         }
     }
 

@@ -133,40 +133,38 @@ extension BundleCompiler {
         }
     }
 
-    /// `null_in_denial`: a denial body interpolating a `check.*` field that is null wherever the denial is used.
-    /// Route checks set no `check.*` field; `feature_not_in_plan` (boolean and set checks) sets `check.feature`;
-    /// `limit_exceeded` sets all four. A denial no check uses is not judged.
+    /// `null_in_denial`: a denial body interpolating a `check.*` field where that field is null. A route check sets
+    /// none, so each guard whose denial reads one is warned at its `deny:`; `feature_not_in_plan` (boolean and set
+    /// checks) sets only `check.feature`, so those denials' bodies are warned for the others. (`limit_exceeded`
+    /// sets all four.)
     mutating func warnDenialsOnRoutes() {
-        var guardsByDenial: [Int: [String]] = [:]
-        for g in policy.guards { guardsByDenial[g.deny, default: []].append(g.name) }
-        for (d, denial) in policy.denials.enumerated() {
-            guard let at = denial.location else { continue }
-            let guards = guardsByDenial[d] ?? []
-            var available: Set<CheckField> = []
-            var used = !guards.isEmpty
-            switch denial.name {
-            case "feature_not_in_plan": available = [.feature]; used = true
-            case "limit_exceeded": available = Set(CheckField.allCases); used = true
-            default: break
-            }
-            guard used else { continue }
-            var missing: [String] = []
+        func reads(_ denial: Denial) -> [CheckField] {
+            var fields: [CheckField] = []
             denial.body.walkExprs { e in
                 e.walk { n in
-                    if case .name(.check(let f)) = n.kind, !available.contains(f), !missing.contains(f.rawValue) {
-                        missing.append(f.rawValue)
-                    }
+                    if case .name(.check(let f)) = n.kind, !fields.contains(f) { fields.append(f) }
                 }
             }
-            guard !missing.isEmpty else { continue }
-            let names = missing.map { "${check.\($0)}" }.joined(separator: ", ")
-            let users =
-                guards.isEmpty
-                ? "" : " (used by guard\(guards.count == 1 ? "" : "s") \(guards.joined(separator: ", ")))"
+            return fields
+        }
+        let read = policy.denials.map(reads)
+        for (g, at) in zip(policy.guards, guardDenyLocations) where !read[g.deny].isEmpty {
+            let names = read[g.deny].map { "${check.\($0.rawValue)}" }.joined(separator: ", ")
             diags.warning(
                 .null_in_denial,
-                "denial '\(denial.name)'\(users) interpolates \(names), which is null wherever this denial is used "
-                    + "(route checks set no check.* field; feature_not_in_plan sets check.feature; limit_exceeded all)",
+                "guard '\(g.name)' denies with '\(policy.denials[g.deny].name)', whose body interpolates \(names): "
+                    + "null on a route check (check.* describes feature checks only); give the guard a denial of its own",
+                at: at)
+        }
+        for (d, denial) in policy.denials.enumerated() where denial.name == "feature_not_in_plan" {
+            guard let at = denial.location else { continue }
+            let unset = read[d].filter { $0 != .feature }
+            guard !unset.isEmpty else { continue }
+            diags.warning(
+                .null_in_denial,
+                "denial 'feature_not_in_plan' interpolates "
+                    + unset.map { "${check.\($0.rawValue)}" }.joined(separator: ", ")
+                    + ", which is null wherever it is used (boolean and set checks set only check.feature)",
                 at: at)
         }
     }

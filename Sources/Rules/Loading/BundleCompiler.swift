@@ -19,7 +19,8 @@ struct BundleCompiler {
     var guardNodes: [YAMLNode] = []
     var subscriptionNode: YAMLNode?
     var subscriptionKey: SourceLocation?
-    /// The plan/status names expressions compare with (for warnings).
+    /// Where each compiled guard's `deny:` is, and the plan/status names expressions compare with (for warnings).
+    var guardDenyLocations: [SourceLocation] = []
     var nameComparisons: [NameComparison] = []
     /// Files that did not parse (their definitions are missing, not wrong).
     var unparsed: [String] = []
