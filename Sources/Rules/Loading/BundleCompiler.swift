@@ -203,7 +203,14 @@ struct BundleCompiler {
 
     mutating func string(_ node: YAMLNode, _ path: String) -> String? {
         if case .string(let s)? = node.resolved { return s }
-        diags.error(.invalid_type, "\(path) must be a string, got \(describe(node))", at: node.start)
+        var hint = ""
+        switch node.resolved {
+        case .int?, .intOverflow?, .float?, .bool?:
+            // YAML read `2024`, `1.0` or `true` as a number or boolean: quotes keep it a string.
+            if let text = node.scalarText { hint = " (to use it as text, quote it: \"\(text)\")" }
+        default: break
+        }
+        diags.error(.invalid_type, "\(path) must be a string, got \(describe(node))\(hint)", at: node.start)
         return nil
     }
 
