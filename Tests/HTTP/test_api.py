@@ -202,3 +202,24 @@ def test_route_attacks_over_http(svc):
     errors = [r.get("error") for r in body["results"]]
     assert errors == ["subscription_inactive", "subscription_inactive", "invalid_path", "invalid_path", "invalid_path",
                       "invalid_path", None]
+
+
+def test_fixtures_over_http_check_the_served_bundle(svc, tmp_path):
+    import shutil
+    import subprocess
+
+    from conftest import BIN, POLICIES
+
+    url = f"http://{svc.host}:{svc.port}"
+    same = subprocess.run([str(BIN), "test", str(POLICIES), "--http", url], capture_output=True, text=True)
+    assert same.returncode == 0 and same.stdout.endswith(" failed\n"), same.stderr
+    # A local bundle that differs from what the service serves: one error naming both digests, no cases run.
+    bundle = tmp_path / "bundle"
+    shutil.copytree(POLICIES, bundle)
+    (bundle / "plans.yaml").write_text((bundle / "plans.yaml").read_text() + "# edited\n")
+    other = subprocess.run([str(BIN), "test", str(bundle), "--http", url], capture_output=True, text=True)
+    assert other.returncode == 1 and other.stdout == ""
+    assert "serves bundle" in other.stderr and "--ignore-digest" in other.stderr, other.stderr
+    forced = subprocess.run(
+        [str(BIN), "test", str(bundle), "--http", url, "--ignore-digest"], capture_output=True, text=True)
+    assert forced.returncode == 0 and forced.stdout.endswith(" passed, 0 failed\n"), forced.stdout[-500:]

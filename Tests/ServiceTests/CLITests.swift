@@ -34,6 +34,39 @@ import Testing
         #expect(out.hasSuffix("1 error, 0 warnings\n"))
     }
 
+    @Test func helpAndVersion() {
+        for command in ["validate", "test", "check", "routes", "diff", "serve", "schema"] {
+            let (code, out, _) = run([command, "--help"])
+            #expect(code == 0, "\(command) --help")
+            #expect(out.hasPrefix("usage: entitlements \(command)"), "\(out)")
+        }
+        let (code, out, _) = run(["--version"])
+        #expect(code == 0 && out.hasPrefix("entitlements "))
+    }
+
+    /// Zero cases is a failure with the reason (an empty folder, a filter matching nothing) unless --allow-empty.
+    @Test func emptyRunsFail() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("empty-run-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("fixtures"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "features:\n  sso: { type: boolean }\n".write(
+            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        var (code, out, err) = run(["test", dir.path])
+        #expect(code == 1 && out.hasSuffix("0 passed, 0 failed\n"))
+        #expect(err.contains("no fixture cases ran") && err.contains("fixtures are read from tests/ only"), "\(err)")
+        #expect(run(["test", dir.path, "--allow-empty"]).0 == 0)
+        (code, out, err) = run(["test", Self.policies, "--filter", "no case is called this"])
+        #expect(code == 1 && err.contains("--filter 'no case is called this' matched no case"), "\(err)")
+    }
+
+    @Test func unreachableServiceIsOneError() {
+        let (code, out, err) = run(["test", Self.policies, "--http", "http://127.0.0.1:1"])
+        #expect(code == 1)
+        #expect(out.isEmpty)
+        #expect(err.hasPrefix("error: cannot reach the service at http://127.0.0.1:1"), "\(err)")
+    }
+
     @Test func usageErrorsExitTwo() {
         #expect(run([]).0 == 2)
         #expect(run(["valdate"]).0 == 2)

@@ -134,6 +134,13 @@ struct BundleCompiler {
                     }
                     sections[key, default: []].append(SectionEntry(key: name, keyNode: ek, value: ev))
                 }
+            case "cases", "accounts", "users":
+                // A fixture file outside `tests/` is read as policy.
+                diags.error(
+                    .unknown_key,
+                    "unknown key '\(key)' in the top level: this looks like a fixture file; fixtures are read from the "
+                        + "bundle's tests/ folder only (move it there); allowed: "
+                        + BundleCompiler.topLevelKeys.joined(separator: ", "), at: k.start)
             default:
                 unknownKey(key, at: k.start, in: "the top level", allowed: BundleCompiler.topLevelKeys)
             }

@@ -47,9 +47,12 @@ enum CLI {
         commands:
           validate [DIR] [--strict]                        compile the bundle and print diagnostics
                                                            (--strict / --deny-warnings: warnings fail too)
-          test [DIR] [--junit FILE] [--filter TEXT] [--http URL] [--format text|json]
+          test [DIR] [--junit FILE] [--filter TEXT] [--http URL [--ignore-digest]] [--allow-empty]
+                [--format text|json]
                                                            run the policy fixtures in DIR/tests (in-process, or
-                                                           through a running service with --http)
+                                                           through a running service with --http, which must serve
+                                                           the same bundle); zero cases run fail unless
+                                                           --allow-empty
           check [DIR] --input FILE|- [--explain] [--format text|json]
                                                            evaluate a /v1/check request body offline (--explain:
                                                            traces with the values each step compared)
@@ -63,6 +66,7 @@ enum CLI {
                                                            run the HTTP service (default store: a private
                                                            PostgreSQL cluster under .data/postgres)
 
+        COMMAND --help prints that command's usage; --version the release.
         DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
         """
 
@@ -72,6 +76,14 @@ enum CLI {
             return ExitCode.usage
         }
         let rest = Array(arguments.dropFirst())
+        if ["--version", "version"].contains(command) {
+            output.line("entitlements \(version)")
+            return ExitCode.ok
+        }
+        if rest.contains("--help") || rest.contains("-h"), let help = help(for: command) {
+            output.line(help)
+            return ExitCode.ok
+        }
         do {
             switch command {
             case "validate": return try ValidateCommand.run(rest, output: output)
@@ -86,7 +98,9 @@ enum CLI {
                 output.line(usage)
                 return ExitCode.ok
             default:
-                let known = ["validate", "test", "check", "serve", "routes", "diff", "schema", "bench", "help"]
+                let known = [
+                    "validate", "test", "check", "serve", "routes", "diff", "schema", "bench", "help", "version",
+                ]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }
         } catch is PolicyLoadFailed {
@@ -99,6 +113,23 @@ enum CLI {
             output.error("error: \(error)")
             return ExitCode.failure
         }
+    }
+
+    /// The release this binary was built from (packaging stamps the commit beside it).
+    static let version = "0.11.0"
+
+    /// `entitlements COMMAND --help`: that command's lines of the usage.
+    static func help(for command: String) -> String? {
+        let lines = usage.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("  \(command) ") || $0 == "  \(command)" }) else {
+            return nil
+        }
+        var block = ["usage: entitlements " + lines[start].trimmingCharacters(in: .whitespaces)]
+        for line in lines[(start + 1)...] {
+            guard line.hasPrefix("        ") else { break }
+            block.append(line)
+        }
+        return block.joined(separator: "\n") + "\n\n" + (lines.last { $0.hasPrefix("DIR defaults") } ?? "")
     }
 
     static func hint(_ word: String, _ candidates: [String]) -> String {

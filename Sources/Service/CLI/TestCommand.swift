@@ -1,9 +1,12 @@
 import Foundation
 
-/// `entitlements test [DIR] [--junit FILE] [--filter TEXT]`: runs DIR/tests/**/*.yaml.
+/// `entitlements test [DIR] [--junit FILE] [--filter TEXT] [--http URL [--ignore-digest]] [--allow-empty]`: runs
+/// DIR/tests/**/*.yaml. A run of zero cases fails unless `--allow-empty`; `--http` first checks that the service is
+/// reachable and serves the same bundle (digest) as DIR.
 enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--junit", "--filter", "--http", "--format"], switches: [])
+        let parsed = try Arguments(
+            args, valued: ["--junit", "--filter", "--http", "--format"], switches: ["--allow-empty", "--ignore-digest"])
         let format = parsed.options["--format"] ?? (output.isTerminal ? "text" : "json")
         guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
@@ -15,6 +18,12 @@ enum TestCommand {
                 service = try HTTPClient(url: url)
             } catch {
                 throw UsageError(message: error.description)
+            }
+            if let service, let problem = serviceProblem(service, url: url, local: compiled.policy?.digest) {
+                if !(problem.digest && parsed.flags.contains("--ignore-digest")) {
+                    output.error("error: \(problem.message)")
+                    return ExitCode.failure
+                }
             }
         }
         let runner = FixtureRunner(
@@ -50,11 +59,47 @@ enum TestCommand {
         }
         let passed = results.filter(\.passed).count
         let failed = results.count - passed
+        let empty = results.isEmpty && compiled.policy != nil && !parsed.flags.contains("--allow-empty")
+        if empty { output.error("error: " + emptyRunMessage(dir, filter: parsed.options["--filter"])) }
         if let junit = parsed.options["--junit"] {
             try junitXML(results, prefix: prefix).write(toFile: junit, atomically: true, encoding: .utf8)
         }
         output.line("\(passed) passed, \(failed) failed")
-        return failed == 0 && compiled.policy != nil ? ExitCode.ok : ExitCode.failure
+        return failed == 0 && compiled.policy != nil && !empty ? ExitCode.ok : ExitCode.failure
+    }
+
+    /// Why zero cases ran: no fixture files (and where they may be instead), or a filter that matched none.
+    static func emptyRunMessage(_ dir: String, filter: String?) -> String {
+        if let filter, !FixtureRunner.discover(dir).isEmpty {
+            return
+                "--filter '\(filter)' matched no case (it selects cases whose name, file or suite name contains it); "
+                + "--allow-empty permits an empty run"
+        }
+        var message = "no fixture cases ran: \(dir)/tests/ has no .yaml files with cases"
+        let elsewhere = ["test", "fixtures", "Tests", "spec"].filter { name in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: dir + "/" + name, isDirectory: &isDir) && isDir.boolValue
+        }
+        if let other = elsewhere.first { message += " (found \(dir)/\(other)/: fixtures are read from tests/ only)" }
+        return message + "; --allow-empty permits an empty run"
+    }
+
+    /// Nil when the service answers and serves the local bundle; else what is wrong (`digest`: only the bundle).
+    static func serviceProblem(_ service: HTTPClient, url: String, local: String?) -> (message: String, digest: Bool)? {
+        let answer: (status: Int, body: [UInt8])
+        do {
+            answer = try service.get("/v1/policy")
+        } catch {
+            return ("cannot reach the service at \(url): \(error.description)", false)
+        }
+        guard answer.status == 200, case .string(let remote)? = (try? JSONParser.parse(answer.body))?["digest"] else {
+            return ("the service at \(url) answered GET /v1/policy with \(answer.status), not a policy", false)
+        }
+        guard let local, local != remote else { return nil }
+        return (
+            "the service at \(url) serves bundle \(remote.prefix(12)), the local bundle is \(local.prefix(12)): "
+                + "reload the service or pass --ignore-digest", true
+        )
     }
 
     /// The line of the first failure when it names one, else the case's line.

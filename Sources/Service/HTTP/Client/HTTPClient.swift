@@ -32,6 +32,10 @@ struct HTTPClient {
         return try exchange(Array(head.utf8) + body)
     }
 
+    func get(_ path: String) throws(Failure) -> (status: Int, body: [UInt8]) {
+        try exchange(Array("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8))
+    }
+
     private func exchange(_ request: [UInt8]) throws(Failure) -> (status: Int, body: [UInt8]) {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
