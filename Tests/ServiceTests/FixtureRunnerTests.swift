@@ -25,11 +25,12 @@ import Testing
         let (code, out) = run(["test", Self.bundle])
         #expect(code == 1)
         #expect(out.hasSuffix("2 passed, 5 failed\n"), "\(out)")
-        #expect(out.contains("\(Self.bundle)/tests/mixed.yaml:15: FAIL wrong expectation: line 15: checks[1]"))
+        // The line once: `file:15: FAIL name: checks[1] …`, not `file:15: … line 15: …`.
+        #expect(out.contains("\(Self.bundle)/tests/mixed.yaml:15: FAIL wrong expectation: checks[1]"))
         // One line per failing case.
         #expect(out.split(separator: "\n").count == 6)
         #expect(
-            out.contains("line 15: checks[1] {\"feature\":\"seats\",\"usage\":5}: allowed: expected true, got false"))
+            out.contains("checks[1] {\"feature\":\"seats\",\"usage\":5}: allowed: expected true, got false"))
         #expect(out.contains("value: expected 1, got true"))
         #expect(out.contains("limit: expected null, but the result has no 'limit'"))
         #expect(out.contains("fixture error: account: account.subscription.period_end must be an RFC 3339 timestamp"))
@@ -46,13 +47,40 @@ import Testing
         let at = lines.firstIndex { $0.hasSuffix("mixed.yaml:15: FAIL wrong expectation") }
         #expect(at != nil, "\(out)")
         if let at {
-            #expect(
-                lines[at + 1].hasPrefix(
-                    "  line 15: checks[1] {\"feature\":\"seats\",\"usage\":5}: allowed: expected true"))
-            #expect(lines[at + 2].hasPrefix("    expected: {"))
-            #expect(lines[at + 3].hasPrefix("    result: denied limit_exceeded (402)"))
+            // The line once, then each mismatching key on its own line.
+            #expect(lines[at + 1] == "  checks[1] {\"feature\":\"seats\",\"usage\":5}")
+            #expect(lines[at + 2] == "    allowed: expected true, got false")
+            #expect(lines[at + 3].hasPrefix("    expected: {"))
+            #expect(lines[at + 4].hasPrefix("    result: denied limit_exceeded (402)"))
         }
         #expect(out.hasSuffix("2 passed, 5 failed\n"))
+    }
+
+    /// Every mismatching key is listed, a misspelt expect key gets a did-you-mean, and a check the engine rejected
+    /// says so (not just `allowed: expected true, got false`).
+    @Test func failuresNameEveryKeyAndRejectedChecks() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-slips-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("tests"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "features:\n  sso: { type: boolean }\nplans:\n  pro: {}\n".write(
+            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        try """
+        cases:
+          - name: slips
+            account: { subscription: { plan: pro, status: active } }
+            checks:
+              - { check: { feature: sso }, expect: { allowd: true, value: true } }
+              - { check: { feature: ssso }, expect: { allowed: true } }
+
+        """.write(to: dir.appendingPathComponent("tests/t.yaml"), atomically: true, encoding: .utf8)
+        let (code, out) = run(["test", dir.path])
+        #expect(code == 1)
+        #expect(
+            out.contains(
+                "allowd: expected true, but the result has no 'allowd' (did you mean 'allowed'?); "
+                    + "value: expected true, got false"), "\(out)")
+        #expect(out.contains("line 6: checks[1] {\"feature\":\"ssso\"}: the check was rejected: unknown_feature"))
     }
 
     @Test func filterSelectsCases() {

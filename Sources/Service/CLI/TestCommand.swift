@@ -44,7 +44,9 @@ enum TestCommand {
             if format == "text" {
                 output.line("\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name)")
                 for f in r.failures {
-                    output.line("  " + (f.line.map { "line \($0): " } ?? "") + f.message)
+                    let at = f.line.flatMap { $0 == failureLine(r) ? nil : "line \($0): " } ?? ""
+                    output.line("  " + at + f.message)
+                    for d in f.details { output.line("    " + d) }
                     if let e = f.expected { output.line("    expected: \(JSONWriter.string(e))") }
                     if let a = f.actual {
                         for l in ExplainText.result(a, label: "result", indent: "    ") { output.line(l) }
@@ -53,9 +55,10 @@ enum TestCommand {
                 }
                 continue
             }
-            output.line(
-                "\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name): \(r.failures.map(\.description).joined(separator: " | "))"
-            )
+            // The line is printed once: a failure on it says only what differed.
+            let line = failureLine(r)
+            let failures = r.failures.map { $0.line == line ? $0.unlocated : $0.description }
+            output.line("\(prefix)\(r.file):\(line): FAIL \(r.name): \(failures.joined(separator: " | "))")
         }
         let passed = results.filter(\.passed).count
         let failed = results.count - passed

@@ -8,17 +8,26 @@ struct FixtureFailure: Error, CustomStringConvertible {
     /// For a result that did not match: what the case expected and the whole result (with its trace).
     var expected: JSONValue?
     var actual: JSONValue?
+    /// Each mismatching key (`allowed: expected true, got false`), when `message` names the check or snapshot.
+    var details: [String] = []
 
-    init(line: Int? = nil, _ message: String, expected: JSONValue? = nil, actual: JSONValue? = nil) {
+    init(
+        line: Int? = nil, _ message: String, details: [String] = [], expected: JSONValue? = nil,
+        actual: JSONValue? = nil
+    ) {
         self.line = line
         self.message = message
+        self.details = details
         self.expected = expected
         self.actual = actual
     }
 
     /// The one-line form (`test` when piped, JUnit).
-    var description: String {
-        var s = line.map { "line \($0): " + message } ?? message
+    var description: String { line.map { "line \($0): " + unlocated } ?? unlocated }
+
+    /// The one-line form without the line (when the caller already printed it).
+    var unlocated: String {
+        var s = details.isEmpty ? message : message + ": " + details.joined(separator: "; ")
         if let expected { s += "; expected \(JSONWriter.string(expected))" }
         if let actual { s += ", actual \(JSONWriter.string(actual))" }
         return s
@@ -310,13 +319,20 @@ struct FixtureRunner {
             for (k, p) in pairsToJudge.enumerated() {
                 let actual = actuals[k]
                 let expected = YAMLJSON.convert(p.expect)
-                if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "") {
-                    failures.append(
-                        FixtureFailure(
-                            line: p.check.start.line,
-                            "checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check))): \(mismatch)",
-                            expected: expected, actual: actual))
+                var mismatches = PartialMatch.mismatches(
+                    expected: expected, actual: actual, path: "", keys: PartialMatch.resultKeys)
+                guard !mismatches.isEmpty else { continue }
+                // A check the engine rejected (unknown feature or flag, malformed) says so first, in its words.
+                if case .string(let error)? = actual["error"], expected["error"] == nil,
+                    ["unknown_feature", "invalid_request", "invalid_path"].contains(error)
+                {
+                    let detail = actual["detail"].flatMap { if case .string(let d) = $0 { d } else { nil } }
+                    mismatches.insert("the check was rejected: \(error)" + (detail.map { " (\($0))" } ?? ""), at: 0)
                 }
+                failures.append(
+                    FixtureFailure(
+                        line: p.check.start.line, "checks[\(k)] \(JSONWriter.string(YAMLJSON.convert(p.check)))",
+                        details: mismatches, expected: expected, actual: actual))
             }
         }
         if let snap = f["snapshot"] {
@@ -334,8 +350,10 @@ struct FixtureRunner {
                 actual = ev.snapshot()
             }
             let expected = YAMLJSON.convert(snap)
-            if let mismatch = PartialMatch.mismatch(expected: expected, actual: actual, path: "snapshot") {
-                failures.append(FixtureFailure(line: snap.start.line, mismatch, expected: expected))
+            let mismatches = PartialMatch.mismatches(expected: expected, actual: actual, path: "snapshot")
+            if !mismatches.isEmpty {
+                failures.append(
+                    FixtureFailure(line: snap.start.line, "snapshot", details: mismatches, expected: expected))
             }
         }
         return failures
@@ -361,25 +379,50 @@ enum YAMLJSON {
 }
 
 /// Partial matching of SPEC §5: listed keys must equal, mappings recurse, values compare by JSON type.
+/// Partial matching of SPEC §5: listed keys must be present and equal (nested mappings recursively, by JSON type;
+/// timestamps equal when they name the same instant).
 enum PartialMatch {
+    /// Keys a check result can carry: the did-you-mean candidates for a misspelt `expect` key.
+    static let resultKeys = [
+        "allowed", "reason", "error", "status", "body", "guard", "value", "limit", "remaining", "warnings", "detail",
+        "trace",
+    ]
+
+    /// Every mismatching key, each as `path: expected X, got Y` (the first one alone is `mismatch`).
+    static func mismatches(expected: JSONValue, actual: JSONValue, path: String, keys: [String] = []) -> [String] {
+        var out: [String] = []
+        collect(expected: expected, actual: actual, path: path, keys: keys, into: &out)
+        return out
+    }
+
     static func mismatch(expected: JSONValue, actual: JSONValue, path: String) -> String? {
+        mismatches(expected: expected, actual: actual, path: path).first
+    }
+
+    private static func collect(
+        expected: JSONValue, actual: JSONValue, path: String, keys: [String], into out: inout [String]
+    ) {
         switch (expected, actual) {
         case (.object(let em), .object(let am)):
             for (k, ev) in em {
                 let p = path.isEmpty ? k : "\(path).\(k)"
                 guard let av = am.first(where: { $0.0 == k })?.1 else {
-                    return "\(p): expected \(JSONWriter.string(ev)), but the result has no '\(k)'"
+                    let candidates = Set(am.map(\.0)).union(path.isEmpty ? keys : [])
+                    out.append(
+                        "\(p): expected \(JSONWriter.string(ev)), but the result has no '\(k)'"
+                            + Suggest.hint(k, candidates.subtracting([k])))
+                    continue
                 }
-                if let m = mismatch(expected: ev, actual: av, path: p) { return m }
+                collect(expected: ev, actual: av, path: p, keys: [], into: &out)
             }
-            return nil
         case (.string(let e), .string(let a)):
-            if e == a { return nil }
-            if let te = Timestamp.parse(e), let ta = Timestamp.parse(a), te == ta { return nil }
-            return "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
+            if e == a { return }
+            if let te = Timestamp.parse(e), let ta = Timestamp.parse(a), te == ta { return }
+            out.append("\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))")
         default:
-            return expected == actual
-                ? nil : "\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))"
+            if expected != actual {
+                out.append("\(path): expected \(JSONWriter.string(expected)), got \(JSONWriter.string(actual))")
+            }
         }
     }
 }
