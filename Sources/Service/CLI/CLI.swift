@@ -57,7 +57,10 @@ enum CLI {
                                                            evaluate a /v1/check request body offline (--explain:
                                                            traces with the values each step compared)
           routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
-          diff OLD_DIR NEW_DIR [--accounts FILE] [--now T] what a policy change changes (and for which accounts)
+          diff OLD_DIR NEW_DIR | REV [REV2] [DIR] [--accounts FILE [--manifest FILE]] [--now T]
+                [--exit-code] [--format text|markdown]
+                                                           what a policy change changes (and for which accounts,
+                                                           routes); REV: a git revision of the bundle folder
           schema policy|fixtures                           the JSON Schema of policy or fixture files (for editors)
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
                 [--db-connections N] [--cache-size N] [--keys-file FILE] [--threads N] [--no-watch]

@@ -1,30 +1,99 @@
 import Foundation
 
-/// `entitlements diff OLD_DIR NEW_DIR [--accounts FILE] [--now T]`: what a policy change changes — (plan, feature)
-/// values, features, guards, allowlist entries, flags and facts; with sample accounts, whose decisions change.
+/// `entitlements diff OLD NEW | REV [REV2] [DIR] [--accounts FILE [--manifest FILE]] [--now T] [--exit-code]
+/// [--format text|markdown]`: what a policy change changes — (plan, feature) values, features, guards, allowlist
+/// entries, flags and facts; with sample accounts, whose decisions change (and with a route manifest, which route
+/// decisions). OLD and NEW are bundle folders, or git revisions of the bundle folder DIR (default ./Policies).
 enum DiffCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--accounts", "--now"], switches: [])
-        guard parsed.positional.count == 2 else { throw UsageError(message: "diff takes OLD_DIR NEW_DIR") }
-        let old = try loadProgram(parsed.positional[0], output: output)
-        let new = try loadProgram(parsed.positional[1], output: output)
-        var lines = policyChanges(old, new)
-        if let path = parsed.options["--accounts"] {
-            var now = Clock.now()
-            if let n = parsed.options["--now"] {
-                guard let t = Timestamp.parse(n) else {
-                    throw UsageError(message: "--now must be an RFC 3339 timestamp")
-                }
-                now = t
-            }
-            lines += try accountChanges(old, new, accountsFile: path, now: now)
+        let parsed = try Arguments(
+            args, valued: ["--accounts", "--now", "--manifest", "--format"], switches: ["--exit-code"])
+        let format = parsed.options["--format"] ?? "text"
+        guard ["text", "markdown"].contains(format) else {
+            throw UsageError(message: "--format must be text or markdown")
         }
-        for l in lines { output.line(l) }
-        output.line(lines.isEmpty ? "no changes" : "\(lines.count) change\(lines.count == 1 ? "" : "s")")
-        return ExitCode.ok
+        let sides = try GitBundle.sides(parsed.positional)
+        defer { sides.cleanup() }
+        let old = try loadProgram(sides.old, output: output)
+        let new = try loadProgram(sides.new, output: output)
+        var lines = policyChanges(old, new)
+        var now = Clock.now()
+        if let n = parsed.options["--now"] {
+            guard let t = Timestamp.parse(n) else { throw UsageError(message: "--now must be an RFC 3339 timestamp") }
+            now = t
+        }
+        var routes: [String] = []
+        if let manifest = parsed.options["--manifest"] {
+            guard parsed.options["--accounts"] != nil else { throw UsageError(message: "--manifest needs --accounts") }
+            guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else {
+                throw UsageError(message: "cannot read manifest '\(manifest)'")
+            }
+            guard let r = RoutesCommand.readManifest(text, path: manifest, output: output) else {
+                return ExitCode.failure
+            }
+            routes = r
+        }
+        if let path = parsed.options["--accounts"] {
+            lines += try accountChanges(old, new, accountsFile: path, now: now, routes: routes)
+        }
+        if format == "markdown" {
+            output.out(markdown(lines, old: sides.oldLabel, new: sides.newLabel))
+        } else {
+            for l in lines { output.line(l) }
+            output.line(lines.isEmpty ? "no changes" : "\(lines.count) change\(lines.count == 1 ? "" : "s")")
+        }
+        return parsed.flags.contains("--exit-code") && !lines.isEmpty ? ExitCode.failure : ExitCode.ok
+    }
+
+    /// A pull-request comment: a heading with the two sides, then the changes grouped by what they are about.
+    static func markdown(_ lines: [String], old: String, new: String) -> String {
+        var out = "### Entitlements policy diff: `\(old)` → `\(new)`\n\n"
+        if lines.isEmpty { return out + "No changes.\n" }
+        var groups: [(String, [String])] = []
+        for l in lines {
+            let kind = String(l.prefix { $0 != " " && $0 != ":" })
+            if let i = groups.firstIndex(where: { $0.0 == kind }) {
+                groups[i].1.append(l)
+            } else {
+                groups.append((kind, [l]))
+            }
+        }
+        for (kind, items) in groups {
+            out += "**\(kind)** (\(items.count))\n\n"
+            for l in items {
+                let rest = l.dropFirst(kind.count).drop { $0 == " " }
+                if let colon = rest.range(of: ": ") {
+                    let change = markdownEscape(String(rest[colon.upperBound...])).replacingOccurrences(
+                        of: " -> ", with: " → ")
+                    out += "- `\(rest[..<colon.lowerBound])`: \(change)\n"
+                } else {
+                    out += "- \(markdownEscape(String(rest)))\n"
+                }
+            }
+            out += "\n"
+        }
+        return out + "\(lines.count) change\(lines.count == 1 ? "" : "s").\n"
+    }
+
+    static func markdownEscape(_ s: String) -> String {
+        var o = ""
+        for c in s {
+            if "\\`*_[]<|".contains(c) { o.append("\\") }
+            o.append(c)
+        }
+        return o
     }
 
     static func text(_ j: JSONValue) -> String { JSONWriter.string(j) }
+
+    /// `allowed (allowlisted)`, `denied subscription_inactive by active_subscription`.
+    static func summary(_ d: Decision, _ p: Program) -> String {
+        if d.allowed { return "allowed (\(d.reason.map { "\($0)" } ?? ""))" }
+        if let detail = d.invalidPath { return "invalid_path (\(detail))" }
+        var s = "denied " + (d.denial >= 0 ? p.policy.denials[d.denial].name : "?")
+        if d.guardIndex >= 0 { s += " by \(p.policy.guards[d.guardIndex].name)" }
+        return s
+    }
 
     /// Walks two name-keyed lists in a stable order (the old order, then names only the new one has): one line
     /// `KIND NAME: added|removed`, or one per change `changes` reports for a name in both.
@@ -123,7 +192,9 @@ enum DiffCommand {
 
     /// Sample accounts (a YAML or JSON mapping of name to account, or a list of accounts with ids): whose snapshot
     /// (features, facts, flags, liveness) differs between the two bundles at `now`.
-    static func accountChanges(_ a: Program, _ b: Program, accountsFile: String, now: Timestamp) throws -> [String] {
+    static func accountChanges(
+        _ a: Program, _ b: Program, accountsFile: String, now: Timestamp, routes: [String] = []
+    ) throws -> [String] {
         guard let data = FileManager.default.contents(atPath: accountsFile) else {
             throw UsageError(message: "cannot read accounts file '\(accountsFile)'")
         }
@@ -164,6 +235,23 @@ enum DiffCommand {
             }
             var ea = Evaluation(program: a, account: a.prepare(x), user: nil, now: now)
             var eb = Evaluation(program: b, account: b.prepare(y), user: nil, now: now)
+            // Route decisions for a signed-in user with a verified e-mail (the common case a widened or narrowed
+            // allowlist changes).
+            let reviewer = User(
+                id: "diff", email: "diff@example.com", emailVerifiedAt: Timestamp(seconds: 0),
+                createdAt: Timestamp(seconds: 0), attributes: [:])
+            var ra = Evaluation(program: a, account: a.prepare(x), user: reviewer, now: now)
+            var rb = Evaluation(program: b, account: b.prepare(y), user: reviewer, now: now)
+            for route in routes {
+                let (method, path) = Evaluation.splitRoute(route)!
+                let check = Check.route(method: method, path: String(path))
+                let (x, y) = (ra.decide(check), rb.decide(check))
+                // The outcome (allowed, or which denial by which guard); a changed reason alone is not a change.
+                if x.allowed && y.allowed { continue }
+                let da = summary(x, a)
+                let db = summary(y, b)
+                if da != db { out.append("account \(name): route \(route) \(da) -> \(db)") }
+            }
             let sa = ea.snapshot()
             let sb = eb.snapshot()
             for section in ["subscription", "features", "facts", "flags"] {

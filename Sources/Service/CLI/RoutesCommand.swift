@@ -13,16 +13,7 @@ enum RoutesCommand {
             throw UsageError(message: "cannot read manifest '\(manifest)'")
         }
         let program = try loadProgram(dir, output: output)
-        var routes: [String] = []
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard Evaluation.splitRoute(line)?.method != nil else {
-                output.error("\(manifest):\(n + 1): expected 'METHOD /path', got '\(line)'")
-                return ExitCode.failure
-            }
-            routes.append(line)
-        }
+        guard let routes = readManifest(text, path: manifest, output: output) else { return ExitCode.failure }
         let table = matrix(program, routes)
         if let expectPath = parsed.options["--expect"] {
             guard let expected = try? String(contentsOfFile: expectPath, encoding: .utf8) else {
@@ -41,6 +32,22 @@ enum RoutesCommand {
         }
         output.out(table)
         return ExitCode.ok
+    }
+
+    /// The `METHOD /path` lines of a route manifest (blank lines and `#` comments skipped); nil (and an error on
+    /// standard error) at the first malformed line.
+    static func readManifest(_ text: String, path: String, output: CLIOutput) -> [String]? {
+        var routes: [String] = []
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard Evaluation.splitRoute(line)?.method != nil else {
+                output.error("\(path):\(n + 1): expected 'METHOD /path', got '\(line)'")
+                return nil
+            }
+            routes.append(line)
+        }
+        return routes
     }
 
     /// One row per route: `protect`, `skip` (allowlisted), `skip-if` (allowlisted when its `when` holds) or `-`.
