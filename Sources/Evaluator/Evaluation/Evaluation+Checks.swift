@@ -1,13 +1,16 @@
 extension Evaluation {
     /// Answers one check (SPEC §4). Allocates nothing unless explain is on or the route path needs decoding.
     public mutating func decide(_ check: Check) -> Decision {
+        let d: Decision
         switch check {
-        case .boolean(let f): return booleanCheck(f)
-        case .limit(let f, let usage, let amount): return limitCheck(f, usage: usage ?? 0, amount: amount)
-        case .set(let f, let v): return setCheck(f, v)
-        case .route(let method, let path): return routeCheck(method: method, path: path)
-        case .flag(let i): return flagCheck(i)
+        case .boolean(let f): d = booleanCheck(f)
+        case .limit(let f, let usage, let amount): d = limitCheck(f, usage: usage ?? 0, amount: amount)
+        case .set(let f, let v): d = setCheck(f, v)
+        case .route(let method, let path): d = routeCheck(method: method, path: path)
+        case .flag(let i): d = flagCheck(i)
         }
+        if coverage != nil { recordCoverage(check, d) }
+        return d
     }
 
     static func reason(_ s: Source) -> Reason {
@@ -171,12 +174,14 @@ extension Evaluation {
                 "flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location,
                 matched ? "matched" : "did not match", values: values)
             if matched {
+                coverage?.flagRules.insert([i, k])
                 d.reason = .flag_rule
                 d.flagValue = rule.value
                 return d
             }
         }
         tracer?.add("flag_default", "flags.\(flag.name).default", flag.location, "no rule matched: the default applies")
+        coverage?.flagDefaults.insert(i)
         return d
     }
 }

@@ -80,7 +80,9 @@ extension Evaluation {
             var allowedBy = -1
             for (k, entry) in g.allow.enumerated()
             where entry.pattern.matches(method: methodBytes, path: path, segs, count) {
-                if entry.when >= 0 && !eval(entry.when).truthy {
+                let when = entry.when >= 0 ? eval(entry.when).truthy : nil
+                coverage?.allowlist.insert(.init(guardIndex: gi, entry: k, when: when))
+                if when == false {
                     let values = explainValues(entry.when)
                     tracer?.add(
                         "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
@@ -105,10 +107,12 @@ extension Evaluation {
                     "denied: requires reads user.* and there is no user")
                 var d = Decision.deny(program.denyUnauthenticated)
                 d.guardIndex = gi
+                coverage?.guardsDenied.insert(gi)
                 return d
             }
             let values = explainValues(g.requires)
             if eval(g.requires).truthy {
+                coverage?.guardsPassed.insert(gi)
                 tracer?.add(
                     "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed",
                     values: values)
@@ -127,6 +131,7 @@ extension Evaluation {
                     "denied: \(policy.denials[g.deny].name)", values: values)
             }
             d.guardIndex = gi
+            coverage?.guardsDenied.insert(gi)
             return d
         }
         tracer?.add("decision", nil, nil, skipped ? "allowed: allowlisted" : "allowed: every applicable guard passed")

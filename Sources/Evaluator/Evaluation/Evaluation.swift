@@ -23,6 +23,8 @@ public struct Evaluation {
     var rolloutKnown: UInt8 = 0
     var rolloutMemo: (Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0, 0, 0)
     public var tracer: Tracer?
+    /// Set by the fixture runner for `test --coverage`; nil on every service path.
+    public var coverage: CoverageRecorder?
 
     var policy: Policy { program.policy }
 

@@ -48,7 +48,7 @@ enum CLI {
           validate [DIR] [--strict]                        compile the bundle and print diagnostics
                                                            (--strict / --deny-warnings: warnings fail too)
           test [DIR] [--junit FILE] [--filter TEXT] [--http URL [--ignore-digest]] [--allow-empty]
-                [--format text|json]
+                [--coverage] [--min-coverage PCT] [--coverage-json FILE] [--format text|json]
                                                            run the policy fixtures in DIR/tests (in-process, or
                                                            through a running service with --http, which must serve
                                                            the same bundle); zero cases run fail unless

@@ -6,7 +6,20 @@ import Foundation
 enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
         let parsed = try Arguments(
-            args, valued: ["--junit", "--filter", "--http", "--format"], switches: ["--allow-empty", "--ignore-digest"])
+            args, valued: ["--junit", "--filter", "--http", "--format", "--min-coverage", "--coverage-json"],
+            switches: ["--allow-empty", "--ignore-digest", "--coverage"])
+        var minimum: Double?
+        if let m = parsed.options["--min-coverage"] {
+            guard let v = Double(m.hasSuffix("%") ? String(m.dropLast()) : m), v >= 0, v <= 100 else {
+                throw UsageError(message: "--min-coverage takes a percentage from 0 to 100, got '\(m)'")
+            }
+            minimum = v
+        }
+        let wantsCoverage =
+            parsed.flags.contains("--coverage") || minimum != nil || parsed.options["--coverage-json"] != nil
+        if wantsCoverage && parsed.options["--http"] != nil {
+            throw UsageError(message: "coverage is recorded in-process; drop --http to measure it")
+        }
         let format = parsed.options["--format"] ?? (output.isTerminal ? "text" : "json")
         guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
@@ -26,8 +39,10 @@ enum TestCommand {
                 }
             }
         }
-        let runner = FixtureRunner(
+        var runner = FixtureRunner(
             program: compiled.policy.map(Program.init), filter: parsed.options["--filter"], service: service)
+        let recorder = wantsCoverage ? CoverageRecorder() : nil
+        runner.coverage = recorder
         var results: [FixtureRunner.CaseResult] = []
         for file in FixtureRunner.discover(dir) {
             guard let data = FileManager.default.contents(atPath: dir + "/" + file) else {
@@ -64,11 +79,27 @@ enum TestCommand {
         let failed = results.count - passed
         let empty = results.isEmpty && compiled.policy != nil && !parsed.flags.contains("--allow-empty")
         if empty { output.error("error: " + emptyRunMessage(dir, filter: parsed.options["--filter"])) }
+        var belowMinimum = false
+        if let recorder, let policy = compiled.policy {
+            let report = CoverageReport(policy: policy, recorder)
+            if parsed.flags.contains("--coverage") || minimum != nil {
+                for l in report.text(prefix: prefix) { output.line(l) }
+            }
+            if let path = parsed.options["--coverage-json"] {
+                try String(decoding: JSONWriter.serialize(report.json), as: UTF8.self)
+                    .write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            if let minimum, report.percent < minimum {
+                belowMinimum = true
+                output.error(
+                    String(format: "error: coverage %.1f%% is below --min-coverage %g%%", report.percent, minimum))
+            }
+        }
         if let junit = parsed.options["--junit"] {
             try junitXML(results, prefix: prefix).write(toFile: junit, atomically: true, encoding: .utf8)
         }
         output.line("\(passed) passed, \(failed) failed")
-        return failed == 0 && compiled.policy != nil && !empty ? ExitCode.ok : ExitCode.failure
+        return failed == 0 && compiled.policy != nil && !empty && !belowMinimum ? ExitCode.ok : ExitCode.failure
     }
 
     /// Why zero cases ran: no fixture files (and where they may be instead), or a filter that matched none.

@@ -56,6 +56,8 @@ struct FixtureRunner {
     var filter: String?
     /// When set, cases are judged through a running service (`/v1/check`, `/v1/entitlements`) instead of in-process.
     var service: (any FixtureService)?
+    /// When set (in-process only), every evaluation records what it exercised (`test --coverage`).
+    var coverage: CoverageRecorder?
 
     init(program: Program?, filter: String? = nil, service: (any FixtureService)? = nil) {
         self.program = program
@@ -309,6 +311,7 @@ struct FixtureRunner {
             } else {
                 var ev = Evaluation(
                     program: program, account: program.prepare(account), user: user, now: now, explain: explain)
+                ev.coverage = coverage
                 for (k, p) in pairsToJudge.enumerated() {
                     switch decoder.check(YAMLJSON.convert(p.check), "checks[\(k)]") {
                     case .success(let check): actuals.append(ev.result(for: check))
@@ -347,6 +350,11 @@ struct FixtureRunner {
                 }
             } else {
                 var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
+                // A snapshot covers the account's status and trial stage only: it computes every feature and flag,
+                // whether or not the case asserts them.
+                ev.coverage = coverage
+                ev.recordSubscriptionCoverage()
+                ev.coverage = nil
                 actual = ev.snapshot()
             }
             let expected = YAMLJSON.convert(snap)
