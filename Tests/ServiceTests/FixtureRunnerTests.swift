@@ -83,6 +83,45 @@ import Testing
         #expect(out.contains("line 6: checks[1] {\"feature\":\"ssso\"}: the check was rejected: unknown_feature"))
     }
 
+    /// A fixture account with a misspelt plan or status is a fixture error, not a silent run on the defaults; an
+    /// unknown name far from every known one, or a case asserting the warning, is left alone.
+    @Test func misspeltFixtureAccounts() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-accounts-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent("tests"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try "features:\n  sso: { type: boolean }\nplans:\n  enterprise: { grants: { sso: true } }\n".write(
+            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
+        try """
+        cases:
+          - name: typo plan
+            account: { subscription: { plan: enterprize, status: active } }
+            check: { feature: sso }
+            expect: { allowed: true }
+          - name: typo status
+            account: { subscription: { plan: enterprise, status: actve } }
+            check: { feature: sso }
+            expect: { allowed: false }
+          - name: asserted unknown plan
+            account: { subscription: { plan: enterprize, status: active } }
+            check: { feature: sso }
+            expect: { allowed: false, warnings: [unknown_plan] }
+          - name: an unlisted status on purpose
+            account: { subscription: { plan: enterprise, status: paused } }
+            check: { feature: sso }
+            expect: { allowed: false, error: subscription_inactive }
+
+        """.write(to: dir.appendingPathComponent("tests/t.yaml"), atomically: true, encoding: .utf8)
+        let (code, out) = run(["test", dir.path])
+        #expect(code == 1)
+        #expect(
+            out.contains(
+                "t.yaml:3: FAIL typo plan: fixture error: account plan 'enterprize' is not a plan or alias (did you mean 'enterprise'?)"
+            ), "\(out)")
+        #expect(out.contains("t.yaml:7: FAIL typo status: fixture error: account status 'actve'"))
+        #expect(out.hasSuffix("2 passed, 2 failed\n"))
+    }
+
     @Test func filterSelectsCases() {
         let (code, out) = run(["test", Self.bundle, "--filter", "passes"])
         #expect(code == 0)

@@ -146,6 +146,29 @@ struct FixtureRunner {
         return results
     }
 
+    /// A fixture account whose plan or status is unknown but close to a known one is almost certainly a typo that
+    /// would otherwise pass silently (an unknown plan just gets the defaults). Unless the case asserts the matching
+    /// warning, that is a fixture error. A plan or status far from every known one (testing an unlisted status on
+    /// purpose) is left alone.
+    static func misspeltSubscription(_ account: Account, _ p: Policy, case c: YAMLNode) -> String? {
+        guard let sub = account.subscription else { return nil }
+        let asserted = JSONWriter.string(YAMLJSON.convert(c))
+        if let plan = sub.plan, p.planLookup[plan] == nil, !asserted.contains("unknown_plan"),
+            let meant = Suggest.closest(to: plan, in: p.planLookup.keys)
+        {
+            return "fixture error: account plan '\(plan)' is not a plan or alias (did you mean '\(meant)'?); "
+                + "assert `warnings: [unknown_plan]` if the case tests an unknown plan"
+        }
+        let statuses = p.subscription.statuses.map(\.name)
+        if let status = sub.status, !statuses.contains(status), !asserted.contains("unknown_status"),
+            let meant = Suggest.closest(to: status, in: statuses)
+        {
+            return "fixture error: account status '\(status)' is not a declared status (did you mean '\(meant)'?); "
+                + "assert `warnings: [unknown_status]` if the case tests an unlisted status"
+        }
+        return nil
+    }
+
     /// A mapping's known fields, and an error line for each unknown key (fixtures reject unknown keys).
     static func fields(
         _ pairs: [(key: YAMLNode, value: YAMLNode)], allowed: [String], in place: String
@@ -248,6 +271,9 @@ struct FixtureRunner {
         switch subject(a, "account", named: accounts, { (j) throws(RequestError) in try decoder.account(j) }) {
         case .success(let (j, x)): (accountJSON, account) = (j, x)
         case .failure(let failure): return [failure]
+        }
+        if let slip = Self.misspeltSubscription(account, program.policy, case: c) {
+            return [FixtureFailure(line: a.start.line, slip)]
         }
         var user: User?
         var userJSON: JSONValue?
