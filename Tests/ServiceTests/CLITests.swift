@@ -9,6 +9,18 @@ import Testing
     static let policies = repo.appendingPathComponent("Policies").path
     static let invalid = repo.appendingPathComponent("Tests/Fixtures/invalid").path
 
+    /// A throwaway bundle: `files` maps relative paths (folders created) to their text; removed by the caller.
+    static func makeBundle(_ files: [String: String]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bundle-\(UUID())")
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
     func run(_ args: [String]) -> (Int32, String, String) {
         let b = CLIOutput.Buffer()
         let code = CLI.run(arguments: args, output: .capturing(b))
@@ -46,12 +58,8 @@ import Testing
 
     /// Zero cases is a failure with the reason (an empty folder, a filter matching nothing) unless --allow-empty.
     @Test func emptyRunsFail() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("empty-run-\(UUID())")
-        try FileManager.default.createDirectory(
-            at: dir.appendingPathComponent("fixtures"), withIntermediateDirectories: true)
+        let dir = try Self.makeBundle(["a.yaml": "features:\n  sso: { type: boolean }\n", "fixtures/README": ""])
         defer { try? FileManager.default.removeItem(at: dir) }
-        try "features:\n  sso: { type: boolean }\n".write(
-            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
         var (code, out, err) = run(["test", dir.path])
         #expect(code == 1 && out.hasSuffix("0 passed, 0 failed\n"))
         #expect(err.contains("no fixture cases ran") && err.contains("fixtures are read from tests/ only"), "\(err)")

@@ -59,21 +59,19 @@ import Testing
     /// Every mismatching key is listed, a misspelt expect key gets a did-you-mean, and a check the engine rejected
     /// says so (not just `allowed: expected true, got false`).
     @Test func failuresNameEveryKeyAndRejectedChecks() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-slips-\(UUID())")
-        try FileManager.default.createDirectory(
-            at: dir.appendingPathComponent("tests"), withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try "features:\n  sso: { type: boolean }\nplans:\n  pro: {}\n".write(
-            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        try """
-        cases:
-          - name: slips
-            account: { subscription: { plan: pro, status: active } }
-            checks:
-              - { check: { feature: sso }, expect: { allowd: true, value: true } }
-              - { check: { feature: ssso }, expect: { allowed: true } }
+        let fixture = """
+            cases:
+              - name: slips
+                account: { subscription: { plan: pro, status: active } }
+                checks:
+                  - { check: { feature: sso }, expect: { allowd: true, value: true } }
+                  - { check: { feature: ssso }, expect: { allowed: true } }
 
-        """.write(to: dir.appendingPathComponent("tests/t.yaml"), atomically: true, encoding: .utf8)
+            """
+        let dir = try CLITests.makeBundle([
+            "a.yaml": "features:\n  sso: { type: boolean }\nplans:\n  pro: {}\n", "tests/t.yaml": fixture,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
         let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         #expect(
@@ -86,32 +84,31 @@ import Testing
     /// A fixture account with a misspelt plan or status is a fixture error, not a silent run on the defaults; an
     /// unknown name far from every known one, or a case asserting the warning, is left alone.
     @Test func misspeltFixtureAccounts() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fixture-accounts-\(UUID())")
-        try FileManager.default.createDirectory(
-            at: dir.appendingPathComponent("tests"), withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try "features:\n  sso: { type: boolean }\nplans:\n  enterprise: { grants: { sso: true } }\n".write(
-            to: dir.appendingPathComponent("a.yaml"), atomically: true, encoding: .utf8)
-        try """
-        cases:
-          - name: typo plan
-            account: { subscription: { plan: enterprize, status: active } }
-            check: { feature: sso }
-            expect: { allowed: true }
-          - name: typo status
-            account: { subscription: { plan: enterprise, status: actve } }
-            check: { feature: sso }
-            expect: { allowed: false }
-          - name: asserted unknown plan
-            account: { subscription: { plan: enterprize, status: active } }
-            check: { feature: sso }
-            expect: { allowed: false, warnings: [unknown_plan] }
-          - name: an unlisted status on purpose
-            account: { subscription: { plan: enterprise, status: paused } }
-            check: { feature: sso }
-            expect: { allowed: false, error: subscription_inactive }
+        let fixture = """
+            cases:
+              - name: typo plan
+                account: { subscription: { plan: enterprize, status: active } }
+                check: { feature: sso }
+                expect: { allowed: true }
+              - name: typo status
+                account: { subscription: { plan: enterprise, status: actve } }
+                check: { feature: sso }
+                expect: { allowed: false }
+              - name: asserted unknown plan
+                account: { subscription: { plan: enterprize, status: active } }
+                check: { feature: sso }
+                expect: { allowed: false, warnings: [unknown_plan] }
+              - name: an unlisted status on purpose
+                account: { subscription: { plan: enterprise, status: paused } }
+                check: { feature: sso }
+                expect: { allowed: false, error: subscription_inactive }
 
-        """.write(to: dir.appendingPathComponent("tests/t.yaml"), atomically: true, encoding: .utf8)
+            """
+        let dir = try CLITests.makeBundle([
+            "a.yaml": "features:\n  sso: { type: boolean }\nplans:\n  enterprise: { grants: { sso: true } }\n",
+            "tests/t.yaml": fixture,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
         let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         #expect(
