@@ -41,12 +41,6 @@ struct FastCheckDecoder {
         }
     }
 
-    static let requestKeys = RequestKeys.request
-    static let accountKeys = RequestKeys.account
-    static let subscriptionKeys = RequestKeys.subscription
-    static let userKeys = RequestKeys.user
-    static let checkKeys = RequestKeys.check
-
     /// A string or null (`.some(nil)`); nil when the value is of another type.
     mutating func optionalString() -> String?? {
         switch peek() {
@@ -89,7 +83,7 @@ struct FastCheckDecoder {
         var now: Timestamp?
         var explain = false
         var checks: [Result<Check, CheckError>] = []
-        let ok = members(Self.requestKeys) { d, k in
+        let ok = members(RequestKeys.request) { d, k in
             switch k {
             case 0:
                 if d.peek() == UInt8(ascii: "\"") {
@@ -142,7 +136,7 @@ struct FastCheckDecoder {
 
     mutating func account() -> Account? {
         var a = Account()
-        let ok = members(Self.accountKeys) { d, k in
+        let ok = members(RequestKeys.account) { d, k in
             switch k {
             case 0:
                 guard let s = d.optionalString() else { return false }
@@ -175,7 +169,7 @@ struct FastCheckDecoder {
 
     mutating func subscription() -> SubscriptionState? {
         var s = SubscriptionState()
-        let ok = members(Self.subscriptionKeys) { d, k in
+        let ok = members(RequestKeys.subscription) { d, k in
             switch k {
             case 0, 1:
                 guard let v = d.optionalString() else { return false }
@@ -194,7 +188,7 @@ struct FastCheckDecoder {
 
     mutating func user() -> User? {
         var u = User()
-        let ok = members(Self.userKeys) { d, k in
+        let ok = members(RequestKeys.user) { d, k in
             switch k {
             case 0, 1:
                 guard let v = d.optionalString() else { return false }
@@ -215,7 +209,7 @@ struct FastCheckDecoder {
     mutating func check(index: Int) -> Result<Check, CheckError>? {
         var f = RequestDecoder.CheckFields()
         var kinds = 0
-        let ok = members(Self.checkKeys) { d, k in
+        let ok = members(RequestKeys.check) { d, k in
             switch k {
             case 3, 4:
                 guard let v = d.optionalCount() else { return false }

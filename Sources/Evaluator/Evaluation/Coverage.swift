@@ -33,9 +33,8 @@ public final class CoverageRecorder {
 }
 
 extension Evaluation {
-    /// Records the account's status and trial stage (for a snapshot, or before checks).
-    public func recordSubscriptionCoverage() {
-        guard let coverage else { return }
+    /// Records the account's status and trial stage (for a snapshot, or with each check).
+    public func recordSubscriptionCoverage(into coverage: CoverageRecorder) {
         if prepared.account.subscription != nil, prepared.status >= 0 { coverage.statuses.insert(prepared.status) }
         switch subscription.stage {
         case .pristine: coverage.stages.insert("pristine")
@@ -49,7 +48,7 @@ extension Evaluation {
     /// Records what one decided check exercised: its plan cell, its denial.
     func recordCoverage(_ check: Check, _ d: Decision) {
         guard let coverage else { return }
-        recordSubscriptionCoverage()
+        recordSubscriptionCoverage(into: coverage)
         if d.denial >= 0 { coverage.denials.insert(d.denial) }
         let feature: Int
         switch check {

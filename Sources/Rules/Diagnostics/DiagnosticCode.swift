@@ -1,117 +1,67 @@
-/// The stable code of every diagnostic `validate` can print, with what it means. This is the one catalogue:
-/// docs/POLICY.md lists the same codes and their meanings (tests keep the two in step), and each has a golden case
-/// in `Tests/Fixtures/invalid/` (errors) or `Tests/Fixtures/warnings/` (warnings).
+/// The stable code of every diagnostic `validate` can print; what each means is `meaning` below. This is the one
+/// catalogue: docs/POLICY.md lists the same codes and their meanings (tests keep the two in step), and each has a
+/// golden case in `Tests/Fixtures/invalid/` (errors) or `Tests/Fixtures/warnings/` (warnings).
 public enum DiagnosticCode: String, Sendable, CaseIterable, CustomStringConvertible {
     // Reading files (SPEC §2.1).
-    /// The YAML parser rejected the text.
     case yaml_syntax
-    /// Nesting deeper than the loader accepts.
     case yaml_too_deep
-    /// A mapping key written twice in one mapping.
     case duplicate_key
-    /// The document expands (aliases included) beyond 100,000 nodes.
     case too_many_nodes
-    /// A file over 4 MiB.
     case file_too_large
-    /// A file that is not UTF-8.
     case not_utf8
-    /// More than one YAML document in a file.
     case multiple_documents
-    /// A tag other than the core schema's.
     case unsupported_tag
-    /// An alias that refers to itself through its own anchor.
     case recursive_alias
-    /// An alias to an anchor not defined before it.
     case unknown_anchor
-    /// A mapping key that is not a plain scalar.
     case invalid_key
-    /// A file that could not be read.
     case unreadable_file
 
     // Structure of sections (SPEC §2).
-    /// A key no section allows (typos, merge keys), with a "did you mean".
     case unknown_key
-    /// A required key is absent.
     case missing_key
-    /// A value of the wrong YAML type.
     case invalid_type
-    /// A value of the right type outside what the key accepts.
     case invalid_value
-    /// A feature, plan, guard, flag, list, fact or denial key not matching `[a-z][a-z0-9_]*`.
     case invalid_name
-    /// `version` other than 1.
     case invalid_version
-    /// A plan, feature, guard, flag, list, fact or denial defined twice (names both places).
     case duplicate_definition
-    /// The same value twice in a list that must not repeat.
     case duplicate_value
-    /// A key that does not apply to this kind of thing (a `period` on a boolean feature, say).
     case not_applicable
-    /// An integer outside the signed 64-bit range.
     case integer_overflow
-    /// A duration that is not `<int><unit>` or not positive.
     case invalid_duration
 
     // Features and plans (SPEC §2.2, §2.3).
-    /// A name that is not a feature of the bundle.
     case unknown_feature
-    /// A set value outside the feature's `values`.
     case value_not_in_set
-    /// A name that is neither a plan key nor an alias where a plan is expected.
     case unknown_plan
-    /// `extends` that loops (names the cycle).
     case inheritance_cycle
-    /// A plan alias that collides with a plan key or belongs to two plans.
     case alias_conflict
 
     // Expressions (SPEC §3).
-    /// An expression that does not parse.
     case expr_syntax
-    /// A name the language does not know.
     case unknown_name
-    /// A function the language does not have.
     case unknown_function
-    /// `facts.X` where no fact X is declared.
     case unknown_fact
-    /// `lists.X` where no list X is declared.
     case unknown_list
-    /// A name that this place may not read (a fact inside a `live` rule, say).
     case name_not_allowed
-    /// A function called with the wrong number or kind of arguments.
     case invalid_argument
-    /// Operand types an operator or function cannot take (names both).
     case type_mismatch
-    /// Facts that depend on themselves (names the cycle).
     case fact_cycle
 
     // Guards and denials (SPEC §2.7, §2.9).
-    /// A route pattern that is malformed or contains what path normalization rejects.
     case invalid_route
-    /// `deny:` naming a denial that does not exist.
     case unknown_denial
-    /// A denial name the bundle may not redefine (`invalid_path`).
     case reserved_denial
-    /// A denial body string whose `${…}` is malformed.
     case invalid_template
-    /// A `${…}` whose value cannot be interpolated (a duration).
     case invalid_interpolation
 
     // Warnings: the bundle compiles, but something in it is almost certainly a mistake.
-    /// A string compared with `subscription.plan` that is neither a plan key nor an alias.
     case unknown_plan_literal
-    /// A string compared with `subscription.status` that `subscription.statuses` does not declare.
     case unknown_status_literal
-    /// A `subscription.plan in [...]` list naming a plan but not a plan that extends it.
     case plan_list_misses_child
-    /// A guard whose denial body interpolates `check.*`, which is null on every route check.
     case null_in_denial
-    /// An allowlist entry an earlier unconditional entry already covers.
     case shadowed_allow
-    /// An allowlist entry that matches no route the guard's `applies_to` covers.
     case unreachable_allow
-    /// A feature no plan grants whose default is its type's zero: every check of it is denied.
     case ungranted_feature
-    /// A flag rule after a rule that always matches.
     case unreachable_rule
 
     public var description: String { rawValue }

@@ -20,7 +20,7 @@ extension BundleCompiler {
 
     mutating func warn() {
         warnNameComparisons()
-        warnDenialsOnRoutes()
+        warnNullInDenials()
         warnAllowlists()
         warnUngrantedFeatures()
         warnUnreachableFlagRules()
@@ -51,7 +51,9 @@ extension BundleCompiler {
                     // Point at the item itself when it is written plainly ("pro"); else (an escape) at the list, and
                     // stop searching so a long list of escaped items stays linear.
                     let quoted = Array("\"\(item)\"".utf8)
-                    if let start = from, let hit = find(quoted, in: bytes, from: start) {
+                    if let start = from, start <= bytes.count,
+                        let hit = bytes[start...].firstRange(of: quoted)?.lowerBound
+                    {
                         values.append((item, location(node, base + hit + 1)))
                         from = hit + quoted.count
                     } else {
@@ -66,14 +68,6 @@ extension BundleCompiler {
             default: return
             }
         }
-    }
-
-    private func find(_ needle: [UInt8], in hay: [UInt8], from: Int) -> Int? {
-        guard !needle.isEmpty, hay.count >= needle.count, from <= hay.count - needle.count else { return nil }
-        for i in from...(hay.count - needle.count) where hay[i] == needle[0] {
-            if hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
-        }
-        return nil
     }
 
     /// `unknown_plan_literal`, `unknown_status_literal`, `plan_list_misses_child`.
@@ -137,7 +131,7 @@ extension BundleCompiler {
     /// none, so each guard whose denial reads one is warned at its `deny:`; `feature_not_in_plan` (boolean and set
     /// checks) sets only `check.feature`, so those denials' bodies are warned for the others. (`limit_exceeded`
     /// sets all four.)
-    mutating func warnDenialsOnRoutes() {
+    mutating func warnNullInDenials() {
         func reads(_ denial: Denial) -> [CheckField] {
             var fields: [CheckField] = []
             denial.body.walkExprs { e in
@@ -197,9 +191,6 @@ extension BundleCompiler {
     mutating func warnUngrantedFeatures() {
         var granted = Set<Int>()
         for p in policy.plans { for g in p.grants { granted.insert(g.feature) } }
-        if let t = policy.subscription.lockedGrants {
-            for g in policy.plans[t].grants { granted.insert(g.feature) }
-        }
         for (i, f) in policy.features.enumerated() where !granted.contains(i) && f.defaultValue == f.zero {
             diags.warning(
                 .ungranted_feature,

@@ -136,11 +136,10 @@ struct BundleCompiler {
                 }
             case "cases", "accounts", "users":
                 // A fixture file outside `tests/` is read as policy.
-                diags.error(
-                    .unknown_key,
-                    "unknown key '\(key)' in the top level: this looks like a fixture file; fixtures are read from the "
-                        + "bundle's tests/ folder only (move it there); allowed: "
-                        + BundleCompiler.topLevelKeys.joined(separator: ", "), at: k.start)
+                unknownKey(
+                    key, at: k.start, in: "the top level", allowed: BundleCompiler.topLevelKeys,
+                    note: ": this looks like a fixture file; fixtures are read from the bundle's tests/ folder only "
+                        + "(move it there)")
             default:
                 unknownKey(key, at: k.start, in: "the top level", allowed: BundleCompiler.topLevelKeys)
             }
@@ -161,10 +160,15 @@ struct BundleCompiler {
 
     // MARK: - Helpers shared by the section passes
 
-    mutating func unknownKey(_ key: String, at loc: SourceLocation, in what: String, allowed: [String]) {
+    /// `note` (said instead of a "did you mean") explains a key that is not a typo.
+    mutating func unknownKey(
+        _ key: String, at loc: SourceLocation, in what: String, allowed: [String], note: String? = nil
+    ) {
         var message = "unknown key '\(key)' in \(what)"
         if key == "<<" {
             message += " (YAML merge keys are not supported)"
+        } else if let note {
+            message += note
         } else {
             message += Suggest.hint(key, allowed)
         }

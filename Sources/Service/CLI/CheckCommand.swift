@@ -40,15 +40,14 @@ enum CheckCommand {
         } catch {
             response = error.response
         }
-        if format == "text", response.status == 200, case .object? = try? JSONParser.parse(response.body) {
-            let parsedResponse = try? JSONParser.parse(response.body)
+        if format == "text", response.status == 200,
+            case .array(let results)? = (try? JSONParser.parse(response.body))?["results"]
+        {
             var checks: [JSONValue] = []
             if case .array(let c)? = (try? JSONParser.parse(body))?["checks"] { checks = c }
-            if case .array(let results)? = parsedResponse?["results"] {
-                for (i, r) in results.enumerated() {
-                    let what = i < checks.count ? " " + ExplainText.describe(checks[i]) : ""
-                    for l in ExplainText.result(r, label: "checks[\(i)]\(what)") { output.line(l) }
-                }
+            for (i, r) in results.enumerated() {
+                let what = i < checks.count ? " " + ExplainText.describe(checks[i]) : ""
+                for l in ExplainText.result(r, label: "checks[\(i)]\(what)") { output.line(l) }
             }
         } else {
             output.line(String(decoding: response.body, as: UTF8.self))

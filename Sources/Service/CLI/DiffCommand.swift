@@ -223,28 +223,31 @@ enum DiffCommand {
             throw UsageError(message: "\(accountsFile): expected a mapping of name to account, or a list of accounts")
         }
         var out: [String] = []
+        let (decodeA, decodeB) = (RequestDecoder(program: a), RequestDecoder(program: b))
+        // Route decisions for a signed-in user with a verified e-mail (the common case a widened or narrowed
+        // allowlist changes).
+        let reviewer = User(
+            id: "diff", email: "diff@example.com", emailVerifiedAt: Timestamp(seconds: 0),
+            createdAt: Timestamp(seconds: 0), attributes: [:])
+        let routeChecks = routes.map { route in
+            let (method, path) = Evaluation.splitRoute(route)!
+            return (route, Check.route(method: method, path: String(path)))
+        }
         for (name, json) in samples {
-            let x: Account
-            let y: Account
+            let px: PreparedAccount
+            let py: PreparedAccount
             do throws(RequestError) {
-                x = try RequestDecoder(program: a).account(json)
-                y = try RequestDecoder(program: b).account(json)
+                px = a.prepare(try decodeA.account(json))
+                py = b.prepare(try decodeB.account(json))
             } catch {
                 out.append("account \(name): cannot be read: \(error.detail)")
                 continue
             }
-            var ea = Evaluation(program: a, account: a.prepare(x), user: nil, now: now)
-            var eb = Evaluation(program: b, account: b.prepare(y), user: nil, now: now)
-            // Route decisions for a signed-in user with a verified e-mail (the common case a widened or narrowed
-            // allowlist changes).
-            let reviewer = User(
-                id: "diff", email: "diff@example.com", emailVerifiedAt: Timestamp(seconds: 0),
-                createdAt: Timestamp(seconds: 0), attributes: [:])
-            var ra = Evaluation(program: a, account: a.prepare(x), user: reviewer, now: now)
-            var rb = Evaluation(program: b, account: b.prepare(y), user: reviewer, now: now)
-            for route in routes {
-                let (method, path) = Evaluation.splitRoute(route)!
-                let check = Check.route(method: method, path: String(path))
+            var ea = Evaluation(program: a, account: px, user: nil, now: now)
+            var eb = Evaluation(program: b, account: py, user: nil, now: now)
+            var ra = Evaluation(program: a, account: px, user: reviewer, now: now)
+            var rb = Evaluation(program: b, account: py, user: reviewer, now: now)
+            for (route, check) in routeChecks {
                 let (x, y) = (ra.decide(check), rb.decide(check))
                 // The outcome (allowed, or which denial by which guard); a changed reason alone is not a change.
                 if x.allowed && y.allowed { continue }

@@ -39,9 +39,6 @@ struct GitBundle {
                 throw UsageError(message: usage)
             }
         }
-        if positional.count == 3 && dir == "./Policies" && !isDirectory(positional[2]) {
-            throw UsageError(message: "'\(positional[2])' is not a folder; " + usage)
-        }
         var sides = Sides(
             old: "", new: dir, oldLabel: revisions[0], newLabel: revisions.count == 2 ? revisions[1] : dir)
         do {

@@ -152,16 +152,16 @@ struct FixtureRunner {
     /// purpose) is left alone.
     static func misspeltSubscription(_ account: Account, _ p: Policy, case c: YAMLNode) -> String? {
         guard let sub = account.subscription else { return nil }
-        let asserted = JSONWriter.string(YAMLJSON.convert(c))
-        if let plan = sub.plan, p.planLookup[plan] == nil, !asserted.contains("unknown_plan"),
-            let meant = Suggest.closest(to: plan, in: p.planLookup.keys)
+        func asserts(_ warning: String) -> Bool { JSONWriter.string(YAMLJSON.convert(c)).contains(warning) }
+        if let plan = sub.plan, p.planLookup[plan] == nil, let meant = Suggest.closest(to: plan, in: p.planLookup.keys),
+            !asserts("unknown_plan")
         {
             return "fixture error: account plan '\(plan)' is not a plan or alias (did you mean '\(meant)'?); "
                 + "assert `warnings: [unknown_plan]` if the case tests an unknown plan"
         }
         let statuses = p.subscription.statuses.map(\.name)
-        if let status = sub.status, !statuses.contains(status), !asserted.contains("unknown_status"),
-            let meant = Suggest.closest(to: status, in: statuses)
+        if let status = sub.status, !statuses.contains(status), let meant = Suggest.closest(to: status, in: statuses),
+            !asserts("unknown_status")
         {
             return "fixture error: account status '\(status)' is not a declared status (did you mean '\(meant)'?); "
                 + "assert `warnings: [unknown_status]` if the case tests an unlisted status"
@@ -378,9 +378,7 @@ struct FixtureRunner {
                 var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
                 // A snapshot covers the account's status and trial stage only: it computes every feature and flag,
                 // whether or not the case asserts them.
-                ev.coverage = coverage
-                ev.recordSubscriptionCoverage()
-                ev.coverage = nil
+                if let coverage { ev.recordSubscriptionCoverage(into: coverage) }
                 actual = ev.snapshot()
             }
             let expected = YAMLJSON.convert(snap)
@@ -422,15 +420,11 @@ enum PartialMatch {
         "trace",
     ]
 
-    /// Every mismatching key, each as `path: expected X, got Y` (the first one alone is `mismatch`).
+    /// Every mismatching key, each as `path: expected X, got Y`.
     static func mismatches(expected: JSONValue, actual: JSONValue, path: String, keys: [String] = []) -> [String] {
         var out: [String] = []
         collect(expected: expected, actual: actual, path: path, keys: keys, into: &out)
         return out
-    }
-
-    static func mismatch(expected: JSONValue, actual: JSONValue, path: String) -> String? {
-        mismatches(expected: expected, actual: actual, path: path).first
     }
 
     private static func collect(

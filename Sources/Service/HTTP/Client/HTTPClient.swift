@@ -68,16 +68,12 @@ struct HTTPClient {
             response += chunk[0..<n]
         }
         // Status line, headers, body (the server sends Content-Length and closes).
-        guard let sep = find(response, [13, 10, 13, 10]) else { throw Failure(description: "malformed HTTP response") }
+        guard let sep = response.firstRange(of: [13, 10, 13, 10])?.lowerBound else {
+            throw Failure(description: "malformed HTTP response")
+        }
         let head = String(decoding: response[0..<sep], as: UTF8.self)
         let parts = head.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else { throw Failure(description: "malformed status line") }
         return (status, Array(response[(sep + 4)...]))
-    }
-
-    private func find(_ hay: [UInt8], _ needle: [UInt8]) -> Int? {
-        guard hay.count >= needle.count else { return nil }
-        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
-        return nil
     }
 }
