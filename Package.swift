@@ -30,10 +30,12 @@ let package = Package(
         ),
         // Our own C shim over Debian's libmicrohttpd (MHD_start_daemon is variadic).
         .target(name: "CHTTP", path: "Sources/CHTTP", linkerSettings: [.linkedLibrary("microhttpd")]),
+        // The commit stamped by scripts/build-stamp, for `entitlements --version`.
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo"),
         .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
         .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
         .executableTarget(
-            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP", "CLibPQ"], exclude: ["Store/README.md"],
+            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP", "CLibPQ", "CBuildInfo"], exclude: ["Store/README.md"],
             swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
         .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),

@@ -53,7 +53,11 @@ import Testing
             #expect(out.hasPrefix("usage: entitlements \(command)"), "\(out)")
         }
         let (code, out, _) = run(["--version"])
-        #expect(code == 0 && out.hasPrefix("entitlements "))
+        #expect(code == 0 && out.hasPrefix("entitlements 0.") && out.contains("(commit "), "\(out)")
+        // The test command stamps the build (scripts/build-stamp), so the commit is known.
+        if ProcessInfo.processInfo.environment["ENTITLEMENTS_STAMPED"] != nil {
+            #expect(!out.contains("(commit unknown)"), "\(out)")
+        }
     }
 
     /// Zero cases is a failure with the reason (an empty folder, a filter matching nothing) unless --allow-empty.

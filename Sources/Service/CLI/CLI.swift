@@ -69,7 +69,7 @@ enum CLI {
                                                            run the HTTP service (default store: a private
                                                            PostgreSQL cluster under .data/postgres)
 
-        COMMAND --help prints that command's usage; --version the release.
+        COMMAND --help prints that command's usage; --version the release and commit.
         DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
         """
 
@@ -80,7 +80,7 @@ enum CLI {
         }
         let rest = Array(arguments.dropFirst())
         if ["--version", "version"].contains(command) {
-            output.line("entitlements \(version)")
+            output.line(Version.line)
             return ExitCode.ok
         }
         if rest.contains("--help") || rest.contains("-h"), let help = help(for: command) {
@@ -117,9 +117,6 @@ enum CLI {
             return ExitCode.failure
         }
     }
-
-    /// The release this binary was built from (packaging stamps the commit beside it).
-    static let version = "0.11.0"
 
     /// `entitlements COMMAND --help`: that command's lines of the usage.
     static func help(for command: String) -> String? {

@@ -146,18 +146,20 @@ struct FixtureRunner {
         return results
     }
 
-    /// A fixture account whose plan or status is unknown but close to a known one is almost certainly a typo that
-    /// would otherwise pass silently (an unknown plan just gets the defaults). Unless the case asserts the matching
-    /// warning, that is a fixture error. A plan or status far from every known one (testing an unlisted status on
-    /// purpose) is left alone.
-    static func misspeltSubscription(_ account: Account, _ p: Policy, case c: YAMLNode) -> String? {
+    /// A fixture account whose plan is unknown would otherwise run silently on the defaults (an unknown plan grants
+    /// only feature defaults), so it is a fixture error unless the case asserts the `unknown_plan` warning anywhere in
+    /// its expectations: a typo or a plan renamed without an alias never passes unnoticed, and a case that tests an
+    /// unknown plan says so. A null plan is an unknown plan (SPEC §10). An unlisted status is different: the bundle
+    /// says how one behaves (`subscription.unknown_status`), so testing one is ordinary; only a status close to a
+    /// declared one (`actve`) is taken for a typo, again unless the case asserts `unknown_status`.
+    static func unknownSubscription(_ account: Account, _ p: Policy, case c: YAMLNode) -> String? {
         guard let sub = account.subscription else { return nil }
         func asserts(_ warning: String) -> Bool { JSONWriter.string(YAMLJSON.convert(c)).contains(warning) }
-        if let plan = sub.plan, p.planLookup[plan] == nil, let meant = Suggest.closest(to: plan, in: p.planLookup.keys),
-            !asserts("unknown_plan")
-        {
-            return "fixture error: account plan '\(plan)' is not a plan or alias (did you mean '\(meant)'?); "
-                + "assert `warnings: [unknown_plan]` if the case tests an unknown plan"
+        if sub.plan.map({ p.planLookup[$0] == nil }) ?? true, !asserts("unknown_plan") {
+            let named =
+                sub.plan.map { "'\($0)' is not a plan or alias" + Suggest.hint($0, p.planLookup.keys) } ?? "is null"
+            return "fixture error: account plan \(named); an unknown plan gets only the feature defaults — "
+                + "assert `warnings: [unknown_plan]` if the case tests that"
         }
         let statuses = p.subscription.statuses.map(\.name)
         if let status = sub.status, !statuses.contains(status), let meant = Suggest.closest(to: status, in: statuses),
@@ -272,7 +274,7 @@ struct FixtureRunner {
         case .success(let (j, x)): (accountJSON, account) = (j, x)
         case .failure(let failure): return [failure]
         }
-        if let slip = Self.misspeltSubscription(account, program.policy, case: c) {
+        if let slip = Self.unknownSubscription(account, program.policy, case: c) {
             return [FixtureFailure(line: a.start.line, slip)]
         }
         var user: User?
