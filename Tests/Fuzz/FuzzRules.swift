@@ -10,6 +10,22 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         // A whole bundle file: loader, every section pass, expression compiler, templates.
         let out = PolicyCompiler.compile(files: [SourceFile(path: "fuzz.yaml", bytes: bytes)])
         for d in out.diagnostics { precondition(d.location.line >= 0 && d.location.column >= 0) }
+        // A bundle that compiles: its route automaton and the guard-by-guard reference decide routes alike.
+        if let policy = out.policy, !policy.guards.isEmpty {
+            let fast = Program(policy, routeMatcher: true)
+            let slow = Program(policy, routeMatcher: false)
+            var routes = ["/", "/api/v1/x", "/a/b/c/d"]
+            for g in policy.guards {
+                for p in g.appliesTo + g.allow.map(\.pattern) {
+                    routes.append(
+                        p.text.replacingOccurrences(of: "**", with: "x/y").replacingOccurrences(of: "*", with: "z"))
+                }
+            }
+            for route in routes.prefix(64) {
+                let (m, path) = Evaluation.splitRoute(route).map { ($0.method, String($0.path)) } ?? (nil, route)
+                agreeOnRoute(fast, slow, method: m, path: path)
+            }
+        }
     case 1:
         var env = ExprEnvironment()
         env.features = ["sso": (0, .boolean), "seats": (1, .limit)]
@@ -53,9 +69,27 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             precondition(!p.split(separator: "/").contains { $0 == "." || $0 == ".." })
         }
         _ = Timestamp.parse(text)
+        for method in [nil, "GET", "POST"] { agreeOnRoute(fuzzProgram, fuzzReference, method: method, path: text) }
     }
     return 0
 }
 
 /// The sample bundle, compiled once (scripts/fuzz runs from the repository root).
 let fuzzProgram: Program = try! Program(PolicyCompiler.load(directory: "Policies"))
+
+/// The same bundle matching routes guard by guard: the reference for the route automaton.
+let fuzzReference = Program(fuzzProgram.policy, routeMatcher: false)
+
+/// Differential: the route automaton and the guard-by-guard reference reach the same decision.
+func agreeOnRoute(_ fast: Program, _ slow: Program, method: String?, path: String) {
+    let account = Account(id: "a", subscription: SubscriptionState(plan: "pro", status: "active"))
+    let user = User(id: "u", email: "u@example.com", emailVerifiedAt: nil, createdAt: nil)
+    let now = Timestamp(seconds: 1_778_400_000)
+    var a = Evaluation(program: fast, account: fast.prepare(account), user: user, now: now)
+    var b = Evaluation(program: slow, account: slow.prepare(account), user: user, now: now)
+    let x = a.decide(.route(method: method, path: path))
+    let y = b.decide(.route(method: method, path: path))
+    precondition(
+        x.allowed == y.allowed && x.reason == y.reason && x.denial == y.denial && x.guardIndex == y.guardIndex,
+        "route automaton and reference disagree on \(method ?? "") \(path.debugDescription)")
+}

@@ -62,79 +62,151 @@ extension Evaluation {
         }
         var skipped = false
         let guards = program.guards
-        for gi in 0..<guards.count {
-            let g = guards[gi]
-            if !g.appliesTo.isEmpty {
-                var applies = false
-                for p in g.appliesTo where p.matches(method: methodBytes, path: path, segs, count) {
-                    applies = true
-                    break
-                }
-                if !applies {
-                    tracer?.add(
-                        "guard", "guards.\(policy.guards[gi].name).applies_to", policy.guards[gi].location,
-                        "does not apply")
+        // Which guards apply and which of their allowlist entries match: one walk of the bundle's route automaton,
+        // then only the applying guards, in declaration order (or guard by guard when the bundle has no automaton).
+        guard let matcher = program.routeMatcher else {
+            for gi in 0..<guards.count {
+                let g = guards[gi]
+                if !g.appliesTo.isEmpty
+                    && !g.appliesTo.contains(where: { $0.matches(method: methodBytes, path: path, segs, count) })
+                {
+                    traceNotApplying(gi..<gi + 1)
                     continue
                 }
-            }
-            var allowedBy = -1
-            for (k, entry) in g.allow.enumerated()
-            where entry.pattern.matches(method: methodBytes, path: path, segs, count) {
-                let when = entry.when >= 0 ? eval(entry.when).truthy : nil
-                coverage?.allowlist.insert(.init(guardIndex: gi, entry: k, when: when))
-                if when == false {
-                    let values = explainValues(entry.when)
-                    tracer?.add(
-                        "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
-                        "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values)
-                    continue
+                var k = 0
+                let outcome = runGuard(gi) {
+                    while k < g.allow.count {
+                        k += 1
+                        if g.allow[k - 1].pattern.matches(method: methodBytes, path: path, segs, count) { return k - 1 }
+                    }
+                    return nil
                 }
-                allowedBy = k
-                break
+                switch outcome {
+                case .denied(let d): return d
+                case .skipped: skipped = true
+                case .passed: break
+                }
             }
-            if allowedBy >= 0 {
-                skipped = true
-                let values = explainValues(g.allow[allowedBy].when)
-                tracer?.add(
-                    "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
-                    "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'", values: values
-                )
-                continue
-            }
-            if user == nil && g.readsUser {
-                tracer?.add(
-                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                    "denied: requires reads user.* and there is no user")
-                var d = Decision.deny(program.denyUnauthenticated)
-                d.guardIndex = gi
-                coverage?.guardsDenied.insert(gi)
-                return d
-            }
-            let values = explainValues(g.requires)
-            if eval(g.requires).truthy {
-                coverage?.guardsPassed.insert(gi)
-                tracer?.add(
-                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed",
-                    values: values)
-                continue
-            }
-            var d: Decision
-            if !subscription.exists && g.readsSubscription {
-                d = .deny(program.denyNoSubscription)
-                tracer?.add(
-                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                    "denied: no subscription", values: values)
-            } else {
-                d = .deny(g.deny)
-                tracer?.add(
-                    "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                    "denied: \(policy.denials[g.deny].name)", values: values)
-            }
-            d.guardIndex = gi
-            coverage?.guardsDenied.insert(gi)
-            return d
+            return traceDecision(skipped)
         }
+        var items = matcher.matches(matcher.run(method: methodBytes, path: path, segs, count))
+        let everywhere = matcher.everywhere
+        var nextEverywhere = 0
+        var traced = 0
+        while true {
+            var gi = Int.max
+            if !items.isEmpty { gi = Int(matcher.match(at: items.lowerBound).guardIndex) }
+            if nextEverywhere < everywhere.count { gi = min(gi, Int(everywhere[nextEverywhere])) }
+            if gi == Int.max { break }
+            if nextEverywhere < everywhere.count && Int(everywhere[nextEverywhere]) == gi { nextEverywhere += 1 }
+            // This guard's matches: "applies" (entry -1) first, then its matching allowlist entries in order.
+            var entries = items.lowerBound..<items.lowerBound
+            while entries.upperBound < items.upperBound
+                && Int(matcher.match(at: entries.upperBound).guardIndex) == gi
+            {
+                entries = entries.lowerBound..<entries.upperBound + 1
+            }
+            items = entries.upperBound..<items.upperBound
+            traceNotApplying(traced..<gi)
+            traced = gi + 1
+            var e = entries.lowerBound
+            let outcome = runGuard(gi) {
+                while e < entries.upperBound {
+                    e += 1
+                    let m = matcher.match(at: e - 1)
+                    if m.entry >= 0 { return Int(m.entry) }
+                }
+                return nil
+            }
+            switch outcome {
+            case .denied(let d): return d
+            case .skipped: skipped = true
+            case .passed: break
+            }
+        }
+        traceNotApplying(traced..<guards.count)
+        return traceDecision(skipped)
+    }
+
+    private enum GuardOutcome {
+        case passed, skipped
+        case denied(Decision)
+    }
+
+    /// Explain: the guards in `range` do not apply to this route.
+    @inline(__always)
+    private func traceNotApplying(_ range: Range<Int>) {
+        guard let tracer else { return }
+        for gi in range {
+            tracer.add(
+                "guard", "guards.\(policy.guards[gi].name).applies_to", policy.guards[gi].location, "does not apply")
+        }
+    }
+
+    private func traceDecision(_ skipped: Bool) -> Decision {
         tracer?.add("decision", nil, nil, skipped ? "allowed: allowlisted" : "allowed: every applicable guard passed")
         return .allow(skipped ? .allowlisted : .guards_passed)
+    }
+
+    /// One applying guard (SPEC §2.7): the first matching allowlist entry whose `when` is not false skips it;
+    /// otherwise its `requires` decides. `nextEntry` yields the matching allowlist entries in order.
+    @inline(__always)
+    private mutating func runGuard(_ gi: Int, nextEntry: () -> Int?) -> GuardOutcome {
+        let g = program.guards[gi]
+        var allowedBy = -1
+        while let k = nextEntry() {
+            let entry = g.allow[k]
+            let when = entry.when >= 0 ? eval(entry.when).truthy : nil
+            coverage?.allowlist.insert(.init(guardIndex: gi, entry: k, when: when))
+            if when == false {
+                let values = explainValues(entry.when)
+                tracer?.add(
+                    "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
+                    "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values)
+                continue
+            }
+            allowedBy = k
+            break
+        }
+        if allowedBy >= 0 {
+            let values = explainValues(g.allow[allowedBy].when)
+            tracer?.add(
+                "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
+                "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'", values: values
+            )
+            return .skipped
+        }
+        if user == nil && g.readsUser {
+            tracer?.add(
+                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                "denied: requires reads user.* and there is no user")
+            var d = Decision.deny(program.denyUnauthenticated)
+            d.guardIndex = gi
+            coverage?.guardsDenied.insert(gi)
+            return .denied(d)
+        }
+        let values = explainValues(g.requires)
+        if eval(g.requires).truthy {
+            coverage?.guardsPassed.insert(gi)
+            tracer?.add(
+                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed",
+                values: values)
+            return .passed
+        }
+        var d: Decision
+        if !subscription.exists && g.readsSubscription {
+            d = .deny(program.denyNoSubscription)
+            tracer?.add(
+                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                "denied: no subscription", values: values)
+        } else {
+            d = .deny(g.deny)
+            tracer?.add(
+                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                "denied: \(policy.denials[g.deny].name)", values: values)
+        }
+        d.guardIndex = gi
+        coverage?.guardsDenied.insert(gi)
+        return .denied(d)
     }
 }

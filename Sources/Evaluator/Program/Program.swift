@@ -15,6 +15,8 @@ public final class Program: @unchecked Sendable {
     /// Lists as arrays of strings, by list id.
     let lists: [[String]]
     let guards: [CompiledGuard]
+    /// All guards' route patterns as one automaton; nil when built without (the reference, guard by guard).
+    let routeMatcher: RouteMatcher?
     let lockedGrants: Int?
     // Denial ids of the built-in denials, resolved once.
     let denyNoSubscription: Int
@@ -34,27 +36,40 @@ public final class Program: @unchecked Sendable {
     /// `{"policy":"<digest>","now":` — the fixed start of every response.
     let responsePrefix: [UInt8]
 
-    /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses.
-    public init(_ policy: Policy) {
+    /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses, merge
+    /// the route patterns into one automaton.
+    public convenience init(_ policy: Policy) { self.init(policy, routeMatcher: true) }
+
+    /// `routeMatcher: false` matches routes guard by guard, pattern by pattern: the reference the tests compare the
+    /// automaton with, and the baseline `entitlements bench --scale` reports beside it.
+    public init(_ policy: Policy, routeMatcher: Bool) {
         self.policy = policy
         defaults = policy.features.map(\.defaultValue)
-        var values: [[FeatureValue]] = []
-        var sources: [[Int32]] = []
-        for p in policy.plans.indices {
-            let chain = policy.extendsChain(of: p).chain
-            var v = policy.features.map(\.defaultValue)
-            var s = [Int32](repeating: -1, count: policy.features.count)
-            for planIndex in chain.reversed() {
-                for g in policy.plans[planIndex].grants {
-                    v[g.feature] = g.value
-                    s[g.feature] = Int32(planIndex)
-                }
+        // Each plan's row is its parent's row plus its own grants: parents first, every plan resolved once, so the
+        // pass is linear in plans × features however long the `extends` chains (cycles were cut by the compiler).
+        var values = [[FeatureValue]?](repeating: nil, count: policy.plans.count)
+        var sources = [[Int32]?](repeating: nil, count: policy.plans.count)
+        for p in policy.plans.indices where values[p] == nil {
+            var pending: [Int] = []
+            var at: Int? = p
+            while let i = at, values[i] == nil {
+                pending.append(i)
+                at = policy.plans[i].parent
             }
-            values.append(v)
-            sources.append(s)
+            for i in pending.reversed() {
+                let parent = policy.plans[i].parent
+                var v = parent.flatMap { values[$0] } ?? defaults
+                var s = parent.flatMap { sources[$0] } ?? [Int32](repeating: -1, count: policy.features.count)
+                for g in policy.plans[i].grants {
+                    v[g.feature] = g.value
+                    s[g.feature] = Int32(i)
+                }
+                values[i] = v
+                sources[i] = s
+            }
         }
-        planValues = values
-        planSources = sources
+        planValues = values.map { $0! }
+        planSources = sources.map { $0! }
         var statuses: [String: Int] = [:]
         for (i, s) in policy.subscription.statuses.enumerated() { statuses[s.name] = i }
         statusLookup = statuses
@@ -78,6 +93,7 @@ public final class Program: @unchecked Sendable {
         statusRoots = roots
         statusAlways = always
         guards = policy.guards.map { CompiledGuard($0, &exprs) }
+        self.routeMatcher = routeMatcher ? RouteMatcher(guards) : nil
         flagRules = policy.flags.map { f in f.rules.map { (exprs.compile($0.when), $0.reads.user, $0.value) } }
         denialBodies = policy.denials.map { CompiledTemplate($0.body, &exprs) }
         self.exprs = exprs

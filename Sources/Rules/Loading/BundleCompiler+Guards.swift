@@ -121,7 +121,9 @@ extension BundleCompiler {
             diags.error(.invalid_route, "\(path): route path must start with '/', got '\(rawPath)'", at: at)
             return nil
         }
-        if rawPath.contains("?") || rawPath.contains("#") || rawPath.contains(" ") {
+        if rawPath.utf8.contains(where: {
+            $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: " ")
+        }) {
             diags.error(
                 .invalid_route, "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
             return nil
@@ -155,7 +157,9 @@ extension BundleCompiler {
                     )
                 {
                     segments.append(.one)
-                } else if seg.contains("*") || seg.contains("{") || seg.contains("}") {
+                } else if seg.utf8.contains(where: {
+                    $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}")
+                }) {
                     diags.error(
                         .invalid_route,
                         "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",

@@ -122,15 +122,22 @@ extension BundleCompiler {
         reportInheritanceCycles()
     }
 
-    /// Names each `extends` cycle once and cuts it so later passes terminate.
+    /// Names each `extends` cycle once and cuts it so later passes terminate. One walk over the plans: each plan is
+    /// visited once (a walk stops at a plan an earlier walk finished), so the pass is linear in the number of plans.
     mutating func reportInheritanceCycles() {
-        var reported = Set<Int>()
-        for start in policy.plans.indices {
-            let (chain, repeated) = policy.extendsChain(of: start)
-            guard let repeatAt = repeated, let from = chain.firstIndex(of: repeatAt) else { continue }
-            let cycle = Array(chain[from...])
-            guard reported.isDisjoint(with: cycle) else { continue }
-            reported.formUnion(cycle)
+        // 0: not visited, 1: on the current walk, 2: finished.
+        var state = [UInt8](repeating: 0, count: policy.plans.count)
+        for start in policy.plans.indices where state[start] == 0 {
+            var walk: [Int] = []
+            var at: Int? = start
+            while let i = at, state[i] == 0 {
+                state[i] = 1
+                walk.append(i)
+                at = policy.plans[i].parent
+            }
+            for i in walk { state[i] = 2 }
+            guard let repeatAt = at, let from = walk.firstIndex(of: repeatAt) else { continue }
+            let cycle = Array(walk[from...])
             // Report at the plan declared first in the cycle, starting the walk there.
             let first = cycle.min { policy.plans[$0].location < policy.plans[$1].location }!
             let rotated = Array(cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])

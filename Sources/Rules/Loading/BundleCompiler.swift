@@ -16,6 +16,8 @@ struct BundleCompiler {
 
     // Raw sections, merged across files in reading order.
     var sections: [String: [SectionEntry]] = [:]
+    /// Where each name sits in its section's entries (duplicate definitions found in constant time).
+    var sectionIndex: [String: [String: Int]] = [:]
     var guardNodes: [YAMLNode] = []
     var subscriptionNode: YAMLNode?
     var subscriptionKey: SourceLocation?
@@ -125,13 +127,14 @@ struct BundleCompiler {
                 }
                 for (ek, ev) in entries {
                     let name = ek.scalarText ?? ""
-                    if let first = sections[key]?.first(where: { $0.key == name }) {
+                    if let i = sectionIndex[key]?[name], let first = sections[key]?[i] {
                         diags.error(
                             .duplicate_definition,
                             "\(singular(key)) '\(name)' is defined twice (first at \(first.keyNode.start))",
                             at: ek.start, related: [first.keyNode.start])
                         continue
                     }
+                    sectionIndex[key, default: [:]][name] = sections[key]?.count ?? 0
                     sections[key, default: []].append(SectionEntry(key: name, keyNode: ek, value: ev))
                 }
             case "cases", "accounts", "users":

@@ -25,8 +25,9 @@ public struct Policy: Sendable {
     /// `repeated` is the plan at which a cycle closed, if any.
     public func extendsChain(of plan: Int) -> (chain: [Int], repeated: Int?) {
         var chain: [Int] = []
+        var seen = Set<Int>()
         var at: Int? = plan
-        while let i = at, !chain.contains(i) {
+        while let i = at, seen.insert(i).inserted {
             chain.append(i)
             at = plans[i].parent
         }

@@ -7,10 +7,14 @@
 /// per operation when scripts/bench preloads its malloc counter.
 enum BenchCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
-        let parsed = try Arguments(args, valued: ["--samples", "--only"], switches: [])
+        let parsed = try Arguments(args, valued: ["--samples", "--only"], switches: ["--scale"])
         let only = parsed.options["--only"]
         let dir = try parsed.directory()
         let samples = Int(parsed.options["--samples"] ?? "20000") ?? 20000
+        if parsed.flags.contains("--scale") {
+            try BenchScale.run(dir, samples: samples, output: output)
+            return ExitCode.ok
+        }
         // Compile time of the bundle (load + parse + validate + compile), best and median of 50.
         var compileTimes: [Double] = []
         var program: Program!

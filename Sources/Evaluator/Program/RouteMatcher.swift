@@ -1,0 +1,299 @@
+/// Every guard's `applies_to` and allowlist patterns merged into one deterministic automaton over the route's
+/// symbols — the method first, then the normalized path segments (SPEC §2.7). A route check walks it once, in time
+/// proportional to the path (one binary search of a state's literal edges per segment), however many guards and
+/// patterns the bundle has, and the state it ends in lists, precomputed, which guards apply and which allowlist
+/// entries match. Flat arrays, no allocation per check.
+///
+/// Built by subset construction over a trie of the patterns: a trie node is a set of patterns' positions; `*` and
+/// `{name}` are one edge taken by any segment, a final `**` a node that loops on any segment.
+final class RouteMatcher: Sendable {
+    /// One thing a route matched: guard `guardIndex` applies (`entry == -1`) or its allowlist entry `entry` matches.
+    struct Match: Sendable, Equatable, Comparable {
+        var guardIndex: Int32
+        var entry: Int32
+        static func < (a: Match, b: Match) -> Bool { (a.guardIndex, a.entry) < (b.guardIndex, b.entry) }
+    }
+
+    /// Per state: its literal edges are `edgeStart[s]..<edgeStart[s + 1]`, sorted by (length, bytes).
+    private let edgeStart: [Int32]
+    /// Per state: where any other symbol (or a route without a method) goes; -1 where nothing can match any more.
+    private let other: [Int32]
+    /// Per state: its matches are `matchStart[s]..<matchStart[s + 1]` in `matches`.
+    private let matchStart: [Int32]
+    private let labelStart: [Int32]
+    private let labelLength: [Int32]
+    private let target: [Int32]
+    private let labels: [UInt8]
+    /// Sorted by guard, then entry (`-1`, "applies", first). Only entries of guards that apply in that state.
+    private let matches: [Match]
+    /// Guards without `applies_to`: they apply to every route.
+    let everywhere: [Int32]
+
+    /// Nil when the patterns would need more than `maxStates` states (never for route lists people write; then the
+    /// evaluator matches guard by guard instead). Built with flat scratch arrays: linear in the patterns' size for
+    /// the route lists people write.
+    init?(_ guards: [CompiledGuard], maxStates: Int = 200_000) {
+        var trie = Trie()
+        for (gi, g) in guards.enumerated() {
+            for p in g.appliesTo { trie.add(p, Match(guardIndex: Int32(gi), entry: -1)) }
+            for (k, a) in g.allow.enumerated() { trie.add(a.pattern, Match(guardIndex: Int32(gi), entry: Int32(k))) }
+        }
+        trie.seal()
+        let global = guards.map(\.appliesTo.isEmpty)
+        var (edgeStart, other, matchStart): ([Int32], [Int32], [Int32]) = ([0], [], [0])
+        var (labelStart, labelLength, target): ([Int32], [Int32], [Int32]) = ([], [], [])
+        var matches: [Match] = []
+        // Subset construction, breadth first; state 0 is the trie's root alone. A state is a sorted set of nodes.
+        var ids: [[Int32]: Int32] = [[0]: 0]
+        var queue: [[Int32]] = [[0]]
+        var next = 0
+        var anySet: [Int32] = []
+        var pairs: [(rank: Int32, child: Int32)] = []
+        var targetSet: [Int32] = []
+        var ended: [Match] = []
+        func state(_ s: [Int32]) -> Int32 {
+            if s.isEmpty { return -1 }
+            if let id = ids[s] { return id }
+            let id = Int32(queue.count)
+            ids[s] = id
+            queue.append(s)
+            return id
+        }
+        while next < queue.count {
+            guard queue.count <= maxStates else { return nil }
+            let set = queue[next]
+            next += 1
+            // Any symbol: every `*` child and every `**` loop. A literal: that, plus each member's child by it.
+            anySet.removeAll(keepingCapacity: true)
+            pairs.removeAll(keepingCapacity: true)
+            for n in set {
+                let node = trie.nodes[Int(n)]
+                if node.one >= 0 { anySet.append(node.one) }
+                if node.loops { anySet.append(n) }
+                if node.rest >= 0 { anySet.append(node.rest) }
+                for e in Int(trie.edgeStart[Int(n)])..<Int(trie.edgeStart[Int(n) + 1]) {
+                    pairs.append((trie.labelRank[Int(trie.edgeLabel[e])], trie.edgeChild[e]))
+                }
+            }
+            Trie.normalize(&anySet)
+            other.append(state(anySet))
+            pairs.sort { $0.rank < $1.rank }
+            var i = 0
+            while i < pairs.count {
+                let rank = pairs[i].rank
+                targetSet.removeAll(keepingCapacity: true)
+                targetSet.append(contentsOf: anySet)
+                while i < pairs.count && pairs[i].rank == rank {
+                    targetSet.append(pairs[i].child)
+                    i += 1
+                }
+                Trie.normalize(&targetSet)
+                let label = trie.labelByRank[Int(rank)]
+                labelStart.append(trie.labelStart[Int(label)])
+                labelLength.append(trie.labelStart[Int(label) + 1] - trie.labelStart[Int(label)])
+                target.append(state(targetSet))
+            }
+            edgeStart.append(Int32(target.count))
+            // What a route ending here matched: per guard, "applies" sorts first; a guard's allowlist entries are kept
+            // only where it applies (or applies everywhere).
+            ended.removeAll(keepingCapacity: true)
+            for n in set {
+                ended.append(contentsOf: trie.ends[Int(trie.endStart[Int(n)])..<Int(trie.endStart[Int(n) + 1])])
+            }
+            ended.sort()
+            var k = 0
+            while k < ended.count {
+                let gi = ended[k].guardIndex
+                let keep = global[Int(gi)] || ended[k].entry == -1
+                var last: Match?
+                while k < ended.count && ended[k].guardIndex == gi {
+                    if keep && ended[k] != last { matches.append(ended[k]) }
+                    last = ended[k]
+                    k += 1
+                }
+            }
+            matchStart.append(Int32(matches.count))
+        }
+        everywhere = guards.indices.filter { guards[$0].appliesTo.isEmpty }.map(Int32.init)
+        (self.edgeStart, self.other, self.matchStart, self.matches) = (edgeStart, other, matchStart, matches)
+        (self.labelStart, self.labelLength, self.target, self.labels) = (labelStart, labelLength, target, trie.labels)
+    }
+
+    /// The state after the route's symbols: `method` (nil: no method) then the `count` segments at `segs` in `path`;
+    /// -1 when no pattern matches.
+    @inline(__always)
+    func run(
+        method: UnsafeBufferPointer<UInt8>?, path: UnsafePointer<UInt8>,
+        _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
+    ) -> Int32 {
+        var s: Int32 = 0
+        if let method, let m = method.baseAddress {
+            s = step(s, m, method.count)
+        } else {
+            s = other[0]
+        }
+        var i = 0
+        while i < count && s >= 0 {
+            let (start, end) = (Int(segs[i].start), Int(segs[i].end))
+            s = step(s, path + start, end - start)
+            i += 1
+        }
+        return s
+    }
+
+    /// The matches of the state `run` ended in (empty for -1).
+    @inline(__always)
+    func matches(_ state: Int32) -> Range<Int> {
+        state < 0 ? 0..<0 : Int(matchStart[Int(state)])..<Int(matchStart[Int(state) + 1])
+    }
+
+    @inline(__always) func match(at i: Int) -> Match { matches[i] }
+
+    /// One symbol: binary search of the state's literal edges by (length, bytes), else its `other` edge.
+    @inline(__always)
+    private func step(_ s: Int32, _ bytes: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
+        var lo = Int(edgeStart[Int(s)])
+        var hi = Int(edgeStart[Int(s) + 1])
+        return labels.withUnsafeBufferPointer { pool in
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                let len = Int(labelLength[mid])
+                var order = len - n
+                if order == 0 {
+                    let a = pool.baseAddress! + Int(labelStart[mid])
+                    var i = 0
+                    while i < n && a[i] == bytes[i] { i += 1 }
+                    order = i == n ? 0 : Int(a[i]) - Int(bytes[i])
+                }
+                if order == 0 { return target[mid] }
+                if order < 0 { lo = mid + 1 } else { hi = mid }
+            }
+            return other[Int(s)]
+        }
+    }
+
+    /// The merged trie of all patterns: the automaton's nondeterministic form. Literal labels are interned once;
+    /// after `seal` a node's literal edges and ends are ranges of flat arrays.
+    private struct Trie {
+        struct Node {
+            /// The `*` / `{name}` child, or -1.
+            var one: Int32 = -1
+            /// A `**` node: it stays here on any segment.
+            var loops = false
+            /// The `**` child (when a pattern ends with `**` here), or -1.
+            var rest: Int32 = -1
+        }
+        var nodes = [Node()]
+        /// Literal edges while building: (node << 32 | label) → child.
+        private var children: [Int64: Int32] = [:]
+        private var edges: [(node: Int32, label: Int32, child: Int32)] = []
+        private var endList: [(node: Int32, match: Match)] = []
+        private var labelIDs: [[UInt8]: Int32] = [:]
+        /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
+        var labels: [UInt8] = []
+        var labelStart: [Int32] = [0]
+        /// Each label's place in (length, bytes) order, the order a state's edges are searched in, and back.
+        var labelRank: [Int32] = []
+        var labelByRank: [Int32] = []
+        /// After `seal`: node `n`'s edges are `edgeStart[n]..<edgeStart[n + 1]`, its ends likewise.
+        var edgeStart: [Int32] = []
+        var edgeLabel: [Int32] = []
+        var edgeChild: [Int32] = []
+        var endStart: [Int32] = []
+        var ends: [Match] = []
+
+        mutating func add(_ p: CompiledPattern, _ m: Match) {
+            var n: Int32 = 0
+            if let method = p.method {
+                n = child(n, literal: method)
+            } else {
+                n = oneChild(n)
+            }
+            for seg in p.segments {
+                switch seg {
+                case .literal(let l): n = child(n, literal: l)
+                case .one: n = oneChild(n)
+                case .rest:
+                    // `**` matches zero segments (end here) or more (the looping child).
+                    endList.append((n, m))
+                    if nodes[Int(n)].rest < 0 {
+                        nodes.append(Node(loops: true))
+                        nodes[Int(n)].rest = Int32(nodes.count - 1)
+                    }
+                    n = nodes[Int(n)].rest
+                }
+            }
+            endList.append((n, m))
+        }
+
+        private mutating func child(_ n: Int32, literal l: [UInt8]) -> Int32 {
+            let label: Int32
+            if let id = labelIDs[l] {
+                label = id
+            } else {
+                label = Int32(labelStart.count - 1)
+                labelIDs[l] = label
+                labels.append(contentsOf: l)
+                labelStart.append(Int32(labels.count))
+            }
+            let key = Int64(n) << 32 | Int64(label)
+            if let c = children[key] { return c }
+            nodes.append(Node())
+            let c = Int32(nodes.count - 1)
+            children[key] = c
+            edges.append((n, label, c))
+            return c
+        }
+
+        private mutating func oneChild(_ n: Int32) -> Int32 {
+            if nodes[Int(n)].one >= 0 { return nodes[Int(n)].one }
+            nodes.append(Node())
+            nodes[Int(n)].one = Int32(nodes.count - 1)
+            return Int32(nodes.count - 1)
+        }
+
+        /// Lays the edges and ends out by node and ranks the labels.
+        mutating func seal() {
+            let labelCount = labelStart.count - 1
+            labelByRank = Array(0..<Int32(labelCount))
+            labels.withUnsafeBufferPointer { pool in
+                labelByRank.sort { a, b in
+                    let (sa, ea) = (Int(labelStart[Int(a)]), Int(labelStart[Int(a) + 1]))
+                    let (sb, eb) = (Int(labelStart[Int(b)]), Int(labelStart[Int(b) + 1]))
+                    if ea - sa != eb - sb { return ea - sa < eb - sb }
+                    return pool[sa..<ea].lexicographicallyPrecedes(pool[sb..<eb])
+                }
+            }
+            labelRank = [Int32](repeating: 0, count: labelCount)
+            for (rank, label) in labelByRank.enumerated() { labelRank[Int(label)] = Int32(rank) }
+            edges.sort { $0.node < $1.node }
+            edgeStart = Trie.offsets(edges.map(\.node), nodes.count)
+            edgeLabel = edges.map(\.label)
+            edgeChild = edges.map(\.child)
+            endList.sort { $0.node < $1.node }
+            endStart = Trie.offsets(endList.map(\.node), nodes.count)
+            ends = endList.map(\.match)
+            (children, edges, endList, labelIDs) = ([:], [], [], [:])
+        }
+
+        /// Range starts of items sorted by owner: `result[n]..<result[n + 1]` are owner `n`'s.
+        static func offsets(_ owners: [Int32], _ count: Int) -> [Int32] {
+            var starts = [Int32](repeating: 0, count: count + 1)
+            for o in owners { starts[Int(o) + 1] += 1 }
+            for i in 0..<count { starts[i + 1] += starts[i] }
+            return starts
+        }
+
+        /// Sorted, without repeats.
+        static func normalize(_ s: inout [Int32]) {
+            guard s.count > 1 else { return }
+            s.sort()
+            var w = 1
+            for r in 1..<s.count where s[r] != s[w - 1] {
+                s[w] = s[r]
+                w += 1
+            }
+            s.removeLast(s.count - w)
+        }
+    }
+}
