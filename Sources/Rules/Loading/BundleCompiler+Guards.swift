@@ -136,38 +136,42 @@ extension BundleCompiler {
             return nil
         }
         var segments: [RoutePattern.Segment] = []
-        let parts = decoded.split(separator: "/", omittingEmptySubsequences: true)
-        for (k, seg) in parts.enumerated() {
-            switch seg {
-            case ".", "..":
+        // Segments cut on the '/' byte (ASCII: always a scalar boundary), judged by their bytes.
+        let parts = decoded.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
+        for (k, bytes) in parts.enumerated() {
+            let seg = Substring(bytes)
+            let dots = bytes.allSatisfy { $0 == UInt8(ascii: ".") }
+            if dots && bytes.count <= 2 {
                 diags.error(.invalid_route, "\(path): route '\(text)' may not contain a '\(seg)' segment", at: at)
                 return nil
-            case "**":
+            }
+            if bytes.elementsEqual("**".utf8) {
                 guard k == parts.count - 1 else {
                     diags.error(
                         .invalid_route, "\(path): '**' may only be the last segment of route '\(text)'", at: at)
                     return nil
                 }
                 segments.append(.rest)
-            case "*":
+            } else if bytes.elementsEqual("*".utf8) {
                 segments.append(.one)
-            default:
-                if seg.first == "{" && seg.last == "}" && seg.count > 2
-                    && seg.dropFirst().dropLast().allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
-                    )
-                {
-                    segments.append(.one)
-                } else if seg.utf8.contains(where: {
-                    $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}")
-                }) {
-                    diags.error(
-                        .invalid_route,
-                        "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
-                        at: at)
-                    return nil
-                } else {
-                    segments.append(.literal(String(seg)))
-                }
+            } else if bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}") && bytes.count > 2
+                && bytes.dropFirst().dropLast().allSatisfy({
+                    ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z"))
+                        || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
+                        || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_")
+                })
+            {
+                segments.append(.one)
+            } else if bytes.contains(where: {
+                $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}")
+            }) {
+                diags.error(
+                    .invalid_route,
+                    "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
+                    at: at)
+                return nil
+            } else {
+                segments.append(.literal(String(seg)))
             }
         }
         return RoutePattern(method: method, segments: segments, text: text, location: node.start)

@@ -4,7 +4,20 @@ struct Locator {
 
     init(files: [SourceFile]) {
         for f in files {
-            lines[f.path] = f.text.split(separator: "\n", omittingEmptySubsequences: false)
+            // Split on the byte: '\n' is ASCII, so every cut is on a scalar boundary (no grapheme breaking).
+            let text = f.text
+            var out: [Substring] = []
+            var start = text.utf8.startIndex
+            var i = start
+            while i < text.utf8.endIndex {
+                if text.utf8[i] == UInt8(ascii: "\n") {
+                    out.append(text[start..<i])
+                    start = text.utf8.index(after: i)
+                }
+                i = text.utf8.index(after: i)
+            }
+            out.append(text[start...])
+            lines[f.path] = out
         }
     }
 
