@@ -44,24 +44,19 @@ final class RouteMatcher: Sendable {
         var (labelStart, labelLength, target): ([Int32], [Int32], [Int32]) = ([], [], [])
         var matches: [Match] = []
         // Subset construction, breadth first; state 0 is the trie's root alone. A state is a sorted set of nodes.
-        var ids: [[Int32]: Int32] = [[0]: 0]
-        var queue: [[Int32]] = [[0]]
+        var sets = StateSets()
+        _ = sets.id(of: [0])
         var next = 0
         var anySet: [Int32] = []
         var pairs: [(rank: Int32, child: Int32)] = []
         var targetSet: [Int32] = []
         var ended: [Match] = []
-        func state(_ s: [Int32]) -> Int32 {
-            if s.isEmpty { return -1 }
-            if let id = ids[s] { return id }
-            let id = Int32(queue.count)
-            ids[s] = id
-            queue.append(s)
-            return id
-        }
-        while next < queue.count {
-            guard queue.count <= maxStates else { return nil }
-            let set = queue[next]
+        var set: [Int32] = []
+        func state(_ s: [Int32]) -> Int32 { s.isEmpty ? -1 : sets.id(of: s) }
+        while next < sets.count {
+            guard sets.count <= maxStates else { return nil }
+            set.removeAll(keepingCapacity: true)
+            set.append(contentsOf: sets[next])
             next += 1
             // Any symbol: every `*` child and every `**` loop. A literal: that, plus each member's child by it.
             anySet.removeAll(keepingCapacity: true)
@@ -172,6 +167,46 @@ final class RouteMatcher: Sendable {
         }
     }
 
+    /// The automaton's states while it is built: each a sorted set of trie nodes, kept in one pool and found again
+    /// through an open-addressing table (no array, no generic hashing per set).
+    private struct StateSets {
+        private var pool: [Int32] = []
+        private var start: [Int32] = [0]
+        private var slots = [Int32](repeating: -1, count: 1024)
+        var count: Int { start.count - 1 }
+
+        subscript(_ i: Int) -> ArraySlice<Int32> { pool[Int(start[i])..<Int(start[i + 1])] }
+
+        /// The id of `s`, adding it when new.
+        mutating func id(of s: [Int32]) -> Int32 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for x in s { h = (h ^ UInt64(UInt32(bitPattern: x))) &* 0x100_0000_01b3 }
+            var mask = slots.count - 1
+            var i = Int(truncatingIfNeeded: h) & mask
+            while slots[i] >= 0 {
+                if self[Int(slots[i])].elementsEqual(s) { return slots[i] }
+                i = (i + 1) & mask
+            }
+            let id = Int32(count)
+            pool.append(contentsOf: s)
+            start.append(Int32(pool.count))
+            slots[i] = id
+            if count * 2 > slots.count {
+                // Grow and re-place every set.
+                slots = [Int32](repeating: -1, count: slots.count * 2)
+                mask = slots.count - 1
+                for k in 0..<count {
+                    var g: UInt64 = 0xcbf2_9ce4_8422_2325
+                    for x in self[k] { g = (g ^ UInt64(UInt32(bitPattern: x))) &* 0x100_0000_01b3 }
+                    var j = Int(truncatingIfNeeded: g) & mask
+                    while slots[j] >= 0 { j = (j + 1) & mask }
+                    slots[j] = Int32(k)
+                }
+            }
+            return id
+        }
+    }
+
     /// The merged trie of all patterns: the automaton's nondeterministic form. Literal labels are interned once;
     /// after `seal` a node's literal edges and ends are ranges of flat arrays.
     private struct Trie {
@@ -188,7 +223,7 @@ final class RouteMatcher: Sendable {
         private var children: [Int64: Int32] = [:]
         private var edges: [(node: Int32, label: Int32, child: Int32)] = []
         private var endList: [(node: Int32, match: Match)] = []
-        private var labelIDs: [[UInt8]: Int32] = [:]
+        private var labelIDs: [Label: Int32] = [:]
         /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
         var labels: [UInt8] = []
         var labelStart: [Int32] = [0]
@@ -228,11 +263,12 @@ final class RouteMatcher: Sendable {
 
         private mutating func child(_ n: Int32, literal l: [UInt8]) -> Int32 {
             let label: Int32
-            if let id = labelIDs[l] {
+            let labelKey = Label(bytes: l)
+            if let id = labelIDs[labelKey] {
                 label = id
             } else {
                 label = Int32(labelStart.count - 1)
-                labelIDs[l] = label
+                labelIDs[labelKey] = label
                 labels.append(contentsOf: l)
                 labelStart.append(Int32(labels.count))
             }
@@ -250,6 +286,16 @@ final class RouteMatcher: Sendable {
             nodes.append(Node())
             nodes[Int(n)].one = Int32(nodes.count - 1)
             return Int32(nodes.count - 1)
+        }
+
+        /// A label as a dictionary key: hashed as one FNV-1a word, not byte by byte.
+        struct Label: Hashable {
+            var bytes: [UInt8]
+            func hash(into hasher: inout Hasher) {
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                hasher.combine(h)
+            }
         }
 
         /// Lays the edges and ends out by node and ranks the labels.

@@ -53,27 +53,28 @@ extension BundleCompiler {
                     continue
                 }
                 for (j, item) in items.enumerated() {
-                    let ipath = "\(path).allow[\(j)]"
+                    let guardPath = path
+                    func ipath() -> String { "\(guardPath).allow[\(j)]" }
                     if case .mapping = item.kind {
                         guard
                             let ef = fields(
-                                item, ipath, allowed: PolicyShape.allowEntry.names,
+                                item, ipath(), allowed: PolicyShape.allowEntry.names,
                                 required: PolicyShape.allowEntry.required),
-                            let r = ef["route"], let p = routePattern(r.value, "\(ipath).route")
+                            let r = ef["route"], let p = routePattern(r.value, "\(ipath()).route")
                         else {
                             ok = false
                             continue
                         }
                         var when: (Expr, ExprReads)?
                         if let w = ef["when"] {
-                            when = expression(w.value, "\(ipath).when", context: .guardRule)
+                            when = expression(w.value, "\(ipath()).when", context: .guardRule)
                             if when == nil { ok = false }
                         }
                         allow.append(
                             .init(
                                 pattern: p, when: when?.0, whenText: ef["when"].map { expressionText($0.value) },
                                 whenReads: closedReads(when?.1 ?? ExprReads()), location: item.start))
-                    } else if let p = routePattern(item, ipath) {
+                    } else if let p = routePattern(item, ipath()) {
                         allow.append(
                             .init(pattern: p, when: nil, whenText: nil, whenReads: ExprReads(), location: item.start))
                     } else {
@@ -93,104 +94,141 @@ extension BundleCompiler {
     }
 
     /// Parses `[METHOD ]/path` with `*`, `{name}` and a final `**` (SPEC §2.7, §9).
-    mutating func routePattern(_ node: YAMLNode, _ path: String) -> RoutePattern? {
-        guard let text = string(node, path) else { return nil }
-        let trimmed = text.trimmingSpaces
+    mutating func routePattern(_ node: YAMLNode, _ path: @autoclosure () -> String) -> RoutePattern? {
+        guard let text = string(node, path()) else { return nil }
+        // Worked on bytes (spaces, tabs and '/' are ASCII): no grapheme breaking per pattern.
+        let u = text.utf8
+        let space = UInt8(ascii: " ")
+        var lo = u.startIndex
+        var hi = u.endIndex
+        while lo < hi && (u[lo] == space || u[lo] == UInt8(ascii: "\t")) { lo = u.index(after: lo) }
+        while lo < hi, case let last = u.index(before: hi), u[last] == space || u[last] == UInt8(ascii: "\t") {
+            hi = last
+        }
+        let trimmed = text[lo..<hi]
         var method: String?
-        var rawPath = Substring(trimmed)
-        var pathOffset = text.utf8.count - text.drop(while: { $0 == " " }).utf8.count
-        if let space = trimmed.firstIndex(of: " ") {
-            let m = String(trimmed[..<space])
-            rawPath = trimmed[space...].drop(while: { $0 == " " })
+        var rawPath = trimmed
+        var pathOffset = u.prefix { $0 == space }.count
+        if let gap = trimmed.utf8.firstIndex(of: space) {
+            let m = String(trimmed[..<gap])
+            var start = gap
+            while start < trimmed.endIndex && trimmed.utf8[start] == space { start = trimmed.utf8.index(after: start) }
+            rawPath = trimmed[start...]
             pathOffset += trimmed.utf8.distance(from: trimmed.startIndex, to: rawPath.startIndex)
             guard BundleCompiler.httpMethods.contains(m) else {
                 diags.error(
                     .invalid_route,
-                    "\(path): unknown HTTP method '\(m)' in route '\(text)'"
+                    "\(path()): unknown HTTP method '\(m)' in route '\(text)'"
                         + Suggest.hint(m.uppercased() == m ? m : m.uppercased(), BundleCompiler.httpMethods),
                     at: node.start)
                 return nil
             }
             method = m
-        } else if BundleCompiler.httpMethods.contains(String(trimmed)) {
-            diags.error(.invalid_route, "\(path): route '\(text)' has a method but no path", at: node.start)
+        } else if trimmed.utf8.first != UInt8(ascii: "/"),
+            BundleCompiler.httpMethods.contains(where: { $0.utf8.elementsEqual(trimmed.utf8) })
+        {
+            diags.error(.invalid_route, "\(path()): route '\(text)' has a method but no path", at: node.start)
             return nil
         }
-        let at = location(node, pathOffset)
-        guard rawPath.first == "/" else {
-            diags.error(.invalid_route, "\(path): route path must start with '/', got '\(rawPath)'", at: at)
+        // Where the path starts, for an error (worked out only when there is one).
+        guard rawPath.utf8.first == UInt8(ascii: "/") else {
+            diags.error(
+                .invalid_route, "\(path()): route path must start with '/', got '\(rawPath)'",
+                at: location(node, pathOffset))
             return nil
         }
         if rawPath.utf8.contains(where: {
             $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") || $0 == UInt8(ascii: " ")
         }) {
             diags.error(
-                .invalid_route, "\(path): route '\(text)' may not contain '?', '#' or spaces in its path", at: at)
+                .invalid_route, "\(path()): route '\(text)' may not contain '?', '#' or spaces in its path",
+                at: location(node, pathOffset))
             return nil
         }
         let decoded: Substring
         switch PathNormalizer.decode(rawPath.utf8) {
         case .success(let d): decoded = d
         case .failure(let failure):
-            diags.error(.invalid_route, "\(path): route '\(text)' is not allowed: \(failure.detail)", at: at)
+            diags.error(
+                .invalid_route, "\(path()): route '\(text)' is not allowed: \(failure.detail)",
+                at: location(node, pathOffset))
             return nil
         }
-        var segments: [RoutePattern.Segment] = []
         // Segments cut on the '/' byte (ASCII: always a scalar boundary), judged by their bytes.
-        let parts = decoded.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
-        for (k, bytes) in parts.enumerated() {
-            let seg = Substring(bytes)
-            let dots = bytes.allSatisfy { $0 == UInt8(ascii: ".") }
-            if dots && bytes.count <= 2 {
-                diags.error(.invalid_route, "\(path): route '\(text)' may not contain a '\(seg)' segment", at: at)
-                return nil
+        let bytes = Array(decoded.utf8)
+        let result: Result<[RoutePattern.Segment], SegmentProblem> = bytes.withUnsafeBufferPointer { Self.segments($0) }
+        let segments: [RoutePattern.Segment]
+        switch result {
+        case .success(let s): segments = s
+        case .failure(let problem):
+            let message: String
+            switch problem {
+            case .dots(let seg): message = "route '\(text)' may not contain a '\(seg)' segment"
+            case .restNotLast: message = "'**' may only be the last segment of route '\(text)'"
+            case .mixed(let seg):
+                message =
+                    "segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment"
             }
-            if bytes.elementsEqual("**".utf8) {
-                guard k == parts.count - 1 else {
-                    diags.error(
-                        .invalid_route, "\(path): '**' may only be the last segment of route '\(text)'", at: at)
-                    return nil
-                }
+            diags.error(.invalid_route, "\(path()): \(message)", at: location(node, pathOffset))
+            return nil
+        }
+        return RoutePattern(method: method, segments: segments, text: text, location: node.start)
+    }
+
+    enum SegmentProblem: Error {
+        case dots(String), restNotLast, mixed(String)
+    }
+
+    /// A decoded route path's segments: `*` and `{name}` one segment, a final `**` the rest, anything else literal.
+    static func segments(_ b: UnsafeBufferPointer<UInt8>) -> Result<[RoutePattern.Segment], SegmentProblem> {
+        var segments: [RoutePattern.Segment] = []
+        let slash = UInt8(ascii: "/")
+        var i = 0
+        while i < b.count {
+            if b[i] == slash {
+                i += 1
+                continue
+            }
+            var end = i
+            while end < b.count && b[end] != slash { end += 1 }
+            let seg = UnsafeBufferPointer(rebasing: b[i..<end])
+            let n = seg.count
+            let text = { String(decoding: seg, as: UTF8.self) }
+            var rest = end
+            while rest < b.count && b[rest] == slash { rest += 1 }
+            if n <= 2 && seg.allSatisfy({ $0 == UInt8(ascii: ".") }) { return .failure(.dots(text())) }
+            if n == 2 && seg[0] == UInt8(ascii: "*") && seg[1] == UInt8(ascii: "*") {
+                guard rest == b.count else { return .failure(.restNotLast) }
                 segments.append(.rest)
-            } else if bytes.elementsEqual("*".utf8) {
+            } else if n == 1 && seg[0] == UInt8(ascii: "*") {
                 segments.append(.one)
-            } else if bytes.first == UInt8(ascii: "{") && bytes.last == UInt8(ascii: "}") && bytes.count > 2
-                && bytes.dropFirst().dropLast().allSatisfy({
+            } else if n > 2 && seg[0] == UInt8(ascii: "{") && seg[n - 1] == UInt8(ascii: "}")
+                && seg[1..<(n - 1)].allSatisfy({
                     ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z"))
                         || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z"))
                         || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_")
                 })
             {
                 segments.append(.one)
-            } else if bytes.contains(where: {
+            } else if seg.contains(where: {
                 $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}")
             }) {
-                diags.error(
-                    .invalid_route,
-                    "\(path): segment '\(seg)' of route '\(text)' mixes a wildcard with text; use '*', '{name}' or '**' as a whole segment",
-                    at: at)
-                return nil
+                return .failure(.mixed(text()))
             } else {
-                segments.append(.literal(String(seg)))
+                segments.append(.literal(text()))
             }
+            i = end
         }
-        return RoutePattern(method: method, segments: segments, text: text, location: node.start)
+        return .success(segments)
     }
 
     /// A `deny:` reference: a denial of the bundle or a built-in one.
-    mutating func denialReference(_ node: YAMLNode, _ path: String) -> Int? {
-        guard let name = string(node, path) else { return nil }
+    mutating func denialReference(_ node: YAMLNode, _ path: @autoclosure () -> String) -> Int? {
+        guard let name = string(node, path()) else { return nil }
         if let i = policy.denialLookup[name] { return i }
         diags.error(
-            .unknown_denial, "\(path): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys),
+            .unknown_denial, "\(path()): unknown denial '\(name)'" + Suggest.hint(name, policy.denialLookup.keys),
             at: node.start)
         return nil
-    }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        let s = drop { $0 == " " || $0 == "\t" }
-        return s.dropLast(s.reversed().prefix { $0 == " " || $0 == "\t" }.count)
     }
 }

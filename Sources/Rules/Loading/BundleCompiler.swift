@@ -13,6 +13,9 @@ struct BundleCompiler {
     var diags = Diagnostics()
     var policy = Policy()
     var env = ExprEnvironment()
+    /// Guard expressions compiled so far, by text: guards repeat the same `requires` and `when` (a bundle's names are
+    /// all known by the time guards compile, so the result depends on the text alone).
+    var guardExpressions: [String: Result<(Expr, ExprReads), ExprProblem>] = [:]
 
     // Raw sections, merged across files in reading order.
     var sections: [String: [SectionEntry]] = [:]
@@ -181,10 +184,10 @@ struct BundleCompiler {
 
     /// The pairs of a mapping node, with unknown keys reported. Nil (and an error) when not a mapping.
     mutating func fields(
-        _ node: YAMLNode, _ path: String, allowed: [String], required: [String] = []
+        _ node: YAMLNode, _ path: @autoclosure () -> String, allowed: [String], required: [String] = []
     ) -> [String: (key: YAMLNode, value: YAMLNode)]? {
         guard case .mapping(let pairs) = node.kind else {
-            diags.error(.invalid_type, "\(path) must be a mapping, got \(describe(node))", at: node.start)
+            diags.error(.invalid_type, "\(path()) must be a mapping, got \(describe(node))", at: node.start)
             return nil
         }
         var out: [String: (key: YAMLNode, value: YAMLNode)] = [:]
@@ -193,11 +196,11 @@ struct BundleCompiler {
             if allowed.contains(key) {
                 out[key] = (k, v)
             } else {
-                unknownKey(key, at: k.start, in: path, allowed: allowed)
+                unknownKey(key, at: k.start, in: path(), allowed: allowed)
             }
         }
         for r in required where out[r] == nil {
-            diags.error(.missing_key, "\(path) is missing required key '\(r)'", at: node.start)
+            diags.error(.missing_key, "\(path()) is missing required key '\(r)'", at: node.start)
         }
         return out
     }
@@ -215,7 +218,7 @@ struct BundleCompiler {
         }
     }
 
-    mutating func string(_ node: YAMLNode, _ path: String) -> String? {
+    mutating func string(_ node: YAMLNode, _ path: @autoclosure () -> String) -> String? {
         if case .string(let s)? = node.resolved { return s }
         var hint = ""
         switch node.resolved {
@@ -224,7 +227,7 @@ struct BundleCompiler {
             if let text = node.scalarText { hint = " (to use it as text, quote it: \"\(text)\")" }
         default: break
         }
-        diags.error(.invalid_type, "\(path) must be a string, got \(describe(node))\(hint)", at: node.start)
+        diags.error(.invalid_type, "\(path()) must be a string, got \(describe(node))\(hint)", at: node.start)
         return nil
     }
 
@@ -318,7 +321,18 @@ struct BundleCompiler {
     mutating func expression(
         _ text: String, _ path: String, context: ExprContext, node: YAMLNode, base: Int
     ) -> (Expr, ExprReads)? {
-        switch ExpressionCompiler.compile(text, in: context, env: env) {
+        let compiled: Result<(Expr, ExprReads), ExprProblem>
+        if case .guardRule = context {
+            if let known = guardExpressions[text] {
+                compiled = known
+            } else {
+                compiled = ExpressionCompiler.compile(text, in: context, env: env)
+                guardExpressions[text] = compiled
+            }
+        } else {
+            compiled = ExpressionCompiler.compile(text, in: context, env: env)
+        }
+        switch compiled {
         case .success(let r):
             recordNameComparisons(r.0, text: text, path: path, node: node, base: base)
             return r

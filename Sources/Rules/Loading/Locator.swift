@@ -1,24 +1,37 @@
 /// Maps byte offsets inside a YAML scalar (an expression, a template) back to file positions.
 struct Locator {
-    var lines: [String: [Substring]] = [:]
+    /// The bundle's files; a file's lines are split the first time a position in it is asked for (a clean compile
+    /// asks for none).
+    private let files: [String: SourceFile]
+    private let cache = LineCache()
 
     init(files: [SourceFile]) {
-        for f in files {
-            // Split on the byte: '\n' is ASCII, so every cut is on a scalar boundary (no grapheme breaking).
-            let text = f.text
-            var out: [Substring] = []
-            var start = text.utf8.startIndex
-            var i = start
-            while i < text.utf8.endIndex {
-                if text.utf8[i] == UInt8(ascii: "\n") {
-                    out.append(text[start..<i])
-                    start = text.utf8.index(after: i)
-                }
-                i = text.utf8.index(after: i)
+        self.files = Dictionary(files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The lines of `path`, split on the newline byte ('\n' is ASCII, so every cut is on a scalar boundary).
+    func lines(of path: String) -> [Substring]? {
+        if let known = cache.lines[path] { return known }
+        guard let f = files[path] else { return nil }
+        let text = f.text
+        var out: [Substring] = []
+        var start = text.utf8.startIndex
+        var i = start
+        while i < text.utf8.endIndex {
+            if text.utf8[i] == UInt8(ascii: "\n") {
+                out.append(text[start..<i])
+                start = text.utf8.index(after: i)
             }
-            out.append(text[start...])
-            lines[f.path] = out
+            i = text.utf8.index(after: i)
         }
+        out.append(text[start...])
+        cache.lines[path] = out
+        return out
+    }
+
+    /// Memo of split files. A compile runs on one thread; the locator is never shared between compiles.
+    private final class LineCache {
+        var lines: [String: [Substring]] = [:]
     }
 
     /// Position of byte `offset` of the scalar `node`'s value.
@@ -29,7 +42,7 @@ struct Locator {
         // Character offset (libyaml columns count characters).
         let charOffset = u[..<clamped].reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) }
         let quote = (style == .singleQuoted || style == .doubleQuoted) ? 1 : 0
-        guard let fileLines = lines[node.start.file] else { return node.start }
+        guard let fileLines = lines(of: node.start.file) else { return node.start }
         switch style {
         case .plain, .singleQuoted, .doubleQuoted:
             guard node.start.line == node.end.line, node.start.line - 1 < fileLines.count else {

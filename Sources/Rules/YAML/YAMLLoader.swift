@@ -247,9 +247,21 @@ public enum YAMLLoader {
     }
 
     static func firstInvalidUTF8(_ bytes: [UInt8]) -> ByteOffset? {
-        var it = bytes.makeIterator()
+        // Policy files are nearly all ASCII: skip ASCII runs eight bytes at a time, decode from the first other byte.
+        let asciiPrefix = bytes.withUnsafeBytes { raw -> Int in
+            var i = 0
+            while i + 8 <= raw.count
+                && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0
+            {
+                i += 8
+            }
+            while i < raw.count && raw[i] < 0x80 { i += 1 }
+            return i
+        }
+        if asciiPrefix == bytes.count { return nil }
+        var it = bytes[asciiPrefix...].makeIterator()
         var decoder = UTF8()
-        var offset = 0
+        var offset = asciiPrefix
         while true {
             switch decoder.decode(&it) {
             case .scalarValue(let s):

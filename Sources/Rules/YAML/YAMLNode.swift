@@ -66,6 +66,8 @@ public struct YAMLNode: Sendable {
             }
         }
         guard style == .plain else { return .string(text) }
+        // Most plain scalars are names and routes: a first byte that starts no null, bool, int or float settles it.
+        if let b = text.utf8.first, !Self.mayStartNonString[Int(b)] { return .string(text) }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
@@ -75,6 +77,11 @@ public struct YAMLNode: Sendable {
         if let i = resolveInt(text) { return i }
         if isFloat(text) { return .float(text) }
         return .string(text)
+    }
+
+    /// First bytes a plain null, bool, int or float can start with: digits, sign, '.', '~', and n/N/t/T/f/F.
+    private static let mayStartNonString: [Bool] = (0..<256).map { b in
+        (48...57).contains(b) || "+-.~nNtTfF".utf8.contains(UInt8(b))
     }
 
     /// Core-schema integers: `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`.
