@@ -1,4 +1,6 @@
+import Evaluator
 import Foundation
+import Rules
 import Testing
 
 @testable import Service
@@ -103,5 +105,34 @@ import Testing
         #expect(p.terminationStatus == 0)
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(out.contains("ok: 7 files"))
+    }
+}
+
+/// The benchmark's mixed workload is what the fast decoder is tuned for: every body is answered (no 400), and the
+/// byte-level path and the generic parser give the same bytes.
+@Suite struct BenchWorkloadTests {
+    @Test func everyBodyAnswersAlikeOnBothPaths() throws {
+        let program = try Program(PolicyCompiler.load(directory: CLITests.policies))
+        let now = Timestamp.parse("2026-05-19T12:00:00Z")!
+        let bodies = BenchWorkload.bodies(count: 2_000)
+        var overrides = 0
+        var kinds: [String: Int] = [:]
+        for body in bodies {
+            let fast = Engine.answerInline(program, body: body, now: now)
+            let slow = Engine.answerInline(program, body: body, now: now, fastPath: false)
+            guard case .success(let a) = fast, case .success(let b) = slow else {
+                Issue.record("not answered: \(String(decoding: body, as: UTF8.self))")
+                continue
+            }
+            #expect(a == b, "\(String(decoding: body, as: UTF8.self))")
+            let text = String(decoding: body, as: UTF8.self)
+            if text.contains("overrides") { overrides += 1 }
+            let kind = text.contains("\"route\"") ? "route" : text.contains("\"usage\"") ? "limit" : "boolean"
+            kinds[kind, default: 0] += 1
+        }
+        // The shape the workload promises: ~60/20/20, ~15 % with overrides.
+        #expect((1_000...1_400).contains(kinds["boolean"] ?? 0), "\(kinds)")
+        #expect((250...550).contains(kinds["limit"] ?? 0) && (250...550).contains(kinds["route"] ?? 0), "\(kinds)")
+        #expect((150...450).contains(overrides), "\(overrides)")
     }
 }

@@ -1,14 +1,31 @@
-/// How many results of a request were allowed, and denied by which error (for metrics).
+/// How many results of a request were allowed, and denied by which error (for metrics). The first four distinct
+/// errors are kept inline, so tallying a one-check request allocates nothing.
 public struct DecisionTally: Sendable {
     public var allowed = 0
-    public var denied: [(String, Int)] = []
+    private var inline: ((String, Int)?, (String, Int)?, (String, Int)?, (String, Int)?) = (nil, nil, nil, nil)
+    private var more: [(String, Int)] = []
     public init() {}
 
+    /// Each error with its count, in the order first seen.
+    public var denied: [(String, Int)] {
+        [inline.0, inline.1, inline.2, inline.3].compactMap { $0 } + more
+    }
+
     mutating func deny(_ error: String) {
-        if let i = denied.firstIndex(where: { $0.0 == error }) {
-            denied[i].1 += 1
+        func bump(_ slot: inout (String, Int)?) -> Bool {
+            guard let (e, n) = slot else {
+                slot = (error, 1)
+                return true
+            }
+            guard e == error else { return false }
+            slot = (e, n + 1)
+            return true
+        }
+        if bump(&inline.0) || bump(&inline.1) || bump(&inline.2) || bump(&inline.3) { return }
+        if let i = more.firstIndex(where: { $0.0 == error }) {
+            more[i].1 += 1
         } else {
-            denied.append((error, 1))
+            more.append((error, 1))
         }
     }
 }
@@ -80,7 +97,8 @@ public enum Engine {
         tally: inout DecisionTally
     ) -> [UInt8] {
         var ev = Evaluation(program: program, account: account, user: request.user, now: now, explain: request.explain)
-        var w = JSONWriter(capacity: 128 + 96 * request.checks.count)
+        // Room for a denial body or two without growing (one allocation for the response).
+        var w = JSONWriter(capacity: 384 + 160 * request.checks.count)
         w.bytes.append(contentsOf: program.responsePrefix)
         w.timestamp(now)
         w.raw(",\"results\":[")

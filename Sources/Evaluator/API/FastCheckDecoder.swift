@@ -1,78 +1,152 @@
-/// Decodes a well-formed `/v1/check` body straight from bytes: no JSON tree, no dictionaries. It handles the
-/// common shapes only and returns nil on anything else (an error, a duplicate key, an unusual value), in which
-/// case the caller uses the generic `JSONParser` + `RequestDecoder` path, which produces the exact error. For
-/// input it accepts, it yields the same request the generic path does (checks go through the same `resolve`).
+/// Decodes a well-formed `/v1/check` body straight from its bytes: keys are matched as bytes, names (features,
+/// flags) are found through the program's byte indexes, timestamps and integers are read in place, and a `String`
+/// is made only for what the model keeps as one (ids, plan and status names, e-mail, route). It handles the common
+/// shapes only — strings without escapes or non-ASCII bytes, plain integers — and returns nil on anything else (an
+/// error, a duplicate key, an unusual value), in which case the caller uses the generic `JSONParser` +
+/// `RequestDecoder` path, which produces the exact error. For input it accepts, it yields the same request the
+/// generic path does (the differential fuzzer and tests compare them).
 struct FastCheckDecoder {
     let decoder: RequestDecoder
-    var jp: JSONParser
+    let b: UnsafeBufferPointer<UInt8>
+    var i = 0
 
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ decoder: RequestDecoder) -> CheckRequest? {
-        var d = FastCheckDecoder(decoder: decoder, jp: JSONParser(bytes: bytes))
+        var d = FastCheckDecoder(decoder: decoder, b: bytes)
         return d.request()
     }
 
-    // MARK: - Cursor helpers
+    var program: Program { decoder.program }
+
+    // MARK: - Cursor
 
     @inline(__always) mutating func peek() -> UInt8? {
-        jp.skipWhitespace()
-        return jp.i < jp.bytes.count ? jp.bytes[jp.i] : nil
+        while i < b.count {
+            let c = b[i]
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return c }
+            i += 1
+        }
+        return nil
     }
 
     @inline(__always) mutating func consume(_ c: UInt8) -> Bool {
         guard peek() == c else { return false }
-        jp.i += 1
+        i += 1
         return true
     }
 
-    /// Iterates an object's members. Each key must be one of `keys` and appear once (else nil: the generic path
-    /// reports it); `body` reads the value for the key's index and returns false to abort.
-    mutating func members(_ keys: [String], _ body: (inout FastCheckDecoder, Int) -> Bool) -> Bool {
-        guard consume(UInt8(ascii: "{")) else { return false }
-        if consume(UInt8(ascii: "}")) { return true }
-        var seen: UInt32 = 0
-        while true {
-            guard peek() == UInt8(ascii: "\""), let key = try? jp.string(), let k = keys.firstIndex(of: key),
-                seen & (1 << k) == 0, consume(UInt8(ascii: ":"))
-            else { return false }
-            seen |= 1 << k
-            guard body(&self, k) else { return false }
-            if consume(UInt8(ascii: ",")) { continue }
-            return consume(UInt8(ascii: "}"))
-        }
+    /// A literal (`true`, `false`, `null`) at the cursor.
+    @inline(__always) mutating func literal(_ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { return false }
+        let w = word.utf8Start
+        for k in 0..<n where b[i + k] != w[k] { return false }
+        i += n
+        return true
     }
 
-    /// A string or null (`.some(nil)`); nil when the value is of another type.
+    /// A string with no escape, control or non-ASCII byte: its bytes (between the quotes). Nil for anything else.
+    @inline(__always) mutating func rawString() -> UnsafeBufferPointer<UInt8>? {
+        guard peek() == UInt8(ascii: "\"") else { return nil }
+        let start = i + 1
+        var j = start
+        while j < b.count {
+            let c = b[j]
+            if c == UInt8(ascii: "\"") { break }
+            if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { return nil }
+            j += 1
+        }
+        guard j < b.count else { return nil }
+        i = j + 1
+        return UnsafeBufferPointer(rebasing: b[start..<j])
+    }
+
+    /// Where a member loop stands: whether the next member is the first, and which keys were seen.
+    struct ObjectState {
+        var first = true
+        var seen: UInt32 = 0
+    }
+
+    /// Opens an object: its `{`.
+    @inline(__always) mutating func openObject() -> Bool { consume(UInt8(ascii: "{")) }
+
+    /// The index in `keys` of the object's next member (its value comes next), -1 once the object has closed, or nil
+    /// on anything unexpected: an unknown or repeated key (the generic path reports it), bad punctuation.
+    @inline(__always)
+    mutating func nextKey(_ keys: KeyTable, _ o: inout ObjectState) -> Int? {
+        if o.first {
+            o.first = false
+            if consume(UInt8(ascii: "}")) { return -1 }
+        } else if !consume(UInt8(ascii: ",")) {
+            return consume(UInt8(ascii: "}")) ? -1 : nil
+        }
+        guard let raw = rawString(), let k = keys.index(of: raw), o.seen & (1 << k) == 0,
+            consume(UInt8(ascii: ":"))
+        else { return nil }
+        o.seen |= 1 << k
+        return k
+    }
+
+    /// An account id the fast path takes: 1–255 printable ASCII bytes (`RequestDecoder.validAccountID` decides the
+    /// rest on the generic path).
+    static func validID(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        raw.count >= 1 && raw.count <= 255 && !raw.contains(0x7F)
+    }
+
+    /// A string or null (`.some(nil)`); nil when the value is anything else.
     mutating func optionalString() -> String?? {
+        if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
+        guard let raw = rawString() else { return nil }
+        return .some(String(decoding: raw, as: UTF8.self))
+    }
+
+    mutating func optionalTimestamp() -> Timestamp?? {
+        if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
+        guard let raw = rawString(), let t = Timestamp.parse(utf8: raw) else { return nil }
+        return .some(t)
+    }
+
+    /// A plain non-negative integer (no sign, fraction, exponent or leading zero) or null.
+    mutating func optionalCount() -> Int64?? {
+        if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
+        return count().map { .some($0) }
+    }
+
+    mutating func count() -> Int64? {
+        guard let c = peek(), c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return nil }
+        var v: Int64 = 0
+        var n = 0
+        while i < b.count, b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9") {
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(b[i] - UInt8(ascii: "0")))
+            guard !o1 && !o2 else { return nil }
+            v = s
+            i += 1
+            n += 1
+        }
+        if n > 1 && c == UInt8(ascii: "0") { return nil }
+        if i < b.count, b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") {
+            return nil
+        }
+        return v
+    }
+
+    /// `true` or `false`.
+    mutating func bool() -> Bool? {
         switch peek() {
-        case UInt8(ascii: "\""): return (try? jp.string()).map { .some($0) }
-        case UInt8(ascii: "n"):
-            guard (try? jp.literal("null")) != nil else { return nil }
-            return .some(nil)
+        case UInt8(ascii: "t"): return literal("true") ? true : nil
+        case UInt8(ascii: "f"): return literal("false") ? false : nil
         default: return nil
         }
     }
 
-    mutating func optionalTimestamp() -> Timestamp?? {
-        guard let s = optionalString() else { return nil }
-        guard let text = s else { return .some(nil) }
-        return Timestamp.parse(text).map { .some($0) }
-    }
-
-    /// A non-negative integer or null.
-    mutating func optionalCount() -> Int64?? {
-        guard let c = peek() else { return nil }
-        if c == UInt8(ascii: "n") {
-            guard (try? jp.literal("null")) != nil else { return nil }
-            return .some(nil)
-        }
-        guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"), case .int(let i)? = try? jp.number() else { return nil }
-        return .some(i)
-    }
-
-    /// A whole sub-value through the generic parser (attributes, overrides).
+    /// A whole sub-value through the generic parser (attributes).
     mutating func subtree(depth: Int) -> JSONValue? {
         _ = peek()
-        return try? jp.value(depth: depth)
+        var jp = JSONParser(bytes: b)
+        jp.i = i
+        guard let v = try? jp.value(depth: depth) else { return nil }
+        i = jp.i
+        return v
     }
 
     // MARK: - The request
@@ -83,44 +157,51 @@ struct FastCheckDecoder {
         var now: Timestamp?
         var explain = false
         var checks: [Result<Check, CheckError>] = []
-        let ok = members(RequestKeys.request) { d, k in
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        while let k = nextKey(KeyTable.request, &o) {
             switch k {
+            case -1:
+                guard peek() == nil, let account, !checks.isEmpty else { return nil }
+                return CheckRequest(account: account, user: user, now: now, explain: explain, checks: checks)
             case 0:
-                if d.peek() == UInt8(ascii: "\"") {
-                    guard let id = try? d.jp.string(), RequestDecoder.validAccountID(id) else { return false }
-                    account = .id(id)
-                    return true
+                if peek() == UInt8(ascii: "\"") {
+                    guard let raw = rawString(), Self.validID(raw) else { return nil }
+                    account = .id(String(decoding: raw, as: UTF8.self))
+                } else {
+                    guard let a = self.account() else { return nil }
+                    account = .inline(a)
                 }
-                guard let a = d.account() else { return false }
-                account = .inline(a)
             case 1:
-                if d.peek() == UInt8(ascii: "n") { return (try? d.jp.literal("null")) != nil }
-                guard let u = d.user() else { return false }
-                user = u
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                } else {
+                    guard let u = self.user() else { return nil }
+                    user = u
+                }
             case 2:
-                guard let t = d.optionalTimestamp() else { return false }
+                guard let t = optionalTimestamp() else { return nil }
                 now = t
             case 3:
-                switch d.peek() {
-                case UInt8(ascii: "t"): explain = (try? d.jp.literal("true")) != nil
-                case UInt8(ascii: "f"): guard (try? d.jp.literal("false")) != nil else { return false }
-                case UInt8(ascii: "n"): guard (try? d.jp.literal("null")) != nil else { return false }
-                default: return false
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                } else {
+                    guard let e = bool() else { return nil }
+                    explain = e
                 }
             default:
-                guard d.consume(UInt8(ascii: "[")), !d.consume(UInt8(ascii: "]")) else { return false }
+                guard consume(UInt8(ascii: "[")), !consume(UInt8(ascii: "]")) else { return nil }
                 while true {
-                    guard checks.count < 100, let c = d.check(index: checks.count) else { return false }
+                    guard checks.count < 100, let c = check(index: checks.count) else { return nil }
+                    if checks.isEmpty { checks.reserveCapacity(peek() == UInt8(ascii: "]") ? 1 : 4) }
                     checks.append(c)
-                    if d.consume(UInt8(ascii: ",")) { continue }
-                    guard d.consume(UInt8(ascii: "]")) else { return false }
+                    if consume(UInt8(ascii: ",")) { continue }
+                    guard consume(UInt8(ascii: "]")) else { return nil }
                     break
                 }
             }
-            return true
         }
-        guard ok, peek() == nil, let account, !checks.isEmpty else { return nil }
-        return CheckRequest(account: account, user: user, now: now, explain: explain, checks: checks)
+        return nil
     }
 
     /// An object value through the generic parser (attributes): its members, or nil.
@@ -135,100 +216,320 @@ struct FastCheckDecoder {
     }
 
     mutating func account() -> Account? {
-        var a = Account()
-        let ok = members(RequestKeys.account) { d, k in
+        var id: String?
+        var subscription: SubscriptionState?
+        var overrides: [Override] = []
+        var attributes: [String: JSONValue] = [:]
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        while let k = nextKey(KeyTable.account, &o) {
             switch k {
+            case -1:
+                return Account(id: id, subscription: subscription, overrides: overrides, attributes: attributes)
             case 0:
-                guard let s = d.optionalString() else { return false }
-                if let id = s {
-                    guard RequestDecoder.validAccountID(id) else { return false }
-                    a.id = id
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                } else {
+                    guard let raw = rawString(), Self.validID(raw) else { return nil }
+                    id = String(decoding: raw, as: UTF8.self)
                 }
             case 1:
-                if d.peek() == UInt8(ascii: "n") { return (try? d.jp.literal("null")) != nil }
-                guard let s = d.subscription() else { return false }
-                a.subscription = s
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                } else {
+                    guard let s = self.subscription() else { return nil }
+                    subscription = s
+                }
             case 2:
-                guard let v = d.subtree(depth: 2) else { return false }
-                if case .null = v { return true }
-                guard case .array(let items) = v else { return false }
-                for (i, item) in items.enumerated() {
-                    guard let o = try? d.decoder.override(item, "account.overrides[\(i)]"),
-                        !a.overrides.contains(where: { $0.feature == o.feature })
-                    else { return false }
-                    a.overrides.append(o)
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                    continue
+                }
+                guard consume(UInt8(ascii: "[")) else { return nil }
+                if consume(UInt8(ascii: "]")) { continue }
+                overrides.reserveCapacity(2)
+                while true {
+                    guard let ov = override(), !overrides.contains(where: { $0.feature == ov.feature }) else {
+                        return nil
+                    }
+                    overrides.append(ov)
+                    if consume(UInt8(ascii: ",")) { continue }
+                    guard consume(UInt8(ascii: "]")) else { return nil }
+                    break
                 }
             default:
-                guard let attrs = d.attributes() else { return false }
-                a.attributes = attrs ?? [:]
+                guard let attrs = self.attributes() else { return nil }
+                attributes = attrs ?? [:]
             }
-            return true
         }
-        return ok ? a : nil
+        return nil
+    }
+
+    /// One override: a known feature, a value of its type, the optional expiry, reason and actor.
+    mutating func override() -> Override? {
+        var feature = -1
+        var expiresAt: Timestamp?
+        var reason: String?
+        var actor: String?
+        // The value may come before the feature: keep where it starts and read it once the feature is known.
+        var valueAt = -1
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        while let k = nextKey(KeyTable.override, &o) {
+            switch k {
+            case -1:
+                guard feature >= 0, valueAt >= 0 else { return nil }
+                let end = i
+                i = valueAt
+                let value = featureValue(feature)
+                i = end
+                guard let value else { return nil }
+                return Override(feature: feature, value: value, expiresAt: expiresAt, reason: reason, actor: actor)
+            case 0:
+                guard let raw = rawString(), let f = program.featureIndex.lookup(raw) else { return nil }
+                feature = f
+            case 1:
+                valueAt = i
+                guard skipValue() else { return nil }
+            case 2:
+                guard let t = optionalTimestamp() else { return nil }
+                expiresAt = t
+            case 3:
+                guard let s = optionalString() else { return nil }
+                reason = s
+            default:
+                guard let s = optionalString() else { return nil }
+                actor = s
+            }
+        }
+        return nil
+    }
+
+    /// Skips a value the override reader reads later: a literal, a plain count, a plain string or a list of them.
+    mutating func skipValue() -> Bool {
+        switch peek() {
+        case UInt8(ascii: "t"): return literal("true")
+        case UInt8(ascii: "f"): return literal("false")
+        case UInt8(ascii: "\""): return rawString() != nil
+        case UInt8(ascii: "["):
+            i += 1
+            if consume(UInt8(ascii: "]")) { return true }
+            while true {
+                guard rawString() != nil else { return false }
+                if consume(UInt8(ascii: ",")) { continue }
+                return consume(UInt8(ascii: "]"))
+            }
+        default: return count() != nil
+        }
+    }
+
+    /// A value of feature `f`'s type: boolean; integer ≥ 0 or "unlimited"; a list of vocabulary values.
+    mutating func featureValue(_ f: Int) -> FeatureValue? {
+        let feature = program.policy.features[f]
+        switch feature.kind {
+        case .boolean: return bool().map { .bool($0) }
+        case .limit:
+            if peek() == UInt8(ascii: "\"") {
+                guard let raw = rawString(), raw.elementsEqual("unlimited".utf8) else { return nil }
+                return .limit(nil)
+            }
+            return count().map { .limit($0) }
+        case .set:
+            guard consume(UInt8(ascii: "[")) else { return nil }
+            var members: [Int] = []
+            if consume(UInt8(ascii: "]")) { return .set(members) }
+            while true {
+                guard let raw = rawString(),
+                    let v = feature.values.firstIndex(where: { $0.utf8.elementsEqual(raw) })
+                else { return nil }
+                if !members.contains(v) { members.append(v) }
+                if consume(UInt8(ascii: ",")) { continue }
+                guard consume(UInt8(ascii: "]")) else { return nil }
+                return .set(members.sorted())
+            }
+        }
     }
 
     mutating func subscription() -> SubscriptionState? {
-        var s = SubscriptionState()
-        let ok = members(RequestKeys.subscription) { d, k in
+        var plan: String?
+        var status: String?
+        var times: (Timestamp?, Timestamp?, Timestamp?) = (nil, nil, nil)
+        var seats: Int64?
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        while let k = nextKey(KeyTable.subscription, &o) {
             switch k {
+            case -1:
+                return SubscriptionState(
+                    plan: plan, status: status, periodStart: times.0, periodEnd: times.1, pastDueSince: times.2,
+                    seats: seats)
             case 0, 1:
-                guard let v = d.optionalString() else { return false }
-                if k == 0 { s.plan = v } else { s.status = v }
+                guard let v = optionalString() else { return nil }
+                if k == 0 { plan = v } else { status = v }
             case 5:
-                guard let v = d.optionalCount() else { return false }
-                s.seats = v
+                guard let v = optionalCount() else { return nil }
+                seats = v
             default:
-                guard let t = d.optionalTimestamp() else { return false }
-                if k == 2 { s.periodStart = t } else if k == 3 { s.periodEnd = t } else { s.pastDueSince = t }
+                guard let t = optionalTimestamp() else { return nil }
+                if k == 2 { times.0 = t } else if k == 3 { times.1 = t } else { times.2 = t }
             }
-            return true
         }
-        return ok ? s : nil
+        return nil
     }
 
     mutating func user() -> User? {
-        var u = User()
-        let ok = members(RequestKeys.user) { d, k in
+        var id: String?
+        var email: String?
+        var verifiedAt: Timestamp?
+        var createdAt: Timestamp?
+        var attributes: [String: JSONValue] = [:]
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        while let k = nextKey(KeyTable.user, &o) {
             switch k {
+            case -1:
+                return User(
+                    id: id, email: email, emailVerifiedAt: verifiedAt, createdAt: createdAt, attributes: attributes)
             case 0, 1:
-                guard let v = d.optionalString() else { return false }
-                if k == 0 { u.id = v } else { u.email = v }
+                guard let v = optionalString() else { return nil }
+                if k == 0 { id = v } else { email = v }
             case 2, 3:
-                guard let t = d.optionalTimestamp() else { return false }
-                if k == 2 { u.emailVerifiedAt = t } else { u.createdAt = t }
+                guard let t = optionalTimestamp() else { return nil }
+                if k == 2 { verifiedAt = t } else { createdAt = t }
             default:
-                guard let attrs = d.attributes() else { return false }
-                u.attributes = attrs ?? [:]
+                guard let attrs = self.attributes() else { return nil }
+                attributes = attrs ?? [:]
             }
-            return true
         }
-        return ok ? u : nil
+        return nil
     }
 
-    /// One check; only the well-shaped ones (anything else goes to the generic path).
+    /// One check. A known feature or flag, with the fields its kind takes, is resolved here from the bytes; anything
+    /// else (an unknown name, a field the kind does not take, a set value) goes through the shared `resolve`, which
+    /// words the error.
     mutating func check(index: Int) -> Result<Check, CheckError>? {
-        var f = RequestDecoder.CheckFields()
+        var feature: UnsafeBufferPointer<UInt8>?
+        var route: UnsafeBufferPointer<UInt8>?
+        var flag: UnsafeBufferPointer<UInt8>?
+        var value: UnsafeBufferPointer<UInt8>?
+        var usage: Int64?
+        var amount: Int64?
         var kinds = 0
-        let ok = members(RequestKeys.check) { d, k in
+        guard openObject() else { return nil }
+        var o = ObjectState()
+        var closed = false
+        members: while let k = nextKey(KeyTable.check, &o) {
             switch k {
+            case -1:
+                closed = true
+                break members
             case 3, 4:
-                guard let v = d.optionalCount() else { return false }
-                if k == 3 { f.usage = v } else { f.amount = v }
+                guard let v = optionalCount() else { return nil }
+                if k == 3 { usage = v } else { amount = v }
             default:
-                guard let v = d.optionalString() else { return false }
-                guard let s = v else { return true }
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return nil }
+                    continue
+                }
+                guard let raw = rawString() else { return nil }
                 switch k {
-                case 0: f.feature = s
-                case 1: f.route = s
-                case 2: f.flag = s
-                default: f.value = s
+                case 0: feature = raw
+                case 1: route = raw
+                case 2: flag = raw
+                default: value = raw
                 }
                 if k != 5 { kinds += 1 }
             }
-            return true
         }
-        guard ok, kinds == 1 else { return nil }
-        if f.feature == nil && (f.usage != nil || f.amount != nil || f.value != nil) { return nil }
+        guard closed, kinds == 1 else { return nil }
+        if feature == nil && (usage != nil || amount != nil || value != nil) { return nil }
+        if let route {
+            // `METHOD /path`, or a path alone (else an invalid_path decision, as the generic path decides).
+            if route.first == UInt8(ascii: "/") {
+                return .success(.route(method: nil, path: String(decoding: route, as: UTF8.self)))
+            }
+            if let space = route.firstIndex(of: UInt8(ascii: " ")), space > 0,
+                space + 1 < route.count, route[space + 1] == UInt8(ascii: "/")
+            {
+                let method = String(decoding: UnsafeBufferPointer(rebasing: route[..<space]), as: UTF8.self)
+                let path = String(decoding: UnsafeBufferPointer(rebasing: route[(space + 1)...]), as: UTF8.self)
+                return .success(.route(method: method, path: path))
+            }
+            return slowResolve(route: route, index)
+        }
+        if let flag {
+            guard let id = program.flagIndex.lookup(flag) else { return slowResolve(flag: flag, index) }
+            return .success(.flag(id))
+        }
+        guard let name = feature, let id = program.featureIndex.lookup(name) else {
+            return slowResolve(feature: feature, usage, amount, value, index)
+        }
+        switch program.policy.features[id].kind {
+        case .boolean where usage == nil && amount == nil && value == nil: return .success(.boolean(feature: id))
+        case .limit where value == nil: return .success(.limit(feature: id, usage: usage, amount: amount ?? 1))
+        default: return slowResolve(feature: feature, usage, amount, value, index)
+        }
+    }
+
+    /// The shared resolver, on strings (errors, set values, unusual routes).
+    func slowResolve(
+        feature: UnsafeBufferPointer<UInt8>? = nil, _ usage: Int64? = nil, _ amount: Int64? = nil,
+        _ value: UnsafeBufferPointer<UInt8>? = nil, route: UnsafeBufferPointer<UInt8>? = nil,
+        flag: UnsafeBufferPointer<UInt8>? = nil, _ index: Int
+    ) -> Result<Check, CheckError> {
+        var f = RequestDecoder.CheckFields()
+        f.feature = feature.map { String(decoding: $0, as: UTF8.self) }
+        f.route = route.map { String(decoding: $0, as: UTF8.self) }
+        f.flag = flag.map { String(decoding: $0, as: UTF8.self) }
+        f.value = value.map { String(decoding: $0, as: UTF8.self) }
+        f.usage = usage
+        f.amount = amount
         return decoder.resolve(f, "checks[\(index)]")
     }
+
+    func slowResolve(route: UnsafeBufferPointer<UInt8>, _ index: Int) -> Result<Check, CheckError> {
+        slowResolve(route: route, flag: nil, index)
+    }
+
+    func slowResolve(flag: UnsafeBufferPointer<UInt8>, _ index: Int) -> Result<Check, CheckError> {
+        slowResolve(route: nil, flag: flag, index)
+    }
+}
+
+/// The member names of one object of a `/v1/check` body as bytes, matched without making strings: one pool of
+/// bytes, compared by length first.
+struct KeyTable: Sendable {
+    private let pool: [UInt8]
+    private let start: [Int]
+    init(_ names: [String]) {
+        var pool: [UInt8] = []
+        var start = [0]
+        for n in names {
+            pool.append(contentsOf: n.utf8)
+            start.append(pool.count)
+        }
+        (self.pool, self.start) = (pool, start)
+    }
+
+    @inline(__always)
+    func index(of raw: UnsafeBufferPointer<UInt8>) -> Int? {
+        pool.withUnsafeBufferPointer { p in
+            start.withUnsafeBufferPointer { st in
+                for k in 0..<(st.count - 1) where st[k + 1] - st[k] == raw.count {
+                    let base = st[k]
+                    var j = 0
+                    while j < raw.count && p[base + j] == raw[j] { j += 1 }
+                    if j == raw.count { return k }
+                }
+                return nil
+            }
+        }
+    }
+
+    static let request = KeyTable(RequestKeys.request)
+    static let account = KeyTable(RequestKeys.account)
+    static let subscription = KeyTable(RequestKeys.subscription)
+    static let override = KeyTable(RequestKeys.override)
+    static let user = KeyTable(RequestKeys.user)
+    static let check = KeyTable(RequestKeys.check)
 }

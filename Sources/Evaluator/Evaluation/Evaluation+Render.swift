@@ -12,12 +12,17 @@ extension Evaluation {
     /// The body of a denial, with `${…}` evaluated against this account, user, request and check.
     mutating func writeBody(_ t: CompiledTemplate, _ w: inout JSONWriter) {
         switch t {
-        case .constant(let j): w.write(j)
-        case .expr(let root): write(eval(root), &w)
+        case .constant(let bytes): w.bytes.append(contentsOf: bytes)
+        case .expr(let root):
+            let v = eval(root)
+            Self.write(v, &w)
         case .interpolated(let parts):
-            var s = ""
-            for p in parts { s += p.text ?? eval(p.expr).text }
-            w.string(s)
+            // Straight into the output, escaped as it goes: no intermediate string.
+            w.bytes.append(UInt8(ascii: "\""))
+            for p in parts {
+                if let text = p.text { w.bytes.append(contentsOf: text) } else { w.stringBody(eval(p.expr).text) }
+            }
+            w.bytes.append(UInt8(ascii: "\""))
         case .list(let items):
             w.bytes.append(UInt8(ascii: "["))
             for (k, item) in items.enumerated() {
@@ -29,17 +34,20 @@ extension Evaluation {
             w.bytes.append(UInt8(ascii: "{"))
             for (k, m) in members.enumerated() {
                 if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
-                w.string(m.key)
-                w.bytes.append(UInt8(ascii: ":"))
+                w.bytes.append(contentsOf: m.key)
                 writeBody(m.value, &w)
             }
             w.bytes.append(UInt8(ascii: "}"))
         }
     }
 
-    func write(_ v: Value, _ w: inout JSONWriter) {
+    static func write(_ v: Value, _ w: inout JSONWriter) {
         switch v {
         case .timestamp(let t): w.timestamp(t)
+        case .string(let s): w.string(s)
+        case .int(let i): w.int(i)
+        case .bool(let b): w.raw(b ? "true" : "false")
+        case .null: w.raw("null")
         default: w.write(v.json)
         }
     }
@@ -69,17 +77,15 @@ extension Evaluation {
 
     /// Writes a decision as the result object of SPEC §4.
     public mutating func write(_ d: Decision, for check: Check, into w: inout JSONWriter) {
-        w.bytes.append(UInt8(ascii: "{"))
-        w.key("allowed", first: true)
-        w.raw(d.allowed ? "true" : "false")
+        w.raw(d.allowed ? "{\"allowed\":true" : "{\"allowed\":false")
         if let detail = d.invalidPath {
-            w.key("error")
+            w.raw(",\"error\":")
             w.raw("\"invalid_path\"")
-            w.key("status")
+            w.raw(",\"status\":")
             w.raw("400")
-            w.key("body")
+            w.raw(",\"body\":")
             w.raw("{}")
-            w.key("detail")
+            w.raw(",\"detail\":")
             w.string(detail)
             finish(&w, d)
             return
@@ -90,15 +96,15 @@ extension Evaluation {
         default: break
         }
         if d.allowed, let r = d.reason {
-            w.key("reason")
+            w.raw(",\"reason\":")
             w.string(r.rawValue)
         } else if d.denial >= 0 {
             let denial = policy.denials[d.denial]
-            w.key("error")
+            w.raw(",\"error\":")
             w.string(denial.name)
-            w.key("status")
+            w.raw(",\"status\":")
             w.int(Int64(denial.status))
-            w.key("body")
+            w.raw(",\"body\":")
             checkFeature = feature
             checkUsage = d.usage ?? (d.hasLimit ? 0 : nil)
             checkAmount = d.amount
@@ -115,22 +121,22 @@ extension Evaluation {
             checkLimit = nil
             request = nil
             if d.guardIndex >= 0 {
-                w.key("guard")
+                w.raw(",\"guard\":")
                 w.string(policy.guards[d.guardIndex].name)
             }
         }
         if let v = d.featureValue, let f = feature {
-            w.key("value")
+            w.raw(",\"value\":")
             write(v, feature: f, &w)
         }
         if let v = d.flagValue {
-            w.key("value")
+            w.raw(",\"value\":")
             Self.write(v, &w)
         }
         if d.hasLimit {
-            w.key("limit")
+            w.raw(",\"limit\":")
             if let l = d.limit { w.int(l) } else { w.raw("\"unlimited\"") }
-            w.key("remaining")
+            w.raw(",\"remaining\":")
             if let r = d.remaining { w.int(r) } else { w.raw("null") }
         }
         finish(&w, d)
@@ -139,11 +145,11 @@ extension Evaluation {
     /// The warnings (account ones first, in SPEC §9's order, then `unknown_method`) and the trace.
     func finish(_ w: inout JSONWriter, _ d: Decision) {
         if prepared.unknownPlan || prepared.unknownStatus || d.unknownMethod {
-            w.key("warnings")
+            w.raw(",\"warnings\":")
             w.write(.array((prepared.warnings + (d.unknownMethod ? ["unknown_method"] : [])).map { .string($0) }))
         }
         if let tracer {
-            w.key("trace")
+            w.raw(",\"trace\":")
             w.write(.array(tracer.steps.map(\.json)))
         }
         w.bytes.append(UInt8(ascii: "}"))

@@ -42,7 +42,7 @@ public struct Evaluation {
 
     mutating func deriveSubscription() -> DerivedSubscription {
         var d = DerivedSubscription()
-        guard let sub = prepared.account.subscription else { return d }
+        guard prepared.account.subscription != nil else { return d }
         d.exists = true
         let config = policy.subscription
         if prepared.status >= 0 {
@@ -51,13 +51,17 @@ public struct Evaluation {
         } else {
             d.live = config.unknownStatusLive
         }
-        let trialing = sub.status.map { scalarsEqual($0, "trialing") } ?? false
+        // `trialing` by its index when the bundle lists it (no string compare per request).
+        let trialing =
+            prepared.status >= 0
+            ? prepared.status == program.trialingStatus
+            : prepared.account.subscription?.status.map { scalarsEqual($0, "trialing") } ?? false
         if trialing {
             if !d.live {
                 d.stage = .expired
-                d.lockedAt = sub.periodEnd
+                d.lockedAt = prepared.account.subscription?.periodEnd
                 d.daysRemaining = 0
-            } else if let end = sub.periodEnd {
+            } else if let end = prepared.account.subscription?.periodEnd {
                 // remaining = end - now, in whole seconds plus nanoseconds.
                 var secs = end.seconds &- now.seconds
                 var nanos = Int64(end.nanos) - Int64(now.nanos)
@@ -87,7 +91,7 @@ public struct Evaluation {
                 d.stage = .pristine
             }
         } else {
-            d.stage = sub.status == nil ? .none : .status
+            d.stage = prepared.account.subscription?.status == nil ? .none : .status
         }
         return d
     }

@@ -70,9 +70,15 @@ public struct JSONWriter {
     }
 
     public mutating func string(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        stringBody(s)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// The escaped contents of a JSON string, without the quotes.
+    public mutating func stringBody(_ s: String) {
         var s = s
         s.withUTF8 { u in
-            bytes.append(UInt8(ascii: "\""))
             // Copy runs that need no escaping in bulk.
             var run = 0
             for i in 0..<u.count {
@@ -83,7 +89,6 @@ public struct JSONWriter {
                 run = i + 1
             }
             if run < u.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<u.count])) }
-            bytes.append(UInt8(ascii: "\""))
         }
     }
 
@@ -111,30 +116,63 @@ extension JSONWriter {
         let days = t.seconds >= 0 ? t.seconds / 86_400 : (t.seconds - 86_399) / 86_400
         let secOfDay = t.seconds - days * 86_400
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        bytes.append(UInt8(ascii: "\""))
-        digits(y, 4)
-        bytes.append(UInt8(ascii: "-"))
-        digits(m, 2)
-        bytes.append(UInt8(ascii: "-"))
-        digits(d, 2)
-        bytes.append(UInt8(ascii: "T"))
-        digits(secOfDay / 3600, 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(secOfDay / 60 % 60, 2)
-        bytes.append(UInt8(ascii: ":"))
-        digits(secOfDay % 60, 2)
-        if t.nanos != 0 {
-            bytes.append(UInt8(ascii: "."))
-            var n = Int64(t.nanos)
-            var width = 9
-            while n % 10 == 0 {
-                n /= 10
-                width -= 1
-            }
-            digits(n, width)
+        guard y >= 0 && y <= 9999 else {
+            // Outside four-digit years: the general path.
+            bytes.append(UInt8(ascii: "\""))
+            digits(y, 4)
+            bytes.append(UInt8(ascii: "-"))
+            digits(m, 2)
+            bytes.append(UInt8(ascii: "-"))
+            digits(d, 2)
+            bytes.append(UInt8(ascii: "T"))
+            digits(secOfDay / 3600, 2)
+            bytes.append(UInt8(ascii: ":"))
+            digits(secOfDay / 60 % 60, 2)
+            bytes.append(UInt8(ascii: ":"))
+            digits(secOfDay % 60, 2)
+            fraction(t.nanos)
+            bytes.append(UInt8(ascii: "Z"))
+            bytes.append(UInt8(ascii: "\""))
+            return
         }
+        // `"YYYY-MM-DDTHH:MM:SS` laid out in a stack buffer and appended once.
+        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &buf) { p in
+            @inline(__always) func two(_ v: Int64, _ at: Int) {
+                p[at] = UInt8(48 + v / 10)
+                p[at + 1] = UInt8(48 + v % 10)
+            }
+            p[0] = UInt8(ascii: "\"")
+            two(y / 100, 1)
+            two(y % 100, 3)
+            p[5] = UInt8(ascii: "-")
+            two(m, 6)
+            p[8] = UInt8(ascii: "-")
+            two(d, 9)
+            p[11] = UInt8(ascii: "T")
+            two(secOfDay / 3600, 12)
+            p[14] = UInt8(ascii: ":")
+            two(secOfDay / 60 % 60, 15)
+            p[17] = UInt8(ascii: ":")
+            two(secOfDay % 60, 18)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[0..<20]))
+        }
+        fraction(t.nanos)
         bytes.append(UInt8(ascii: "Z"))
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `.` and the nanoseconds without trailing zeros; nothing for a whole second.
+    private mutating func fraction(_ nanos: Int32) {
+        guard nanos != 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var n = Int64(nanos)
+        var width = 9
+        while n % 10 == 0 {
+            n /= 10
+            width -= 1
+        }
+        digits(n, width)
     }
 
     /// `v` zero-padded to `width` digits (v ≥ 0).
@@ -151,14 +189,5 @@ extension JSONWriter {
             x %= p
             p /= 10
         }
-    }
-
-    /// Members are written with a leading comma after the first.
-    @inline(__always) mutating func key(_ k: StaticString, first: Bool = false) {
-        if !first { bytes.append(UInt8(ascii: ",")) }
-        bytes.append(UInt8(ascii: "\""))
-        raw(k)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
     }
 }

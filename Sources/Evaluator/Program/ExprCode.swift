@@ -108,29 +108,42 @@ struct ExprCode: Sendable {
 
 /// A denial body with its `${…}` expressions compiled to roots in `ExprCode`.
 indirect enum CompiledTemplate: Sendable {
-    case constant(JSONValue)
+    /// A constant part, serialized once.
+    case constant([UInt8])
     case expr(Int32)
-    case interpolated([(text: String?, expr: Int32)])
+    /// A string built from text (already escaped for JSON) and expressions.
+    case interpolated([(text: [UInt8]?, expr: Int32)])
     case list([CompiledTemplate])
-    case object([(key: String, value: CompiledTemplate)])
+    /// Members with their keys serialized once as `"key":`.
+    case object([(key: [UInt8], value: CompiledTemplate)])
 
     init(_ t: Template, _ code: inout ExprCode) {
         switch t {
-        case .null: self = .constant(.null)
-        case .bool(let b): self = .constant(.bool(b))
-        case .int(let i): self = .constant(.int(i))
-        case .string(let s): self = .constant(.string(s))
+        case .null: self = .constant(Array("null".utf8))
+        case .bool(let b): self = .constant(Array((b ? "true" : "false").utf8))
+        case .int(let i): self = .constant(JSONWriter.serialize(.int(i)))
+        case .string(let s): self = .constant(JSONWriter.serialize(.string(s)))
         case .expr(let e): self = .expr(code.compile(e))
         case .interpolated(let parts):
             self = .interpolated(
                 parts.map {
                     switch $0 {
-                    case .text(let s): (s, -1)
-                    case .expr(let e): (nil, code.compile(e))
+                    case .text(let s):
+                        var w = JSONWriter()
+                        w.stringBody(s)
+                        return (w.bytes, -1)
+                    case .expr(let e): return (nil, code.compile(e))
                     }
                 })
         case .list(let items): self = .list(items.map { CompiledTemplate($0, &code) })
-        case .object(let members): self = .object(members.map { ($0.key, CompiledTemplate($0.value, &code)) })
+        case .object(let members):
+            self = .object(
+                members.map {
+                    var w = JSONWriter()
+                    w.string($0.key)
+                    w.bytes.append(UInt8(ascii: ":"))
+                    return (w.bytes, CompiledTemplate($0.value, &code))
+                })
         }
     }
 }

@@ -12,6 +12,13 @@ public final class Program: @unchecked Sendable {
     let statusLookup: [String: Int]
     let featureLookup: [String: Int]
     let flagLookup: [String: Int]
+    /// The same names (and plans with their aliases), found from raw request bytes.
+    let featureIndex: NameIndex
+    let flagIndex: NameIndex
+    let planIndex: NameIndex
+    let statusIndex: NameIndex
+    /// The index of the `trialing` status, or -1 when the bundle does not list it.
+    let trialingStatus: Int
     /// Lists as arrays of strings, by list id.
     let lists: [[String]]
     let guards: [CompiledGuard]
@@ -76,6 +83,11 @@ public final class Program: @unchecked Sendable {
         featureLookup = Dictionary(policy.features.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         flagLookup = Dictionary(policy.flags.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         lists = policy.lists.map(\.values)
+        featureIndex = NameIndex(policy.features.enumerated().map { ($1.name, $0) })
+        flagIndex = NameIndex(policy.flags.enumerated().map { ($1.name, $0) })
+        planIndex = NameIndex(policy.planLookup.map { ($0.key, $0.value) })
+        statusIndex = NameIndex(policy.subscription.statuses.enumerated().map { ($1.name, $0) })
+        trialingStatus = policy.subscription.statuses.firstIndex { $0.name == "trialing" } ?? -1
         var exprs = ExprCode()
         factRoots = policy.facts.map { exprs.compile($0.expr) }
         var roots: [Int32] = []
@@ -141,8 +153,8 @@ public final class Program: @unchecked Sendable {
         var plan: Int?
         var status = -1
         if let sub = account.subscription {
-            if let name = sub.plan { plan = policy.planLookup[name] }
-            if let name = sub.status, let s = statusLookup[name] { status = s }
+            if let name = sub.plan { plan = planIndex.lookup(name) }
+            if let name = sub.status, let s = statusIndex.lookup(name) { status = s }
         }
         // Account-keyed rollout buckets depend on the account alone: hash them once here, not per check.
         var buckets: [Int64] = []
@@ -164,9 +176,19 @@ public struct PreparedAccount: Sendable {
     let rolloutBuckets: [Int64]
 
     /// The `unknown_plan` warning: a subscription whose plan is null or unknown.
-    public var unknownPlan: Bool { account.subscription != nil && plan == nil }
+    public let unknownPlan: Bool
     /// The `unknown_status` warning: a subscription whose status the bundle does not list (or none).
-    public var unknownStatus: Bool { account.subscription != nil && status < 0 }
+    public let unknownStatus: Bool
+
+    init(account: Account, plan: Int?, status: Int, rolloutBuckets: [Int64]) {
+        self.account = account
+        self.plan = plan
+        self.status = status
+        self.rolloutBuckets = rolloutBuckets
+        let hasSubscription = account.subscription != nil
+        unknownPlan = hasSubscription && plan == nil
+        unknownStatus = hasSubscription && status < 0
+    }
     /// The result and snapshot warnings, in the order SPEC §9 gives them.
     public var warnings: [String] {
         (unknownPlan ? ["unknown_plan"] : []) + (unknownStatus ? ["unknown_status"] : [])

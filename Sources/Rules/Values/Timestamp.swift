@@ -68,7 +68,34 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Parses RFC 3339 with a mandatory offset: `2026-05-10T12:00:00Z`, `…T12:00:00.5+02:00`.
     /// At most nine fraction digits.
     public static func parse(_ text: String) -> Timestamp? {
-        let u = Array(text.utf8)
+        var t = text
+        return t.withUTF8 { parse(utf8: $0) }
+    }
+
+    /// `parse` on UTF-8 bytes (request decoders read timestamps straight from the body).
+    public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        // The common form, `YYYY-MM-DDTHH:MM:SSZ`, read at fixed positions.
+        if u.count == 20, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: "T"),
+            u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), u[19] == UInt8(ascii: "Z")
+        {
+            var ok = true
+            @inline(__always) func num(_ at: Int, _ n: Int) -> Int64 {
+                var v: Int64 = 0
+                for k in at..<(at + n) {
+                    let d = u[k] &- 48
+                    if d > 9 { ok = false }
+                    v = v * 10 + Int64(d)
+                }
+                return v
+            }
+            let (y, mo, d) = (num(0, 4), num(5, 2), num(8, 2))
+            let (h, mi, s) = (num(11, 2), num(14, 2), num(17, 2))
+            guard ok else { return nil }
+            guard mo >= 1, mo <= 12, d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59, s <= 59 else {
+                return nil
+            }
+            return Timestamp(seconds: daysFromCivil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
+        }
         var i = 0
         func digits(_ n: Int) -> Int64? {
             guard i + n <= u.count else { return nil }

@@ -98,6 +98,17 @@ enum BenchCommand {
                     }
                 ))
         }
+        // The mixed workload: each call answers the next of 10,000 bodies (allocations and time are per body).
+        let workload = BenchWorkload.bodies()
+        var next = 0
+        benches.append(
+            (
+                "JSON mixed workload (10,000 bodies)", 4,
+                {
+                    _ = Engine.answerInline(program, body: workload[next], now: now)
+                    next = next == workload.count - 1 ? 0 : next + 1
+                }
+            ))
         // Rounds interleave the operations so a noisy stretch of the machine does not land on one row; each row
         // reports the median of its rounds' medians and p99s.
         let selected = benches.filter { only == nil || $0.name.contains(only!) }
