@@ -1,4 +1,4 @@
-import Evaluator
+@testable import Evaluator
 import Foundation
 import Testing
 
@@ -392,5 +392,17 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
             w.timestamp(Timestamp.parse(t)!)
             #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(t)\"")
         }
+    }
+}
+
+/// The fast decoder's static key tables spell the request keys exactly.
+@Suite struct KeyTableTests {
+    @Test func tablesMatchRequestKeys() {
+        #expect(KeyTable.request.strings == RequestKeys.request)
+        #expect(KeyTable.account.strings == RequestKeys.account)
+        #expect(KeyTable.subscription.strings == RequestKeys.subscription)
+        #expect(KeyTable.override.strings == RequestKeys.override)
+        #expect(KeyTable.user.strings == RequestKeys.user)
+        #expect(KeyTable.check.strings == RequestKeys.check)
     }
 }

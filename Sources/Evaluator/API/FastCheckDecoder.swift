@@ -496,40 +496,49 @@ struct FastCheckDecoder {
     }
 }
 
-/// The member names of one object of a `/v1/check` body as bytes, matched without making strings: one pool of
-/// bytes, compared by length first.
-struct KeyTable: Sendable {
-    private let pool: [UInt8]
-    private let start: [Int]
-    init(_ names: [String]) {
-        var pool: [UInt8] = []
-        var start = [0]
-        for n in names {
-            pool.append(contentsOf: n.utf8)
-            start.append(pool.count)
-        }
-        (self.pool, self.start) = (pool, start)
+/// The member names of one object of a `/v1/check` body as static bytes (no reference counting, no hashing),
+/// matched by length, then bytes. They spell `RequestKeys` exactly (a test keeps them in step).
+final class KeyTable: Sendable {
+    let names: (StaticString, StaticString, StaticString, StaticString, StaticString, StaticString)
+    let count: Int
+
+    init(
+        _ a: StaticString, _ b: StaticString, _ c: StaticString, _ d: StaticString, _ e: StaticString = "",
+        _ f: StaticString = ""
+    ) {
+        names = (a, b, c, d, e, f)
+        count = [a, b, c, d, e, f].prefix { $0.utf8CodeUnitCount > 0 }.count
+    }
+
+    @inline(__always) static func same(_ s: StaticString, _ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard s.utf8CodeUnitCount == raw.count else { return false }
+        let p = s.utf8Start
+        var j = 0
+        while j < raw.count && p[j] == raw[j] { j += 1 }
+        return j == raw.count
     }
 
     @inline(__always)
     func index(of raw: UnsafeBufferPointer<UInt8>) -> Int? {
-        pool.withUnsafeBufferPointer { p in
-            start.withUnsafeBufferPointer { st in
-                for k in 0..<(st.count - 1) where st[k + 1] - st[k] == raw.count {
-                    let base = st[k]
-                    var j = 0
-                    while j < raw.count && p[base + j] == raw[j] { j += 1 }
-                    if j == raw.count { return k }
-                }
-                return nil
-            }
-        }
+        guard !raw.isEmpty else { return nil }
+        if Self.same(names.0, raw) { return 0 }
+        if Self.same(names.1, raw) { return 1 }
+        if Self.same(names.2, raw) { return 2 }
+        if Self.same(names.3, raw) { return 3 }
+        if count > 4 && Self.same(names.4, raw) { return 4 }
+        if count > 5 && Self.same(names.5, raw) { return 5 }
+        return nil
     }
 
-    static let request = KeyTable(RequestKeys.request)
-    static let account = KeyTable(RequestKeys.account)
-    static let subscription = KeyTable(RequestKeys.subscription)
-    static let override = KeyTable(RequestKeys.override)
-    static let user = KeyTable(RequestKeys.user)
-    static let check = KeyTable(RequestKeys.check)
+    /// The names as strings (the test that keeps them equal to `RequestKeys`).
+    var strings: [String] {
+        [names.0, names.1, names.2, names.3, names.4, names.5].prefix(count).map { $0.description }
+    }
+
+    static let request = KeyTable("account", "user", "now", "explain", "checks")
+    static let account = KeyTable("id", "subscription", "overrides", "attributes")
+    static let subscription = KeyTable("plan", "status", "period_start", "period_end", "past_due_since", "seats")
+    static let override = KeyTable("feature", "value", "expires_at", "reason", "actor")
+    static let user = KeyTable("id", "email", "email_verified_at", "created_at", "attributes")
+    static let check = KeyTable("feature", "route", "flag", "usage", "amount", "value")
 }
