@@ -24,7 +24,7 @@ struct NameIndex: Sendable {
             length.append(Int32(bytes.count))
             pool.append(contentsOf: bytes)
             ids.append(Int32(id))
-            var slot = Self.hash(bytes.withUnsafeBufferPointer { $0 }) & (capacity - 1)
+            var slot = bytes.withUnsafeBufferPointer { Self.hash($0) } & (capacity - 1)
             while slots[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Int32(ids.count)
         }
