@@ -1,6 +1,7 @@
-@testable import Evaluator
 import Foundation
 import Testing
+
+@testable import Evaluator
 
 let policiesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Policies").path
