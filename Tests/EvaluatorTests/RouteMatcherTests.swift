@@ -73,9 +73,9 @@ import Testing
                     var m = method.map { Array($0.utf8) }
                     let run = { (mb: UnsafeBufferPointer<UInt8>?) -> ([RouteMatcher.Match], [RouteMatcher.Match]) in
                         var found: [RouteMatcher.Match] = []
-                        for (gi, g) in p.guards.enumerated() {
-                            let hits = { (c: CompiledPattern) in
-                                c.matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
+                        for (gi, g) in p.policy.guards.enumerated() {
+                            let hits = { (r: RoutePattern) in
+                                CompiledPattern(r).matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
                             }
                             let applies = g.appliesTo.contains(where: hits)
                             if !g.appliesTo.isEmpty && !applies { continue }

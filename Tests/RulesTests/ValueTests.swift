@@ -112,6 +112,18 @@ import Testing
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
+    /// Whole blocks are compressed straight from contiguous input; any split of the input gives the same digest.
+    @Test func piecesGiveTheSameDigest() {
+        let data = (0..<1_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let whole = SHA256.hash(data)
+        for cut in [1, 63, 64, 65, 130, 999] {
+            var s = SHA256()
+            s.update(Array(data[..<cut]))
+            s.update(data[cut...].lazy.map { $0 })  // not contiguous: byte by byte
+            #expect(s.finalize() == whole, "cut at \(cut)")
+        }
+    }
+
     @Test func rolloutIsUnsignedBigEndianModulo100() {
         // SHA-256("self_serve:acc_1") first 8 bytes, big-endian, mod 100 — computed independently.
         let d = SHA256.hash("self_serve:acc_1".utf8)

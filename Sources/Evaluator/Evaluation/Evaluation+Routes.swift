@@ -67,7 +67,7 @@ extension Evaluation {
         guard let matcher = program.routeMatcher else {
             for gi in 0..<guards.count {
                 let g = guards[gi]
-                if !g.appliesTo.isEmpty
+                if !g.appliesEverywhere
                     && !g.appliesTo.contains(where: { $0.matches(method: methodBytes, path: path, segs, count) })
                 {
                     traceNotApplying(gi..<gi + 1)
@@ -75,9 +75,9 @@ extension Evaluation {
                 }
                 var k = 0
                 let outcome = runGuard(gi) {
-                    while k < g.allow.count {
+                    while k < g.allowPatterns.count {
                         k += 1
-                        if g.allow[k - 1].pattern.matches(method: methodBytes, path: path, segs, count) { return k - 1 }
+                        if g.allowPatterns[k - 1].matches(method: methodBytes, path: path, segs, count) { return k - 1 }
                     }
                     return nil
                 }
@@ -155,11 +155,11 @@ extension Evaluation {
         let g = program.guards[gi]
         var allowedBy = -1
         while let k = nextEntry() {
-            let entry = g.allow[k]
-            let when = entry.when >= 0 ? eval(entry.when).truthy : nil
+            let whenRoot = g.allowWhen[k]
+            let when = whenRoot >= 0 ? eval(whenRoot).truthy : nil
             coverage?.allowlist.insert(.init(guardIndex: gi, entry: k, when: when))
             if when == false {
-                let values = explainValues(entry.when)
+                let values = explainValues(whenRoot)
                 tracer?.add(
                     "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
                     "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values)
@@ -169,7 +169,7 @@ extension Evaluation {
             break
         }
         if allowedBy >= 0 {
-            let values = explainValues(g.allow[allowedBy].when)
+            let values = explainValues(g.allowWhen[allowedBy])
             tracer?.add(
                 "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
                 "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'", values: values

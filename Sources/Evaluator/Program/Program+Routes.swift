@@ -49,19 +49,26 @@ struct CompiledPattern: Sendable {
     }
 }
 
-/// A guard with its patterns compiled and its decision inputs precomputed.
+/// A guard's decision inputs, precomputed. Its patterns are compiled one by one only for the guard-by-guard
+/// reference (`patterns: true`); with the bundle's automaton they are not needed.
 struct CompiledGuard: Sendable {
+    /// Empty unless compiled for the reference.
     var appliesTo: [CompiledPattern]
-    /// Allowlist entries with the root of their `when` (-1: none).
-    var allow: [(pattern: CompiledPattern, when: Int32)]
+    /// No `applies_to`: the guard applies to every route.
+    var appliesEverywhere: Bool
+    /// Allowlist patterns (empty unless compiled for the reference) and the root of each entry's `when` (-1: none).
+    var allowPatterns: [CompiledPattern]
+    var allowWhen: [Int32]
     var requires: Int32
     var readsUser: Bool
     var readsSubscription: Bool
     var deny: Int
 
-    init(_ g: Guard, _ code: inout ExprCode) {
-        appliesTo = g.appliesTo.map(CompiledPattern.init)
-        allow = g.allow.map { (CompiledPattern($0.pattern), $0.when.map { code.compile($0) } ?? -1) }
+    init(_ g: Guard, _ code: inout ExprCode, patterns: Bool) {
+        appliesTo = patterns ? g.appliesTo.map(CompiledPattern.init) : []
+        appliesEverywhere = g.appliesTo.isEmpty
+        allowPatterns = patterns ? g.allow.map { CompiledPattern($0.pattern) } : []
+        allowWhen = g.allow.map { $0.when.map { code.compile($0) } ?? -1 }
         requires = code.compile(g.requires)
         readsUser = g.requiresReads.user
         readsSubscription = g.requiresReads.subscription
@@ -101,13 +108,14 @@ extension Program {
                     else { return nil }
                     let m = method.map { Array($0.utf8) }
                     return m.withOptionalBuffer { mb in
-                        guards.map { g -> GuardCoverage in
-                            let matches = { (p: CompiledPattern) in
-                                p.matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
+                        policy.guards.map { g -> GuardCoverage in
+                            // Static analysis (the `routes` command): patterns compiled here, one by one.
+                            let matches = { (p: RoutePattern) in
+                                CompiledPattern(p).matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
                             }
                             if !g.appliesTo.isEmpty && !g.appliesTo.contains(where: matches) { return .notApplicable }
                             if let entry = g.allow.first(where: { matches($0.pattern) }) {
-                                return .allowlisted(conditional: entry.when >= 0)
+                                return .allowlisted(conditional: entry.when != nil)
                             }
                             return .protects
                         }

@@ -104,8 +104,10 @@ public final class Program: @unchecked Sendable {
         }
         statusRoots = roots
         statusAlways = always
-        guards = policy.guards.map { CompiledGuard($0, &exprs) }
-        self.routeMatcher = routeMatcher ? RouteMatcher(guards) : nil
+        let matcher = routeMatcher ? RouteMatcher(policy.guards) : nil
+        // Without the automaton (asked for, or too large), guards match pattern by pattern.
+        guards = policy.guards.map { CompiledGuard($0, &exprs, patterns: matcher == nil) }
+        self.routeMatcher = matcher
         flagRules = policy.flags.map { f in f.rules.map { (exprs.compile($0.when), $0.reads.user, $0.value) } }
         denialBodies = policy.denials.map { CompiledTemplate($0.body, &exprs) }
         self.exprs = exprs

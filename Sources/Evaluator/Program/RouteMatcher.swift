@@ -32,7 +32,7 @@ final class RouteMatcher: Sendable {
     /// Nil when the patterns would need more than `maxStates` states (never for route lists people write; then the
     /// evaluator matches guard by guard instead). Built with flat scratch arrays: linear in the patterns' size for
     /// the route lists people write.
-    init?(_ guards: [CompiledGuard], maxStates: Int = 200_000) {
+    init?(_ guards: [Guard], maxStates: Int = 200_000) {
         var trie = Trie()
         for (gi, g) in guards.enumerated() {
             for p in g.appliesTo { trie.add(p, Match(guardIndex: Int32(gi), entry: -1)) }
@@ -223,7 +223,7 @@ final class RouteMatcher: Sendable {
         private var children: [Int64: Int32] = [:]
         private var edges: [(node: Int32, label: Int32, child: Int32)] = []
         private var endList: [(node: Int32, match: Match)] = []
-        private var labelIDs: [Label: Int32] = [:]
+        private var labelIDs: [String: Int32] = [:]
         /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
         var labels: [UInt8] = []
         var labelStart: [Int32] = [0]
@@ -237,7 +237,7 @@ final class RouteMatcher: Sendable {
         var endStart: [Int32] = []
         var ends: [Match] = []
 
-        mutating func add(_ p: CompiledPattern, _ m: Match) {
+        mutating func add(_ p: RoutePattern, _ m: Match) {
             var n: Int32 = 0
             if let method = p.method {
                 n = child(n, literal: method)
@@ -261,15 +261,14 @@ final class RouteMatcher: Sendable {
             endList.append((n, m))
         }
 
-        private mutating func child(_ n: Int32, literal l: [UInt8]) -> Int32 {
+        private mutating func child(_ n: Int32, literal l: String) -> Int32 {
             let label: Int32
-            let labelKey = Label(bytes: l)
-            if let id = labelIDs[labelKey] {
+            if let id = labelIDs[l] {
                 label = id
             } else {
                 label = Int32(labelStart.count - 1)
-                labelIDs[labelKey] = label
-                labels.append(contentsOf: l)
+                labelIDs[l] = label
+                labels.append(contentsOf: l.utf8)
                 labelStart.append(Int32(labels.count))
             }
             let key = Int64(n) << 32 | Int64(label)
@@ -286,16 +285,6 @@ final class RouteMatcher: Sendable {
             nodes.append(Node())
             nodes[Int(n)].one = Int32(nodes.count - 1)
             return Int32(nodes.count - 1)
-        }
-
-        /// A label as a dictionary key: hashed as one FNV-1a word, not byte by byte.
-        struct Label: Hashable {
-            var bytes: [UInt8]
-            func hash(into hasher: inout Hasher) {
-                var h: UInt64 = 0xcbf2_9ce4_8422_2325
-                for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-                hasher.combine(h)
-            }
         }
 
         /// Lays the edges and ends out by node and ranks the labels.

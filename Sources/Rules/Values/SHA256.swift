@@ -33,7 +33,33 @@ public struct SHA256: Sendable {
     }
 
     public mutating func update<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+        // Contiguous input: whole blocks are compressed straight from it, not byte by byte.
+        if let done = bytes.withContiguousStorageIfAvailable({ update(buffer: $0) }) { return done }
         for b in bytes { update(byte: b) }
+    }
+
+    /// Fills the pending block, then compresses whole 64-byte blocks straight from `buffer`.
+    public mutating func update(buffer: UnsafeBufferPointer<UInt8>) {
+        var i = 0
+        while i < buffer.count && blockCount != 0 {
+            update(byte: buffer[i])
+            i += 1
+        }
+        while buffer.count - i >= 64 {
+            var state = h
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                SHA256.k.withUnsafeBufferPointer { k in
+                    SHA256.rounds(&state, UnsafeRawPointer(buffer.baseAddress! + i), w.baseAddress!, k.baseAddress!)
+                }
+            }
+            h = state
+            length &+= 64
+            i += 64
+        }
+        while i < buffer.count {
+            update(byte: buffer[i])
+            i += 1
+        }
     }
 
     /// The digest's first eight bytes as a big-endian integer (what `rollout` needs).

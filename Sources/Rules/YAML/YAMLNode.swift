@@ -66,8 +66,19 @@ public struct YAMLNode: Sendable {
             }
         }
         guard style == .plain else { return .string(text) }
-        // Most plain scalars are names and routes: a first byte that starts no null, bool, int or float settles it.
-        if let b = text.utf8.first, !Self.mayStartNonString[Int(b)] { return .string(text) }
+        // Most plain scalars are names and routes: a first byte that starts no null, bool, int or float settles it,
+        // and a word starting with a letter is a string unless it is one of the null and bool spellings.
+        if let b = text.utf8.first {
+            if !Self.mayStartNonString[Int(b)] { return .string(text) }
+            if (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") {
+                switch text {
+                case "null", "Null", "NULL": return .null
+                case "true", "True", "TRUE": return .bool(true)
+                case "false", "False", "FALSE": return .bool(false)
+                default: return .string(text)
+                }
+            }
+        }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
