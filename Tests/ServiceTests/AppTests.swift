@@ -49,6 +49,36 @@ import Testing
         }
     }
 
+    /// `POST /v1/timeline`: boundaries for an inline account, the routes it follows, and request errors.
+    @Test func timeline() {
+        let body = #"""
+            {"account":{"subscription":{"plan":"pro","status":"trialing","period_start":"2026-05-07T12:00:00Z",
+             "period_end":"2026-05-21T12:00:00Z"}},"user":{"created_at":"2026-05-07T12:00:00Z"},
+             "routes":["GET /api/v1/trees"],"from":"2026-05-10T00:00:00Z","to":"2026-05-25T00:00:00Z"}
+            """#
+        let r = app().respond(to: post("/v1/timeline", body))
+        #expect(r.status == 200)
+        guard case .array(let bs) = json(r)["boundaries"] else {
+            Issue.record("no boundaries: \(json(r))")
+            return
+        }
+        #expect(
+            bs.map { $0["at"] }
+                == [
+                    "2026-05-14T12:00:00Z", "2026-05-18T12:00:00Z", "2026-05-20T12:00:00Z", "2026-05-21T12:00:00Z",
+                ].map { .string($0) })
+        #expect(json(r)["start"]?["routes.GET /api/v1/trees"] == .string("allowed (guards_passed)"))
+        for (bad, path) in [
+            (#"{"account":{},"routes":["trees"]}"#, "routes[0]"),
+            (#"{"account":{},"from":"2026-01-02T00:00:00Z","to":"2026-01-01T00:00:00Z"}"#, "from"),
+            (#"{"account":{},"bogus":1}"#, "bogus"),
+        ] {
+            let e = app().respond(to: post("/v1/timeline", bad))
+            #expect(e.status == 400 && json(e)["path"] == .string(path), "\(bad): \(json(e))")
+        }
+        #expect(app().respond(to: post("/v1/timeline", #"{"account":"acc_1"}"#)).status == 503)
+    }
+
     @Test func everyEndpointIsDeclaredOnce() throws {
         let patterns = App.routes.map(\.pattern)
         #expect(Set(patterns).count == patterns.count)

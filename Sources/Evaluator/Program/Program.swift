@@ -40,6 +40,8 @@ public final class Program: @unchecked Sendable {
     let statusAlways: [Bool]
     let flagRules: [[(root: Int32, readsUser: Bool, value: FlagValue)]]
     let denialBodies: [CompiledTemplate]
+    /// Where the policy's comparisons with `now` can change their answer (for timelines).
+    let instantRules: [InstantRule]
     /// `{"policy":"<digest>","now":` — the fixed start of every response.
     let responsePrefix: [UInt8]
 
@@ -110,6 +112,9 @@ public final class Program: @unchecked Sendable {
         self.routeMatcher = matcher
         flagRules = policy.flags.map { f in f.rules.map { (exprs.compile($0.when), $0.reads.user, $0.value) } }
         denialBodies = policy.denials.map { CompiledTemplate($0.body, &exprs) }
+        var finder = InstantRuleFinder()
+        finder.find(in: policy, &exprs)
+        instantRules = finder.rules
         self.exprs = exprs
         var prefix = JSONWriter()
         prefix.raw("{\"policy\":")

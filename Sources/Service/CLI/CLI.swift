@@ -62,6 +62,10 @@ enum CLI {
                                                            what a policy change changes (and for which accounts,
                                                            routes); REV: a git revision of the bundle folder
           schema policy|fixtures                           the JSON Schema of policy or fixture files (for editors)
+          timeline [DIR] --account FILE [--user FILE] [--from T] [--to T] [--manifest FILE] [--format text|json]
+                                                           every boundary of an account's lifecycle (trial stages,
+                                                           lock, grace and read-only ends, override expiries) and
+                                                           what changes there
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
                 [--db-connections N] [--cache-size N] [--keys-file FILE] [--threads N] [--no-watch]
                 [--head-timeout S] [--request-timeout S] [--idle-timeout S] [--max-connections N]
@@ -93,6 +97,7 @@ enum CLI {
             case "check": return try CheckCommand.run(rest, output: output)
             case "test": return try TestCommand.run(rest, output: output)
             case "bench": return try BenchCommand.run(rest, output: output)
+            case "timeline": return try TimelineCommand.run(rest, output: output)
             case "serve": return try ServeCommand.run(rest, output: output)
             case "routes": return try RoutesCommand.run(rest, output: output)
             case "diff": return try DiffCommand.run(rest, output: output)
@@ -102,7 +107,8 @@ enum CLI {
                 return ExitCode.ok
             default:
                 let known = [
-                    "validate", "test", "check", "serve", "routes", "diff", "schema", "bench", "help", "version",
+                    "validate", "test", "check", "serve", "routes", "diff", "schema", "timeline", "bench", "help",
+                    "version",
                 ]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }

@@ -7,6 +7,7 @@ extension App {
         Route("/metrics", ["GET"], role: nil, Operations.metrics),
         Route("/v1/check", ["POST"], role: .check, body: .json, Decisions.check),
         Route("/v1/entitlements", ["POST"], role: .check, body: .json, Decisions.entitlements),
+        Route("/v1/timeline", ["POST"], role: .check, body: .json, TimelineEndpoint.handle),
         Route("/v1/catalog", ["GET"], role: .check, Catalog.handle),
         Route("/v1/policy", ["GET"], role: .check, PolicyEndpoints.info),
         Route("/v1/policy/reload", ["POST"], role: .admin, PolicyEndpoints.reload),

@@ -1,0 +1,204 @@
+/// An account's lifecycle over a span of time: every instant in it where what the account gets changes, each with
+/// the rules that put a boundary there and what changed (subscription state, features, facts, flags, routes).
+///
+/// Boundaries are computed, not sampled: the candidates are every instant a rule of the policy compares `now`
+/// with (found at compile time, evaluated for this account and user), the trial stages (period end minus the
+/// warning and urgent lengths), the stored period and past-due instants, the overrides' expiries and the user's
+/// instants; each candidate is evaluated, and only those where the state differs from the one before are kept.
+/// Between two boundaries nothing changes but `subscription.days_remaining`, which counts down daily and is left out.
+public enum Timeline {
+    /// One route to follow along the timeline: `METHOD /path` (or a path alone).
+    public struct Route: Sendable {
+        public var method: String?
+        public var path: String
+        public var label: String
+        public init(method: String?, path: String, label: String) {
+            self.method = method
+            self.path = path
+            self.label = label
+        }
+    }
+
+    /// A decoded `POST /v1/timeline` body: `{account, user?, from?, to?, routes?}`.
+    public struct Request: Sendable {
+        public var account: AccountReference
+        public var user: User?
+        public var from: Timestamp?
+        public var to: Timestamp?
+        public var routes: [Route]
+    }
+
+    /// At most this many routes are followed in one request.
+    public static let maxRoutes = 200
+
+    /// Decodes a `POST /v1/timeline` body; errors as for `/v1/check` bodies.
+    public static func decode(_ program: Program, body: [UInt8]) -> Result<Request, RequestError> {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            return .failure(RequestError(detail: "body is not valid JSON: \(error)"))
+        }
+        do throws(RequestError) {
+            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
+            let m = try RequestDecoder.members(value, "", allowed: ["account", "user", "from", "to", "routes"])
+            let (account, user, _) = try RequestDecoder(program: program).subject(
+                m.filter { $0.key == "account" || $0.key == "user" })
+            let from = try RequestDecoder.timestamp(m["from"], "from")
+            let to = try RequestDecoder.timestamp(m["to"], "to")
+            if let from, let to, !(from < to) { throw RequestError(detail: "from must be before to", path: "from") }
+            var routes: [Route] = []
+            if let r = m["routes"] {
+                guard case .array(let items) = r else {
+                    throw RequestError(detail: "routes must be an array of 'METHOD /path' strings", path: "routes")
+                }
+                guard items.count <= maxRoutes else {
+                    throw RequestError(detail: "at most \(maxRoutes) routes", path: "routes")
+                }
+                for (k, item) in items.enumerated() {
+                    guard case .string(let line) = item, let (method, path) = Evaluation.splitRoute(line) else {
+                        throw RequestError(
+                            detail: "routes[\(k)] must be a 'METHOD /path' or '/path' string", path: "routes[\(k)]")
+                    }
+                    routes.append(Route(method: method, path: String(path), label: line))
+                }
+            }
+            return .success(Request(account: account, user: user, from: from, to: to, routes: routes))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The state at `from` and every boundary in `(from, to]`, as JSON (the `POST /v1/timeline` answer).
+    public static func compute(
+        _ program: Program, account: PreparedAccount, user: User?, from: Timestamp, to: Timestamp, routes: [Route]
+    ) -> JSONValue {
+        var candidates: [(at: Timestamp, cause: String)] = []
+        func add(_ t: Timestamp?, _ cause: String) {
+            guard let t, from < t, !(to < t) else { return }
+            candidates.append((t, cause))
+        }
+        let sub = account.account.subscription
+        let config = program.policy.subscription
+        add(sub?.periodStart, "subscription.period_start")
+        add(sub?.periodEnd, "subscription.period_end")
+        add(sub?.pastDueSince, "subscription.past_due_since")
+        if let end = sub?.periodEnd, let trial = config.trial {
+            if let w = trial.warning { add(end.subtracting(w), "trial warning stage (period_end - \(w))") }
+            if let u = trial.urgent { add(end.subtracting(u), "trial urgent stage (period_end - \(u))") }
+        }
+        for o in account.account.overrides {
+            add(o.expiresAt, "overrides.\(program.policy.features[o.feature].name) expires")
+        }
+        add(user?.createdAt, "user.created_at")
+        add(user?.emailVerifiedAt, "user.email_verified_at")
+        // Instants the policy's rules compare `now` with, for this account and user. A rule may compare with a
+        // derived value (`subscription.locked_at + 30d`) that itself changes over time, so the rules are evaluated
+        // at the span's ends and at every candidate found so far, until no new instant appears.
+        var probed = Set<Timestamp>()
+        var probes = [from, to] + candidates.map(\.at)
+        for _ in 0..<4 where !probes.isEmpty {
+            var next: [Timestamp] = []
+            for at in probes where probed.insert(at).inserted {
+                var probe = Evaluation(program: program, account: account, user: user, now: at)
+                for r in program.instantRules {
+                    guard case .timestamp(let t) = probe.eval(r.root) else { continue }
+                    let instant = r.after ? Self.nanosecond(after: t) : t
+                    if !candidates.contains(where: { $0.at == instant && $0.cause == r.origin }) {
+                        add(instant, r.origin)
+                        next.append(instant)
+                    }
+                }
+            }
+            probes = next
+        }
+        candidates.sort { $0.at < $1.at }
+
+        func state(_ now: Timestamp) -> [(String, JSONValue)] {
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            var out: [(String, JSONValue)] = []
+            flatten(ev.snapshot(), "", &out)
+            out.removeAll { $0.0 == "now" || $0.0 == "policy" || $0.0 == "subscription.days_remaining" }
+            for r in routes {
+                let d = ev.decide(.route(method: r.method, path: r.path))
+                out.append(("routes.\(r.label)", routeOutcome(program, d)))
+            }
+            return out
+        }
+
+        let start = state(from)
+        var previous = start
+        var boundaries: [JSONValue] = []
+        var i = 0
+        while i < candidates.count {
+            let at = candidates[i].at
+            var causes: [String] = []
+            while i < candidates.count && candidates[i].at == at {
+                if !causes.contains(candidates[i].cause) { causes.append(candidates[i].cause) }
+                i += 1
+            }
+            let now = state(at)
+            var changes: [JSONValue] = []
+            var before: [String: JSONValue] = [:]
+            for (k, v) in previous { before[k] = v }
+            var after: [String: JSONValue] = [:]
+            for (k, v) in now { after[k] = v }
+            for (k, v) in now where before[k] != v {
+                changes.append(.object([("what", .string(k)), ("before", before[k] ?? .null), ("after", v)]))
+            }
+            for (k, v) in previous where after[k] == nil {
+                changes.append(.object([("what", .string(k)), ("before", v), ("after", .null)]))
+            }
+            previous = now
+            guard !changes.isEmpty else { continue }
+            boundaries.append(
+                .object([
+                    ("at", .string(at.rfc3339)), ("causes", .array(causes.map { .string($0) })),
+                    ("changes", .array(changes)),
+                ]))
+        }
+        return .object([
+            ("policy", .string(program.digest)), ("from", .string(from.rfc3339)), ("to", .string(to.rfc3339)),
+            ("start", .object(start)), ("boundaries", .array(boundaries)),
+        ])
+    }
+
+    /// The span shown when none is asked for: from a day before the earliest of the account's and user's instants
+    /// (or `now`) to 45 days after the latest (a 30-day window after the period's end fits), at least 60 days.
+    public static func defaultSpan(account: Account, user: User?, now: Timestamp) -> (from: Timestamp, to: Timestamp) {
+        let s = account.subscription
+        let instants =
+            [s?.periodStart, s?.periodEnd, s?.pastDueSince, user?.createdAt, user?.emailVerifiedAt]
+            .compactMap { $0 } + account.overrides.compactMap(\.expiresAt)
+        let day = PolicyDuration(seconds: 86_400)
+        let first = instants.min() ?? now
+        let last = instants.max() ?? now
+        let from = first.subtracting(day) ?? first
+        var to = last.adding(PolicyDuration(seconds: 45 * 86_400)) ?? last
+        if let least = from.adding(PolicyDuration(seconds: 60 * 86_400)), to < least { to = least }
+        return (from, to)
+    }
+
+    static func nanosecond(after t: Timestamp) -> Timestamp {
+        t.nanos == 999_999_999
+            ? Timestamp(seconds: t.seconds + 1, nanos: 0) : Timestamp(seconds: t.seconds, nanos: t.nanos + 1)
+    }
+
+    /// `allowed` (with the reason), or `denied: ERROR` and the deciding guard.
+    static func routeOutcome(_ program: Program, _ d: Decision) -> JSONValue {
+        if d.allowed { return .string("allowed (\(d.reason?.rawValue ?? ""))") }
+        if let detail = d.invalidPath { return .string("denied: invalid_path (\(detail))") }
+        let error = d.denial >= 0 ? program.policy.denials[d.denial].name : "denied"
+        let by = d.guardIndex >= 0 ? " by \(program.policy.guards[d.guardIndex].name)" : ""
+        return .string("denied: \(error)\(by)")
+    }
+
+    /// Leaves of a JSON value by dotted path (`features.sso.value`); lists stay whole.
+    static func flatten(_ v: JSONValue, _ prefix: String, _ out: inout [(String, JSONValue)]) {
+        if case .object(let members) = v {
+            for (k, x) in members { flatten(x, prefix.isEmpty ? k : "\(prefix).\(k)", &out) }
+        } else {
+            out.append((prefix, v))
+        }
+    }
+}
