@@ -48,8 +48,26 @@ import Testing
         #expect(out.hasSuffix("1 error, 0 warnings\n"))
     }
 
+    /// `entitlements timeline` on the fixture account (a Pro trial with an sso override, an unverified user, four
+    /// routes): the boundaries and changes in Tests/Fixtures/timeline/expected.txt, reviewed by hand — the e-mail
+    /// grace end (day 8), the trial's warning and urgent stages, the lock at the period's end (the override stops
+    /// counting there, so its own expiry on June 1 changes nothing and is no boundary), the read-only window's end 30
+    /// days after the lock.
+    @Test func timelineCommand() throws {
+        let dir = Self.repo.appendingPathComponent("Tests/Fixtures/timeline").path
+        let (code, out, err) = run([
+            "timeline", Self.policies, "--account", dir + "/account.json", "--user", dir + "/user.json", "--manifest",
+            dir + "/manifest.txt", "--from", "2026-05-01T00:00:00Z", "--to", "2026-07-01T00:00:00Z",
+        ])
+        #expect(code == 0, "\(err)")
+        let expected = try String(contentsOfFile: dir + "/expected.txt", encoding: .utf8)
+        #expect(out == expected, "\(out)")
+        let (bad, _, message) = run(["timeline", Self.policies, "--account", dir + "/account.json", "--from", "soon"])
+        #expect(bad == 2 && message.contains("--from must be an RFC 3339 timestamp"))
+    }
+
     @Test func helpAndVersion() {
-        for command in ["validate", "test", "check", "routes", "diff", "serve", "schema"] {
+        for command in ["validate", "test", "check", "routes", "diff", "serve", "schema", "timeline"] {
             let (code, out, _) = run([command, "--help"])
             #expect(code == 0, "\(command) --help")
             #expect(out.hasPrefix("usage: entitlements \(command)"), "\(out)")

@@ -331,12 +331,16 @@ enum PlaygroundPage {
 
         function renderPricing() {
           const plans = catalog.plans, features = catalog.features;
-          let h = "<thead><tr><th>Feature</th>" + plans.map((p) => `<th>${esc(p.display_name || p.key)}<div class="muted">${p.price && p.price.monthly_cents !== null ? "$" + (p.price.monthly_cents / 100).toFixed(2) + "/mo" : ""}${p.extends ? " · extends " + esc(p.extends) : ""}${p.aliases.length ? " · alias " + esc(p.aliases.join(", ")) : ""}</div></th>`).join("") + "</tr></thead><tbody>";
+          const fmt = (v) => v === true ? "yes" : v === false ? "no" : Array.isArray(v) ? (v.length ? v.join(", ") : "none") : show(v);
+          const about = (p) => [p.price && p.price.monthly_cents !== null ? "$" + (p.price.monthly_cents / 100).toFixed(2) + "/mo" : "",
+            p.extends ? "extends " + p.extends : "", p.aliases.length ? "alias " + p.aliases.join(", ") : "", p.public === false ? "not public" : ""]
+            .filter((x) => x).join(" · ");
+          let h = "<thead><tr><th>Feature</th>" + plans.map((p) => `<th>${esc(p.display_name || p.key)}<div class="muted">${esc(about(p))}</div></th>`).join("") + "</tr></thead><tbody>";
           for (const f of features) {
             h += `<tr><td>${esc(f.key)}<div class="muted">${esc(f.description || "")}</div></td>`;
             plans.forEach((p, i) => {
-              const v = show(p.grants[f.key]), prev = i > 0 ? show(plans[i - 1].grants[f.key]) : v;
-              h += `<td class="${v !== prev ? "diff" : ""}">${esc(v)}</td>`;
+              const v = fmt(p.grants[f.key]), prev = i > 0 ? fmt(plans[i - 1].grants[f.key]) : v;
+              h += `<td class="${v !== prev ? "diff" : ""}"${v !== prev ? ` title="was ${esc(prev)} in the plan to the left"` : ""}>${esc(v)}</td>`;
             });
             h += "</tr>";
           }
