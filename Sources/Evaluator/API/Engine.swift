@@ -75,15 +75,8 @@ public enum Engine {
 
     /// Decodes a `/v1/entitlements` body (`{account, user?, now?}`).
     public static func decodeSnapshot(_ program: Program, body: [UInt8]) -> Result<SnapshotRequest, RequestError> {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body)
-        } catch {
-            return .failure(RequestError(detail: "body is not valid JSON: \(error)"))
-        }
         do throws(RequestError) {
-            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
-            let m = try RequestDecoder.members(value, "", allowed: ["account", "user", "now"])
+            let m = try RequestDecoder.bodyMembers(body, allowed: ["account", "user", "now"])
             let (account, user, now) = try RequestDecoder(program: program).subject(m)
             return .success(SnapshotRequest(account: account, user: user, now: now))
         } catch {

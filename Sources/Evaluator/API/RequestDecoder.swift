@@ -69,6 +69,18 @@ public struct RequestDecoder: Sendable {
         return out
     }
 
+    /// A request body that must be a JSON object: its members (null ones left out), each among `allowed`.
+    public static func bodyMembers(_ body: [UInt8], allowed: [String]) throws(RequestError) -> [String: JSONValue] {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(body)
+        } catch {
+            throw RequestError(detail: "body is not valid JSON: \(error)")
+        }
+        guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
+        return try members(value, "", allowed: allowed)
+    }
+
     public static func string(_ v: JSONValue?, _ path: String) throws(RequestError) -> String? {
         guard let v else { return nil }
         guard case .string(let s) = v else {

@@ -33,15 +33,8 @@ public enum Timeline {
 
     /// Decodes a `POST /v1/timeline` body; errors as for `/v1/check` bodies.
     public static func decode(_ program: Program, body: [UInt8]) -> Result<Request, RequestError> {
-        let value: JSONValue
-        do {
-            value = try JSONParser.parse(body)
-        } catch {
-            return .failure(RequestError(detail: "body is not valid JSON: \(error)"))
-        }
         do throws(RequestError) {
-            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
-            let m = try RequestDecoder.members(value, "", allowed: ["account", "user", "from", "to", "routes"])
+            let m = try RequestDecoder.bodyMembers(body, allowed: ["account", "user", "from", "to", "routes"])
             let (account, user, _) = try RequestDecoder(program: program).subject(
                 m.filter { $0.key == "account" || $0.key == "user" })
             let from = try RequestDecoder.timestamp(m["from"], "from")

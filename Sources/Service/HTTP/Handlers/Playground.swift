@@ -62,14 +62,7 @@ enum Playground {
         let program = context.program
         let lines: [String]
         do throws(RequestError) {
-            let value: JSONValue
-            do {
-                value = try JSONParser.parse(req.body)
-            } catch {
-                throw RequestError(detail: "body is not valid JSON: \(error)")
-            }
-            guard case .object = value else { throw RequestError(detail: "the request body must be a JSON object") }
-            let m = try RequestDecoder.members(value, "", allowed: ["routes"])
+            let m = try RequestDecoder.bodyMembers(req.body, allowed: ["routes"])
             guard case .array(let items)? = m["routes"] else {
                 throw RequestError(detail: "routes must be an array of 'METHOD /path' strings", path: "routes")
             }
