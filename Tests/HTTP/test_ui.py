@@ -64,12 +64,13 @@ def test_trial_lifecycle_in_the_page(svc, browser):
 
     def at(instant):
         set_value(browser, "cursor-at", instant)
-        wait.until(lambda d: d.find_element(By.ID, "cursor-text").text == instant + "Z")
+        wait.until(lambda d: d.find_element(By.ID, "cursor-text").text.startswith(instant + "Z"))
         wait.until(lambda d: d.find_elements(By.ID, "stage"))
 
     # Day 13 (one day before the end): urgent, Pro features on; the unverified user is past the 7-day grace.
     at("2026-05-20T12:00:00")
     wait.until(lambda d: d.find_element(By.ID, "stage").text == "urgent")
+    assert browser.find_element(By.ID, "cursor-text").text.endswith("(day 14 of the period)")
     assert cell(browser, "features-table", "psa_integration")[1] == "true"
     assert "email_not_verified" in cell(browser, "routes-table", "GET /api/v1/trees")[1]
     assert cell(browser, "routes-table", "GET /api/v1/billing/state")[1] == "allowed"

@@ -90,7 +90,8 @@ enum PlaygroundPage {
             <form id="account-form" class="card" aria-label="Account and user">
               <h2>Account</h2>
               <label for="stored-id">Stored account id (leave empty to describe one)</label>
-              <input id="stored-id" placeholder="acc_42">
+              <input id="stored-id" placeholder="acc_42" list="stored-ids" autocomplete="off">
+              <datalist id="stored-ids"></datalist>
               <div class="row">
                 <div><label for="plan">Plan</label><select id="plan"></select></div>
                 <div><label for="status">Status</label><select id="status"></select></div>
@@ -217,6 +218,10 @@ enum PlaygroundPage {
             $("email").value = "new.user@example.com";
           }
           renderPricing(); renderGuards();
+          // Stored accounts to pick from, when the service has a store and the key may list them (admin).
+          api("GET", "/v1/accounts?limit=200").then((r) => {
+            $("stored-ids").innerHTML = r.accounts.map((a) => `<option value="${esc(a.id)}">${esc(a.plan || "")} ${esc(a.status || "")}</option>`).join("");
+          }).catch(() => {});
         }
 
         function accountAndUser() {
@@ -284,7 +289,10 @@ enum PlaygroundPage {
           $("cursor").value = seconds;
           const now = new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
           $("cursor-at").value = toLocal(now);
-          $("cursor-text").textContent = now;
+          // Day N of the period (day 1 starts at period_start), for "what does the account see on day 12".
+          const startText = $("stored-id").value.trim() ? null : toRFC($("period-start").value);
+          const day = startText ? Math.floor((seconds - Date.parse(startText) / 1000) / 86400) + 1 : null;
+          $("cursor-text").textContent = now + (day !== null && day >= 1 ? ` (day ${day} of the period)` : "");
           $("cursor").setAttribute("aria-valuetext", now);
           const line = $("cursor-line"); if (line) line.style.left = ((seconds - from) / (to - from)) * 100 + "%";
           const ticket = ++pending;
