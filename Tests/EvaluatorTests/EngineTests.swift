@@ -407,3 +407,15 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(KeyTable.check.strings == RequestKeys.check)
     }
 }
+
+@Suite struct CheckBytesTests {
+    @Test func statusAndBody() {
+        let ok = Engine.checkBytes(sample, body: Array(#"{\#(pro),"checks":[{"feature":"sso"}]}"#.utf8), now: clock)
+        #expect(ok.status == 200)
+        let bad = Engine.checkBytes(sample, body: Array("{".utf8), now: clock)
+        #expect(bad.status == 400 && String(decoding: bad.body, as: UTF8.self).contains("invalid_request"))
+        let byID = Engine.checkBytes(
+            sample, body: Array(#"{"account":"acc_1","checks":[{"feature":"sso"}]}"#.utf8), now: clock)
+        #expect(byID.status == 400)
+    }
+}

@@ -143,6 +143,25 @@ public enum Engine {
         }
     }
 
+    /// `answerInline` as an HTTP-like pair for tools and harnesses that embed the engine: 200 and the response, or
+    /// 400 and the request-level error body (an account given by id is a 400 here too: without a store there is
+    /// nothing to resolve it from).
+    public static func checkBytes(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
+    ) -> (status: Int, body: [UInt8]) {
+        func error(_ e: RequestError) -> (Int, [UInt8]) {
+            var m: [(String, JSONValue)] = [("error", .string(e.code)), ("detail", .string(e.detail))]
+            if let path = e.path { m.append(("path", .string(path))) }
+            return (400, JSONWriter.serialize(.object(m)))
+        }
+        switch answerInline(program, body: body, now: clock, fastPath: fastPath) {
+        case .success(let bytes): return (200, bytes)
+        case .failure(.invalid(let e)): return error(e)
+        case .failure(.accountID):
+            return error(RequestError(detail: "an account given by id needs the account store", path: "account"))
+        }
+    }
+
     public static func answerInline(
         _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
     ) -> Result<[UInt8], InlineAnswerFailure> {
