@@ -149,7 +149,10 @@ public enum YAMLLoader {
                 if frame.isMapping {
                     var pairs: [(key: YAMLNode, value: YAMLNode)] = []
                     pairs.reserveCapacity(frame.items.count / 2)
+                    // Duplicate keys: a scan of the keys so far for small mappings, a dictionary past 16.
                     var seen: [String: SourceLocation] = [:]
+                    var keys: [(text: String, at: SourceLocation)] = []
+                    let small = frame.items.count <= 32
                     var i = 0
                     while i + 1 < frame.items.count {
                         let k = frame.items[i]
@@ -158,7 +161,8 @@ public enum YAMLLoader {
                                 code: .invalid_key, message: "mapping keys must be scalars, found \(k.typeName)",
                                 location: k.start)
                         }
-                        if let first = seen[text] {
+                        let earlier = small ? keys.first(where: { $0.text == text })?.at : seen[text]
+                        if let first = earlier {
                             findings.append(
                                 Diagnostic(
                                     code: .duplicate_key, "duplicate key '\(text)' in the same mapping", at: k.start,
@@ -166,7 +170,7 @@ public enum YAMLLoader {
                             i += 2
                             continue
                         }
-                        seen[text] = k.start
+                        if small { keys.append((text, k.start)) } else { seen[text] = k.start }
                         pairs.append((k, frame.items[i + 1]))
                         i += 2
                     }
