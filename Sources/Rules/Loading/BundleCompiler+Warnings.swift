@@ -166,21 +166,25 @@ extension BundleCompiler {
     /// `shadowed_allow` and `unreachable_allow`.
     mutating func warnAllowlists() {
         var budget = Self.warningBudget
-        for g in policy.guards {
-            for (j, entry) in g.allow.enumerated() {
-                budget -= j + g.appliesTo.count + 1
+        for gi in policy.guards.indices {
+            // The guard's arrays, not a copy of the whole guard per iteration.
+            let allow = policy.guards[gi].allow
+            let appliesTo = policy.guards[gi].appliesTo
+            let name = policy.guards[gi].name
+            for (j, entry) in allow.enumerated() {
+                budget -= j + appliesTo.count + 1
                 if budget < 0 { return }
-                if let earlier = g.allow[..<j].first(where: { $0.when == nil && $0.pattern.covers(entry.pattern) }) {
+                if let earlier = allow[..<j].first(where: { $0.when == nil && $0.pattern.covers(entry.pattern) }) {
                     diags.warning(
                         .shadowed_allow,
-                        "guard '\(g.name)': allowlist entry '\(entry.pattern.text)' is already covered by "
+                        "guard '\(name)': allowlist entry '\(entry.pattern.text)' is already covered by "
                             + "'\(earlier.pattern.text)' (\(earlier.location)); it never decides anything",
                         at: entry.location, related: [earlier.location])
-                } else if !g.appliesTo.isEmpty, !g.appliesTo.contains(where: { $0.overlaps(entry.pattern) }) {
+                } else if !appliesTo.isEmpty, !appliesTo.contains(where: { $0.overlaps(entry.pattern) }) {
                     diags.warning(
                         .unreachable_allow,
-                        "guard '\(g.name)': allowlist entry '\(entry.pattern.text)' matches no route the guard "
-                            + "applies to (\(g.appliesTo.map(\.text).joined(separator: ", ")))",
+                        "guard '\(name)': allowlist entry '\(entry.pattern.text)' matches no route the guard "
+                            + "applies to (\(appliesTo.map(\.text).joined(separator: ", ")))",
                         at: entry.location)
                 }
             }
