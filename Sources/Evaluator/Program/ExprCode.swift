@@ -19,6 +19,8 @@ struct Instr: Sendable {
 struct ExprCode: Sendable {
     var instrs: [Instr] = []
     var strings: [String] = []
+    /// Where each string sits in `strings`, by its exact bytes (strings equal only canonically stay apart).
+    private var stringIndex: [[UInt8]: Int] = [:]
     var lists: [[String]] = []
     /// Salts of the `rollout("salt", account.id)` calls, by slot.
     var accountRolloutSalts: [String] = []
@@ -100,8 +102,10 @@ struct ExprCode: Sendable {
     }
 
     mutating func intern(_ s: String) -> Int {
-        if let i = strings.firstIndex(of: s), strings[i].utf8.elementsEqual(s.utf8) { return i }
+        let bytes = Array(s.utf8)
+        if let i = stringIndex[bytes] { return i }
         strings.append(s)
+        stringIndex[bytes] = strings.count - 1
         return strings.count - 1
     }
 }
