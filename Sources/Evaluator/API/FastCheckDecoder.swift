@@ -486,14 +486,6 @@ struct FastCheckDecoder {
         f.amount = amount
         return decoder.resolve(f, "checks[\(index)]")
     }
-
-    func slowResolve(route: UnsafeBufferPointer<UInt8>, _ index: Int) -> Result<Check, CheckError> {
-        slowResolve(route: route, flag: nil, index)
-    }
-
-    func slowResolve(flag: UnsafeBufferPointer<UInt8>, _ index: Int) -> Result<Check, CheckError> {
-        slowResolve(route: nil, flag: flag, index)
-    }
 }
 
 /// The member names of one object of a `/v1/check` body as static bytes (no reference counting, no hashing),

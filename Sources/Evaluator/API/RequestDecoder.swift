@@ -308,14 +308,14 @@ public struct RequestDecoder: Sendable {
         if let key = f.flag {
             guard let i = program.flagID(key) else {
                 return Self.err(
-                    "unknown flag '\(key)'" + Suggest.hint(key, program.flagLookup.keys), "\(path).flag",
+                    "unknown flag '\(key)'" + Suggest.hint(key, policy.flags.map(\.name)), "\(path).flag",
                     "unknown_feature")
             }
             return .success(.flag(i))
         }
         let key = f.feature ?? ""
         guard let id = program.featureID(key) else {
-            let candidates = Array(program.featureLookup.keys) + Array(program.flagLookup.keys)
+            let candidates = policy.features.map(\.name) + policy.flags.map(\.name)
             return Self.err(
                 "unknown feature '\(key)'" + Suggest.hint(key, candidates), "\(path).feature", "unknown_feature")
         }

@@ -31,6 +31,23 @@ public enum Timeline {
     /// At most this many routes are followed in one request.
     public static let maxRoutes = 200
 
+    /// A request's `routes` member: at most `maxRoutes` strings, each `METHOD /path` or `/path`.
+    public static func routes(_ value: JSONValue) throws(RequestError) -> [Route] {
+        guard case .array(let items) = value else {
+            throw RequestError(detail: "routes must be an array of 'METHOD /path' strings", path: "routes")
+        }
+        guard items.count <= maxRoutes else {
+            throw RequestError(detail: "at most \(maxRoutes) routes", path: "routes")
+        }
+        return try items.enumerated().map { (k, item) throws(RequestError) in
+            guard case .string(let line) = item, let (method, path) = Evaluation.splitRoute(line) else {
+                throw RequestError(
+                    detail: "routes[\(k)] must be a 'METHOD /path' or '/path' string", path: "routes[\(k)]")
+            }
+            return Route(method: method, path: String(path), label: line)
+        }
+    }
+
     /// Decodes a `POST /v1/timeline` body; errors as for `/v1/check` bodies.
     public static func decode(_ program: Program, body: [UInt8]) -> Result<Request, RequestError> {
         do throws(RequestError) {
@@ -40,22 +57,7 @@ public enum Timeline {
             let from = try RequestDecoder.timestamp(m["from"], "from")
             let to = try RequestDecoder.timestamp(m["to"], "to")
             if let from, let to, !(from < to) { throw RequestError(detail: "from must be before to", path: "from") }
-            var routes: [Route] = []
-            if let r = m["routes"] {
-                guard case .array(let items) = r else {
-                    throw RequestError(detail: "routes must be an array of 'METHOD /path' strings", path: "routes")
-                }
-                guard items.count <= maxRoutes else {
-                    throw RequestError(detail: "at most \(maxRoutes) routes", path: "routes")
-                }
-                for (k, item) in items.enumerated() {
-                    guard case .string(let line) = item, let (method, path) = Evaluation.splitRoute(line) else {
-                        throw RequestError(
-                            detail: "routes[\(k)] must be a 'METHOD /path' or '/path' string", path: "routes[\(k)]")
-                    }
-                    routes.append(Route(method: method, path: String(path), label: line))
-                }
-            }
+            let routes = try m["routes"].map { (r) throws(RequestError) in try Self.routes(r) } ?? []
             return .success(Request(account: account, user: user, from: from, to: to, routes: routes))
         } catch {
             return .failure(error)
@@ -121,6 +123,7 @@ public enum Timeline {
 
         let start = state(from)
         var previous = start
+        var before = Dictionary(start, uniquingKeysWith: { a, _ in a })
         var boundaries: [JSONValue] = []
         var i = 0
         while i < candidates.count {
@@ -131,18 +134,15 @@ public enum Timeline {
                 i += 1
             }
             let now = state(at)
+            let after = Dictionary(now, uniquingKeysWith: { a, _ in a })
             var changes: [JSONValue] = []
-            var before: [String: JSONValue] = [:]
-            for (k, v) in previous { before[k] = v }
-            var after: [String: JSONValue] = [:]
-            for (k, v) in now { after[k] = v }
             for (k, v) in now where before[k] != v {
                 changes.append(.object([("what", .string(k)), ("before", before[k] ?? .null), ("after", v)]))
             }
             for (k, v) in previous where after[k] == nil {
                 changes.append(.object([("what", .string(k)), ("before", v), ("after", .null)]))
             }
-            previous = now
+            (previous, before) = (now, after)
             guard !changes.isEmpty else { continue }
             boundaries.append(
                 .object([

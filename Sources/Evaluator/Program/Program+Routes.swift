@@ -92,6 +92,15 @@ public enum GuardCoverage: Sendable, Equatable {
     /// Skipped by an allowlist entry; `conditional` when the entry has a `when`.
     case allowlisted(conditional: Bool)
     case protects
+
+    /// How `entitlements routes` and `POST /v1/routes` write it: `-`, `skip`, `skip-if` or `protect`.
+    public var word: String {
+        switch self {
+        case .notApplicable: "-"
+        case .allowlisted(let conditional): conditional ? "skip-if" : "skip"
+        case .protects: "protect"
+        }
+    }
 }
 
 extension Program {

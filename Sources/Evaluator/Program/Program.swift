@@ -9,10 +9,7 @@ public final class Program: @unchecked Sendable {
     /// Which plan granted it (`-1`: the feature default): `planSources[plan][feature]`.
     let planSources: [[Int32]]
     let defaults: [FeatureValue]
-    let statusLookup: [String: Int]
-    let featureLookup: [String: Int]
-    let flagLookup: [String: Int]
-    /// The same names (and plans with their aliases), found from raw request bytes.
+    /// Names interned: features, flags, plans with their aliases, statuses — found from a string or raw request bytes.
     let featureIndex: NameIndex
     let flagIndex: NameIndex
     let planIndex: NameIndex
@@ -79,11 +76,6 @@ public final class Program: @unchecked Sendable {
         }
         planValues = values.map { $0! }
         planSources = sources.map { $0! }
-        var statuses: [String: Int] = [:]
-        for (i, s) in policy.subscription.statuses.enumerated() { statuses[s.name] = i }
-        statusLookup = statuses
-        featureLookup = Dictionary(policy.features.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        flagLookup = Dictionary(policy.flags.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         lists = policy.lists.map(\.values)
         featureIndex = NameIndex(policy.features.enumerated().map { ($1.name, $0) })
         flagIndex = NameIndex(policy.flags.enumerated().map { ($1.name, $0) })
@@ -150,8 +142,8 @@ public final class Program: @unchecked Sendable {
         case .set(let members): return .array(members.map { .string(policy.features[f].values[$0]) })
         }
     }
-    public func featureID(_ name: String) -> Int? { featureLookup[name] }
-    public func flagID(_ name: String) -> Int? { flagLookup[name] }
+    public func featureID(_ name: String) -> Int? { featureIndex.lookup(name) }
+    public func flagID(_ name: String) -> Int? { flagIndex.lookup(name) }
 
     /// Resolves an account's stored names once (plan key or alias, status), so checks run on ids.
     /// `precomputeRollouts` also hashes the account-keyed `rollout` buckets now (for accounts kept in a cache);

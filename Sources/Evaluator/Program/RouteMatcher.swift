@@ -109,7 +109,7 @@ final class RouteMatcher: Sendable {
             }
             matchStart.append(Int32(matches.count))
         }
-        everywhere = guards.indices.filter { guards[$0].appliesTo.isEmpty }.map(Int32.init)
+        everywhere = global.indices.filter { global[$0] }.map(Int32.init)
         (self.edgeStart, self.other, self.matchStart, self.matches) = (edgeStart, other, matchStart, matches)
         (self.labelStart, self.labelLength, self.target, self.labels) = (labelStart, labelLength, target, trie.labels)
     }
@@ -217,15 +217,11 @@ final class RouteMatcher: Sendable {
             var loops = false
             /// The `**` child (when a pattern ends with `**` here), or -1.
             var rest: Int32 = -1
-            /// Literal children while building: how many, and the newest edge (older ones via `nextEdge`).
-            var childCount: Int32 = 0
-            var firstEdge: Int32 = -1
         }
         var nodes = [Node()]
         /// Literal edges while building: (node << 32 | label) → child.
         private var children: [Int64: Int32] = [:]
         private var edges: [(node: Int32, label: Int32, child: Int32)] = []
-        private var nextEdge: [Int32] = []
         private var endList: [(node: Int32, match: Match)] = []
         private var labelIDs: [String: Int32] = [:]
         /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
@@ -275,32 +271,12 @@ final class RouteMatcher: Sendable {
                 labels.append(contentsOf: l.utf8)
                 labelStart.append(Int32(labels.count))
             }
-            // A node's first few children are found by scanning its list; past eight, through the dictionary.
             let key = Int64(n) << 32 | Int64(label)
-            if nodes[Int(n)].childCount < 8 {
-                var e = nodes[Int(n)].firstEdge
-                while e >= 0 {
-                    if edges[Int(e)].label == label { return edges[Int(e)].child }
-                    e = nextEdge[Int(e)]
-                }
-            } else if let c = children[key] {
-                return c
-            }
+            if let c = children[key] { return c }
             nodes.append(Node())
             let c = Int32(nodes.count - 1)
-            nodes[Int(n)].childCount += 1
-            if nodes[Int(n)].childCount == 8 {
-                // Index the listed children once the list gets long.
-                var e = nodes[Int(n)].firstEdge
-                while e >= 0 {
-                    children[Int64(n) << 32 | Int64(edges[Int(e)].label)] = edges[Int(e)].child
-                    e = nextEdge[Int(e)]
-                }
-            }
-            if nodes[Int(n)].childCount >= 8 { children[key] = c }
+            children[key] = c
             edges.append((n, label, c))
-            nextEdge.append(nodes[Int(n)].firstEdge)
-            nodes[Int(n)].firstEdge = Int32(edges.count - 1)
             return c
         }
 
@@ -332,7 +308,7 @@ final class RouteMatcher: Sendable {
             endList.sort { $0.node < $1.node }
             endStart = Trie.offsets(endList.map(\.node), nodes.count)
             ends = endList.map(\.match)
-            (children, edges, endList, labelIDs, nextEdge) = ([:], [], [], [:], [])
+            (children, edges, endList, labelIDs) = ([:], [], [], [:])
         }
 
         /// Range starts of items sorted by owner: `result[n]..<result[n + 1]` are owner `n`'s.

@@ -63,16 +63,7 @@ enum RoutesCommand {
             let (method, path) = Evaluation.splitRoute(route)!
             var line = pad(route, width)
             let coverage = program.coverage(method: method, path: String(path))
-            for (k, c) in cols.enumerated() {
-                let cell: String
-                switch coverage?[k] {
-                case nil: cell = "invalid"
-                case .notApplicable?: cell = "-"
-                case .allowlisted(let conditional)?: cell = conditional ? "skip-if" : "skip"
-                case .protects?: cell = "protect"
-                }
-                line += "  " + pad(cell, c)
-            }
+            for (k, c) in cols.enumerated() { line += "  " + pad(coverage?[k].word ?? "invalid", c) }
             out += line.trimmingCharacters(in: .whitespaces) + "\n"
         }
         return out

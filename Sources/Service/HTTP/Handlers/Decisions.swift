@@ -39,11 +39,7 @@ enum Decisions {
         case .failure(let e): throw HTTPError(e)
         case .success(let r):
             let now = r.now ?? context.now()
-            let account: PreparedAccount
-            switch r.account {
-            case .inline(let a): account = program.prepare(a)
-            case .id(let id): account = try stored(id, context, now: now)
-            }
+            let account = try prepared(r.account, context, now: now)
             return .json(200, Engine.snapshot(program, account: account, user: r.user, now: now))
         }
     }
@@ -70,6 +66,16 @@ enum Decisions {
 
     static func stored(_ id: String, _ context: RequestContext, now: Timestamp) throws(HTTPError) -> PreparedAccount {
         try resolve(id, context, now: now, limits: []).prepared
+    }
+
+    /// An inline account prepared, or a stored one by id.
+    static func prepared(_ account: AccountReference, _ context: RequestContext, now: Timestamp) throws(HTTPError)
+        -> PreparedAccount
+    {
+        switch account {
+        case .inline(let a): return context.program.prepare(a)
+        case .id(let id): return try stored(id, context, now: now)
+        }
     }
 
     /// A stored account for a decision: from this replica's cache when it is trusted and covers the usage asked

@@ -60,39 +60,19 @@ enum Playground {
     /// `entitlements routes` prints.
     static func routes(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
         let program = context.program
-        let lines: [String]
+        let routes: [Timeline.Route]
         do throws(RequestError) {
             let m = try RequestDecoder.bodyMembers(req.body, allowed: ["routes"])
-            guard case .array(let items)? = m["routes"] else {
+            guard let r = m["routes"] else {
                 throw RequestError(detail: "routes must be an array of 'METHOD /path' strings", path: "routes")
             }
-            guard items.count <= Timeline.maxRoutes else {
-                throw RequestError(detail: "at most \(Timeline.maxRoutes) routes", path: "routes")
-            }
-            lines = try items.enumerated().map { (k, item) throws(RequestError) in
-                guard case .string(let line) = item, Evaluation.splitRoute(line) != nil else {
-                    throw RequestError(detail: "routes[\(k)] must be a 'METHOD /path' string", path: "routes[\(k)]")
-                }
-                return line
-            }
+            routes = try Timeline.routes(r)
         } catch {
             throw HTTPError(error)
         }
-        let rows: [JSONValue] = lines.map { line in
-            let (method, path) = Evaluation.splitRoute(line)!
-            let cells: [JSONValue]
-            if let coverage = program.coverage(method: method, path: String(path)) {
-                cells = coverage.map {
-                    switch $0 {
-                    case .notApplicable: .string("-")
-                    case .allowlisted(let conditional): .string(conditional ? "skip-if" : "skip")
-                    case .protects: .string("protect")
-                    }
-                }
-            } else {
-                cells = []
-            }
-            return .object([("route", .string(line)), ("guards", .array(cells))])
+        let rows: [JSONValue] = routes.map { r in
+            let cells = program.coverage(method: r.method, path: r.path)?.map { JSONValue.string($0.word) } ?? []
+            return .object([("route", .string(r.label)), ("guards", .array(cells))])
         }
         return .json(
             200,

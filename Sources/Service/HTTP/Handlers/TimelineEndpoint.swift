@@ -9,11 +9,7 @@ enum TimelineEndpoint {
         case .failure(let e): throw HTTPError(e)
         case .success(let r):
             let now = context.now()
-            let account: PreparedAccount
-            switch r.account {
-            case .inline(let a): account = program.prepare(a)
-            case .id(let id): account = try Decisions.stored(id, context, now: now)
-            }
+            let account = try Decisions.prepared(r.account, context, now: now)
             let span = Timeline.defaultSpan(account: account.account, user: r.user, now: now)
             let from =
                 r.from
