@@ -8,6 +8,9 @@ import Foundation
 /// limits (docs/API.md, "Running in production") are flags with the defaults of `HTTPServer.Config`.
 enum ServeCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
+        // Before any thread starts (the store's, the server's): every thread inherits the blocked set, so SIGTERM,
+        // SIGINT and SIGHUP reach only `Signals.wait`. One arriving during start-up waits there (a clean stop).
+        Signals.block()
         let parsed = try Arguments(
             args,
             valued: [
@@ -63,7 +66,6 @@ enum ServeCommand {
             store.embedded?.stop()
         }
         let app = App(policy: holder, auth: auth, store: store.store)
-        Signals.block()
         let server = HTTPServer(responder: app, blockingThreads: store.store == nil ? 1 : 64)
         var config = edge
         config.host = host

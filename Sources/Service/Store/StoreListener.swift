@@ -30,11 +30,7 @@ final class StoreListener: @unchecked Sendable {
     var listening: Bool { cache.trusted.load(ordering: .relaxed) }
 
     func start() {
-        // Started before `serve` blocks the process signals: block them here, so SIGTERM reaches the waiter.
-        let thread = Thread { [self] in
-            Signals.block()
-            run()
-        }
+        let thread = Thread { [self] in run() }
         thread.name = "store-listen"
         thread.start()
     }

@@ -38,11 +38,7 @@ final class UsageBatcher: @unchecked Sendable {
         self.pool = pool
         self.batchSize = batchSize
         for i in 0..<max(1, writers) {
-            // Started before `serve` blocks the process signals: block them here, so SIGTERM reaches the waiter.
-            let t = Thread { [self] in
-                Signals.block()
-                run()
-            }
+            let t = Thread { [self] in run() }
             t.name = "usage-writer-\(i)"
             t.start()
         }

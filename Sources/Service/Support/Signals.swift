@@ -2,8 +2,8 @@
     import Glibc
 #endif
 
-/// Blocks the process signals in every thread (call before starting any, or first thing in a thread started
-/// earlier) and waits for them on one thread.
+/// Blocks the process signals in every thread (call before starting any: threads inherit the blocked set, and child
+/// processes started through Foundation's `Process` get an empty one) and waits for them on one thread.
 enum Signals {
     static func block() {
         var set = sigset_t()
