@@ -34,12 +34,15 @@ final class RouteMatcher: Sendable {
     /// the route lists people write.
     init?(_ guards: [Guard], maxStates: Int = 200_000) {
         var trie = Trie()
-        for (gi, g) in guards.enumerated() {
-            for p in g.appliesTo { trie.add(p, Match(guardIndex: Int32(gi), entry: -1)) }
-            for (k, a) in g.allow.enumerated() { trie.add(a.pattern, Match(guardIndex: Int32(gi), entry: Int32(k))) }
+        // By index, not by value: copying each guard and allowlist entry out of its array was measurable here.
+        for gi in guards.indices {
+            for p in guards[gi].appliesTo { trie.add(p, Match(guardIndex: Int32(gi), entry: -1)) }
+            for k in guards[gi].allow.indices {
+                trie.add(guards[gi].allow[k].pattern, Match(guardIndex: Int32(gi), entry: Int32(k)))
+            }
         }
         trie.seal()
-        let global = guards.map(\.appliesTo.isEmpty)
+        let global = guards.map { $0.appliesTo.isEmpty }
         var (edgeStart, other, matchStart): ([Int32], [Int32], [Int32]) = ([0], [], [0])
         var (labelStart, labelLength, target): ([Int32], [Int32], [Int32]) = ([], [], [])
         var matches: [Match] = []
@@ -219,11 +222,15 @@ final class RouteMatcher: Sendable {
             var rest: Int32 = -1
         }
         var nodes = [Node()]
-        /// Literal edges while building: (node << 32 | label) → child.
-        private var children: [Int64: Int32] = [:]
+        /// Literal edges while building: (node << 32 | label) → child, open addressing (hashing an integer pair
+        /// through `Hasher` for every segment of every pattern was a tenth of a large bundle's compile).
+        private var childKeys = [Int64](repeating: -1, count: 1024)
+        private var childValues = [Int32](repeating: -1, count: 1024)
+        private var childCount = 0
         private var edges: [(node: Int32, label: Int32, child: Int32)] = []
         private var endList: [(node: Int32, match: Match)] = []
-        private var labelIDs: [String: Int32] = [:]
+        /// Label ids by their bytes, open addressing with FNV-1a (no `String` hashing).
+        private var labelSlots = [Int32](repeating: -1, count: 1024)
         /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
         var labels: [UInt8] = []
         var labelStart: [Int32] = [0]
@@ -262,22 +269,81 @@ final class RouteMatcher: Sendable {
         }
 
         private mutating func child(_ n: Int32, literal l: String) -> Int32 {
-            let label: Int32
-            if let id = labelIDs[l] {
-                label = id
-            } else {
-                label = Int32(labelStart.count - 1)
-                labelIDs[l] = label
-                labels.append(contentsOf: l.utf8)
-                labelStart.append(Int32(labels.count))
-            }
+            var l = l
+            let label = l.withUTF8 { intern($0) }
             let key = Int64(n) << 32 | Int64(label)
-            if let c = children[key] { return c }
+            var mask = childKeys.count - 1
+            var i = Self.slot(key, mask)
+            while childKeys[i] >= 0 {
+                if childKeys[i] == key { return childValues[i] }
+                i = (i + 1) & mask
+            }
             nodes.append(Node())
             let c = Int32(nodes.count - 1)
-            children[key] = c
+            childKeys[i] = key
+            childValues[i] = c
+            childCount += 1
             edges.append((n, label, c))
+            if childCount * 2 > childKeys.count {
+                let (oldKeys, oldValues) = (childKeys, childValues)
+                childKeys = [Int64](repeating: -1, count: oldKeys.count * 2)
+                childValues = [Int32](repeating: -1, count: oldKeys.count * 2)
+                mask = childKeys.count - 1
+                for (k, v) in zip(oldKeys, oldValues) where k >= 0 {
+                    var j = Self.slot(k, mask)
+                    while childKeys[j] >= 0 { j = (j + 1) & mask }
+                    childKeys[j] = k
+                    childValues[j] = v
+                }
+            }
             return c
+        }
+
+        @inline(__always) private static func slot(_ key: Int64, _ mask: Int) -> Int {
+            Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
+        }
+
+        @inline(__always) private static func fnv(_ b: UnsafeBufferPointer<UInt8>) -> Int {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
+            return Int(truncatingIfNeeded: h ^ (h >> 29))
+        }
+
+        /// The id of a literal label, interning it when new.
+        private mutating func intern(_ b: UnsafeBufferPointer<UInt8>) -> Int32 {
+            var mask = labelSlots.count - 1
+            var i = Self.fnv(b) & mask
+            while labelSlots[i] >= 0 {
+                let id = Int(labelSlots[i])
+                let (from, to) = (Int(labelStart[id]), Int(labelStart[id + 1]))
+                if to - from == b.count
+                    && labels.withUnsafeBufferPointer({ pool in
+                        var k = 0
+                        while k < b.count && pool[from + k] == b[k] { k += 1 }
+                        return k == b.count
+                    })
+                {
+                    return Int32(id)
+                }
+                i = (i + 1) & mask
+            }
+            let label = Int32(labelStart.count - 1)
+            labels.append(contentsOf: b)
+            labelStart.append(Int32(labels.count))
+            labelSlots[i] = label
+            if labelStart.count * 2 > labelSlots.count {
+                labelSlots = [Int32](repeating: -1, count: labelSlots.count * 2)
+                mask = labelSlots.count - 1
+                labels.withUnsafeBufferPointer { pool in
+                    for id in 0..<(labelStart.count - 1) {
+                        let bytes = UnsafeBufferPointer(rebasing: pool[Int(labelStart[id])..<Int(labelStart[id + 1])])
+                        var j = Self.fnv(bytes) & mask
+                        while labelSlots[j] >= 0 { j = (j + 1) & mask }
+                        labelSlots[j] = Int32(id)
+                    }
+                }
+            }
+            return label
         }
 
         private mutating func oneChild(_ n: Int32) -> Int32 {
@@ -308,7 +374,7 @@ final class RouteMatcher: Sendable {
             endList.sort { $0.node < $1.node }
             endStart = Trie.offsets(endList.map(\.node), nodes.count)
             ends = endList.map(\.match)
-            (children, edges, endList, labelIDs) = ([:], [], [], [:])
+            (childKeys, childValues, labelSlots, edges, endList) = ([], [], [], [], [])
         }
 
         /// Range starts of items sorted by owner: `result[n]..<result[n + 1]` are owner `n`'s.

@@ -109,7 +109,11 @@ extension BundleCompiler {
         var method: String?
         var rawPath = trimmed
         var pathOffset = u.prefix { $0 == space }.count
-        if let gap = trimmed.utf8.firstIndex(of: space) {
+        let gapOffset = trimmed.utf8.withContiguousStorageIfAvailable { $0.firstIndex(of: space) }
+        let gap =
+            gapOffset.map { $0.map { trimmed.utf8.index(trimmed.startIndex, offsetBy: $0) } }
+            ?? trimmed.utf8.firstIndex(of: space)
+        if let gap {
             let m = String(trimmed[..<gap])
             var start = gap
             while start < trimmed.endIndex && trimmed.utf8[start] == space { start = trimmed.utf8.index(after: start) }
@@ -155,8 +159,9 @@ extension BundleCompiler {
             return nil
         }
         // Segments cut on the '/' byte (ASCII: always a scalar boundary), judged by their bytes.
-        let bytes = Array(decoded.utf8)
-        let result: Result<[RoutePattern.Segment], SegmentProblem> = bytes.withUnsafeBufferPointer { Self.segments($0) }
+        let result =
+            decoded.utf8.withContiguousStorageIfAvailable { Self.segments($0) }
+            ?? Array(decoded.utf8).withUnsafeBufferPointer { Self.segments($0) }
         let segments: [RoutePattern.Segment]
         switch result {
         case .success(let s): segments = s
@@ -181,8 +186,9 @@ extension BundleCompiler {
 
     /// A decoded route path's segments: `*` and `{name}` one segment, a final `**` the rest, anything else literal.
     static func segments(_ b: UnsafeBufferPointer<UInt8>) -> Result<[RoutePattern.Segment], SegmentProblem> {
-        var segments: [RoutePattern.Segment] = []
         let slash = UInt8(ascii: "/")
+        var segments: [RoutePattern.Segment] = []
+        segments.reserveCapacity(b.reduce(0) { $0 + ($1 == slash ? 1 : 0) })
         var i = 0
         while i < b.count {
             if b[i] == slash {

@@ -41,18 +41,21 @@ public struct ShapeObject: Sendable {
             self.description = description
         }
     }
-    public var description: String
-    public var keys: [Member]
+    public let description: String
+    public let keys: [Member]
     /// Whether other keys are allowed too (a fixture check may be malformed on purpose).
     public var open = false
 
-    /// The keys in declaration order (what `unknown_key` lists).
-    public var names: [String] { keys.map(\.name) }
-    public var required: [String] { keys.filter(\.required).map(\.name) }
+    /// The keys in declaration order (what `unknown_key` lists); kept, not derived per call (the compiler asks for
+    /// them for every mapping it reads).
+    public let names: [String]
+    public let required: [String]
 
     public init(_ description: String, _ keys: [Member]) {
         self.description = description
         self.keys = keys
+        names = keys.map(\.name)
+        required = keys.filter(\.required).map(\.name)
     }
 }
 

@@ -56,6 +56,11 @@ public enum PathNormalizer {
     public static func decode(_ p: Substring.UTF8View) -> Result<Substring, Failure> {
         // 2. must start with /; no NUL, %00, \, %2F, %5C; every % followed by two hex digits
         guard p.first == UInt8(ascii: "/") else { return .failure(.notAbsolute) }
+        // Most paths and patterns have nothing to reject or decode: one scan of their contiguous bytes says so.
+        let plain = p.withContiguousStorageIfAvailable { b in
+            !b.contains { $0 == 0 || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "%") }
+        }
+        if plain == true { return .success(Substring(p)) }
         var needsDecode = false
         var i = p.startIndex
         while i < p.endIndex {
