@@ -1,3 +1,5 @@
+import Dispatch
+
 /// One entry of a mapping section (`features`, `plans`, …) merged across files.
 struct SectionEntry {
     var key: String
@@ -30,6 +32,60 @@ struct BundleCompiler {
     /// Files that did not parse (their definitions are missing, not wrong).
     var unparsed: [String] = []
 
+    /// One file as YAML: its tree (nil for an empty document) and findings, or why it did not parse.
+    struct Loaded: @unchecked Sendable {
+        var root: YAMLNode?
+        var findings: [Diagnostic] = []
+        var failure: Diagnostic?
+    }
+
+    /// Parses every file and digests the bundle (SHA-256 over each path, a NUL, its bytes, a NUL, in order). Files
+    /// are independent, so a large bundle (≥ 128 KiB) parses them, and the digest, on all cores; results are used in
+    /// file order either way, so diagnostics and the policy do not depend on it.
+    static func read(_ files: [SourceFile]) -> ([Loaded], digest: String) {
+        @Sendable func load(_ f: SourceFile) -> Loaded {
+            var l = Loaded()
+            do {
+                l.root = try YAMLLoader.load(f.bytes, file: f.path, findings: &l.findings)
+            } catch {
+                l.failure = error.diagnostic
+            }
+            return l
+        }
+        @Sendable func digest() -> String {
+            var d = SHA256()
+            for f in files {
+                d.update(f.path.utf8)
+                d.update([0])
+                d.update(f.bytes)
+                d.update([0])
+            }
+            return SHA256.hex(d.finalize())
+        }
+        guard files.count > 1, files.reduce(0, { $0 + $1.bytes.count }) >= 128 * 1024 else {
+            return (files.map(load), digest())
+        }
+        // Each iteration writes its own slot (the last one the digest); nothing is shared while they run.
+        let slots = UnsafeMutablePointer<Loaded>.allocate(capacity: files.count)
+        let hex = UnsafeMutablePointer<String>.allocate(capacity: 1)
+        defer {
+            slots.deallocate()
+            hex.deallocate()
+        }
+        nonisolated(unsafe) let (out, outHex) = (slots, hex)
+        DispatchQueue.concurrentPerform(iterations: files.count + 1) { i in
+            if i == files.count {
+                outHex.initialize(to: digest())
+            } else {
+                (out + i).initialize(to: load(files[i]))
+            }
+        }
+        let loaded = Array(UnsafeMutableBufferPointer(start: slots, count: files.count))
+        slots.deinitialize(count: files.count)
+        let d = hex.move()
+        return (loaded, d)
+    }
+
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
     static let topLevelKeys = PolicyShape.file.names
 
@@ -39,27 +95,18 @@ struct BundleCompiler {
     }
 
     mutating func run() {
-        var digest = SHA256()
-        for f in files {
-            digest.update(f.path.utf8)
-            digest.update([0])
-            digest.update(f.bytes)
-            digest.update([0])
+        let (loaded, digest) = Self.read(files)
+        for (f, l) in zip(files, loaded) {
             policy.files.append(f.path)
-            let root: YAMLNode?
-            var findings: [Diagnostic] = []
-            do {
-                root = try YAMLLoader.load(f.bytes, file: f.path, findings: &findings)
-            } catch {
-                diags.append(contentsOf: findings)
-                diags.append(error.diagnostic)
+            diags.append(contentsOf: l.findings)
+            if let failure = l.failure {
+                diags.append(failure)
                 unparsed.append(f.path)
                 continue
             }
-            diags.append(contentsOf: findings)
-            if let root { collect(root) }
+            if let root = l.root { collect(root) }
         }
-        policy.digest = SHA256.hex(digest.finalize())
+        policy.digest = digest
         compileFeatures()
         compileLists()
         compilePlans()
