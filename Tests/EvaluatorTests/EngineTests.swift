@@ -220,6 +220,27 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         return e.facts()[0].1
     }
 
+    /// A denial body reading `request.*` on a route check gets the normalized path and the method as written (the
+    /// path is normalized only when the body reads it); in a body rendered for a feature check both are null.
+    @Test func denialBodyReadsTheRequest() throws {
+        var e = try ev(
+            #"""
+            features: { f: { type: boolean } }
+            plans: { p: {} }
+            denials:
+              blocked: { status: 403, body: { path: "${request.path}", method: "${request.method}", feature: "${check.feature}" } }
+            guards:
+              - name: g
+                applies_to: ["/api/**"]
+                requires: feature("f")
+                deny: blocked
+            """#)
+        let route = e.result(for: .route(method: "get", path: "/api/./x/%7euser/../y//z"))
+        #expect(route["body"] == .object([("path", .string("/api/x/y/z")), ("method", .string("get")), ("feature", .null)]))
+        let again = e.result(for: .route(method: nil, path: "/api/q"))
+        #expect(again["body"] == .object([("path", .string("/api/q")), ("method", .null), ("feature", .null)]))
+    }
+
     @Test func lowerHasNoFinalSigmaRule() throws {
         let u = User(email: "ΣΑΣ")
         #expect(try fact(#"lower(user.email) == "σασ""#, user: u))

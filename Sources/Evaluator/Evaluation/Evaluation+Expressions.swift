@@ -128,7 +128,14 @@ extension Evaluation {
         switch f {
         case .method: return request.method.map { .string($0) } ?? .null
         case .path:
-            guard let rp = requestPath else { return .string(request.path) }
+            guard let rp = requestPath else {
+                if let raw = renderedRoute {
+                    var segs: [Substring] = []
+                    _ = PathNormalizer.normalize(Substring(raw).utf8, into: &segs)
+                    return .string("/" + segs.joined(separator: "/"))
+                }
+                return .string(request.path)
+            }
             var s = ""
             for k in 0..<rp.count {
                 let seg = UnsafeBufferPointer(

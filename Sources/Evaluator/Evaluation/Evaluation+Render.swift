@@ -110,9 +110,9 @@ extension Evaluation {
             checkAmount = d.amount
             checkLimit = d.hasLimit ? d.limit : nil
             if case .route(let method, let path) = check {
-                var segs: [Substring] = []
-                _ = PathNormalizer.normalize(Substring(path).utf8, into: &segs)
-                request = (method, "/" + segs.joined(separator: "/"))
+                // The path is normalized only if the body reads `request.path` (most bodies do not).
+                request = (method, "")
+                renderedRoute = path
             }
             writeBody(program.denialBodies[d.denial], &w)
             checkFeature = nil
@@ -120,6 +120,7 @@ extension Evaluation {
             checkAmount = nil
             checkLimit = nil
             request = nil
+            renderedRoute = nil
             if d.guardIndex >= 0 {
                 w.raw(",\"guard\":")
                 w.string(policy.guards[d.guardIndex].name)

@@ -11,6 +11,8 @@ public struct Evaluation {
     /// `request.*` during a route check; the normalized path string is built only when read.
     var request: (method: String?, path: String)?
     var requestPath: (bytes: UnsafePointer<UInt8>, segments: UnsafePointer<(start: Int32, end: Int32)>, count: Int)?
+    /// The route check's raw path while its denial body renders (normalized when `request.path` is read).
+    var renderedRoute: String?
     /// `check.*` while rendering a denial body.
     var checkFeature: Int?
     var checkUsage: Int64?
