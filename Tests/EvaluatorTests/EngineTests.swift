@@ -236,7 +236,8 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
                 deny: blocked
             """#)
         let route = e.result(for: .route(method: "get", path: "/api/./x/%7euser/../y//z"))
-        #expect(route["body"] == .object([("path", .string("/api/x/y/z")), ("method", .string("get")), ("feature", .null)]))
+        #expect(
+            route["body"] == .object([("path", .string("/api/x/y/z")), ("method", .string("get")), ("feature", .null)]))
         let again = e.result(for: .route(method: nil, path: "/api/q"))
         #expect(again["body"] == .object([("path", .string("/api/q")), ("method", .null), ("feature", .null)]))
     }

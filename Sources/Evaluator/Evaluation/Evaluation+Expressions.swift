@@ -25,10 +25,14 @@ extension Evaluation {
         case .not: return .bool(!eval(ins.a).truthy)
         case .and: return .bool(eval(ins.a).truthy && eval(ins.b).truthy)
         case .or: return .bool(eval(ins.a).truthy || eval(ins.b).truthy)
-        case .eq: return .bool(equal(eval(ins.a), eval(ins.b)))
-        case .ne: return .bool(!equal(eval(ins.a), eval(ins.b)))
+        // Operands go into locals before a method of `self` takes them: `equal(eval(a), eval(b))` would copy the
+        // whole evaluation (the method's `self` is read before the mutating operand calls run).
+        case .eq, .ne:
+            let (a, b) = (eval(ins.a), eval(ins.b))
+            return .bool(equal(a, b) == (ins.op == .eq))
         case .lt, .le, .gt, .ge:
-            guard let c = compare(eval(ins.a), eval(ins.b)) else { return .bool(false) }
+            let (a, b) = (eval(ins.a), eval(ins.b))
+            guard let c = compare(a, b) else { return .bool(false) }
             switch ins.op {
             case .lt: return .bool(c < 0)
             case .le: return .bool(c <= 0)
@@ -49,7 +53,8 @@ extension Evaluation {
             }
             return .bool(ins.op == .in ? found : !found)
         case .add, .sub:
-            return arithmetic(ins.op == .add, eval(ins.a), eval(ins.b))
+            let (a, b) = (eval(ins.a), eval(ins.b))
+            return arithmetic(ins.op == .add, a, b)
         case .featureBool, .featureLimit:
             guard case .value(let v, _) = effective(Int(ins.k)) else {
                 return ins.op == .featureBool ? .bool(false) : .int(0)

@@ -44,26 +44,26 @@ public struct Evaluation {
 
     mutating func deriveSubscription() -> DerivedSubscription {
         var d = DerivedSubscription()
-        guard prepared.account.subscription != nil else { return d }
+        // Read once: each optional-chained read through the prepared account would copy the subscription.
+        guard let sub = prepared.account.subscription else { return d }
         d.exists = true
-        let config = policy.subscription
         if prepared.status >= 0 {
             let root = program.statusRoots[prepared.status]
             d.live = root < 0 ? program.statusAlways[prepared.status] : eval(root).truthy
         } else {
-            d.live = config.unknownStatusLive
+            d.live = program.policy.subscription.unknownStatusLive
         }
         // `trialing` by its index when the bundle lists it (no string compare per request).
         let trialing =
             prepared.status >= 0
             ? prepared.status == program.trialingStatus
-            : prepared.account.subscription?.status.map { scalarsEqual($0, "trialing") } ?? false
+            : sub.status.map { scalarsEqual($0, "trialing") } ?? false
         if trialing {
             if !d.live {
                 d.stage = .expired
-                d.lockedAt = prepared.account.subscription?.periodEnd
+                d.lockedAt = sub.periodEnd
                 d.daysRemaining = 0
-            } else if let end = prepared.account.subscription?.periodEnd {
+            } else if let end = sub.periodEnd {
                 // remaining = end - now, in whole seconds plus nanoseconds.
                 var secs = end.seconds &- now.seconds
                 var nanos = Int64(end.nanos) - Int64(now.nanos)
@@ -76,7 +76,7 @@ public struct Evaluation {
                     guard let limit else { return false }
                     return secs < limit.seconds || (secs == limit.seconds && nanos == 0)
                 }
-                let trial = config.trial
+                let trial = program.policy.subscription.trial
                 if atMost(trial?.urgent) {
                     d.stage = .urgent
                 } else if atMost(trial?.warning) {
@@ -93,7 +93,7 @@ public struct Evaluation {
                 d.stage = .pristine
             }
         } else {
-            d.stage = prepared.account.subscription?.status == nil ? .none : .status
+            d.stage = sub.status == nil ? .none : .status
         }
         return d
     }

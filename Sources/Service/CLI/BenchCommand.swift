@@ -83,6 +83,15 @@ enum BenchCommand {
             ))
         benches.append(
             (
+                "feature check incl. prepare and setup", 16,
+                {
+                    // What an embedding service pays per request for an account it holds as a struct.
+                    var ev = Evaluation(program: program, account: program.prepare(account), user: user, now: now)
+                    _ = ev.decide(.boolean(feature: psa))
+                }
+            ))
+        benches.append(
+            (
                 "snapshot (JSON value)", 4,
                 {
                     var ev = Evaluation(program: program, account: prepared, user: user, now: now)
