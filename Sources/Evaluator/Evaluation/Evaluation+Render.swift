@@ -11,33 +11,20 @@ extension Evaluation {
 
     /// The body of a denial, with `${…}` evaluated against this account, user, request and check.
     mutating func writeBody(_ t: CompiledTemplate, _ w: inout JSONWriter) {
-        switch t {
-        case .constant(let bytes): w.bytes.append(contentsOf: bytes)
-        case .expr(let root):
-            let v = eval(root)
-            Self.write(v, &w)
-        case .interpolated(let parts):
-            // Straight into the output, escaped as it goes: no intermediate string.
-            w.bytes.append(UInt8(ascii: "\""))
-            for p in parts {
-                if let text = p.text { w.bytes.append(contentsOf: text) } else { w.stringBody(eval(p.expr).text) }
+        for p in t.pieces {
+            switch p.kind {
+            case .bytes:
+                t.pool.withUnsafeBufferPointer {
+                    w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[Int(p.start)..<Int(p.end)]))
+                }
+            case .value:
+                let v = eval(p.expr)
+                Self.write(v, &w)
+            case .text:
+                // Straight into the output, escaped as it goes: no intermediate string.
+                let v = eval(p.expr)
+                w.stringBody(v.text)
             }
-            w.bytes.append(UInt8(ascii: "\""))
-        case .list(let items):
-            w.bytes.append(UInt8(ascii: "["))
-            for (k, item) in items.enumerated() {
-                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
-                writeBody(item, &w)
-            }
-            w.bytes.append(UInt8(ascii: "]"))
-        case .object(let members):
-            w.bytes.append(UInt8(ascii: "{"))
-            for (k, m) in members.enumerated() {
-                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
-                w.bytes.append(contentsOf: m.key)
-                writeBody(m.value, &w)
-            }
-            w.bytes.append(UInt8(ascii: "}"))
         }
     }
 

@@ -110,44 +110,80 @@ struct ExprCode: Sendable {
     }
 }
 
-/// A denial body with its `${…}` expressions compiled to roots in `ExprCode`.
-indirect enum CompiledTemplate: Sendable {
-    /// A constant part, serialized once.
-    case constant([UInt8])
-    case expr(Int32)
-    /// A string built from text (already escaped for JSON) and expressions.
-    case interpolated([(text: [UInt8]?, expr: Int32)])
-    case list([CompiledTemplate])
-    /// Members with their keys serialized once as `"key":`.
-    case object([(key: [UInt8], value: CompiledTemplate)])
+/// A denial body with its `${…}` expressions compiled to roots in `ExprCode`, laid out flat: everything constant
+/// (punctuation, keys, literal values, the text between interpolations) is serialized once into `pool` and merged
+/// into runs, so writing a body is one loop over `pieces` — a run of bytes, an expression written as a JSON value,
+/// or an expression written into a string being built — with no recursion and no per-member bookkeeping.
+struct CompiledTemplate: Sendable {
+    enum Kind: UInt8, Sendable {
+        /// `pool[start..<end]` as is.
+        case bytes
+        /// The expression's value as JSON.
+        case value
+        /// The expression's text, escaped, inside a string the surrounding runs open and close.
+        case text
+    }
+    struct Piece: Sendable {
+        var kind: Kind
+        var start: Int32
+        var end: Int32
+        var expr: Int32
+    }
+    private(set) var pool: [UInt8] = []
+    private(set) var pieces: [Piece] = []
 
     init(_ t: Template, _ code: inout ExprCode) {
+        add(t, &code)
+    }
+
+    /// Appends constant bytes, extending the previous run when it ends where these start.
+    private mutating func constant(_ b: [UInt8]) {
+        let start = Int32(pool.count)
+        pool.append(contentsOf: b)
+        if let last = pieces.last, last.kind == .bytes, last.end == start {
+            pieces[pieces.count - 1].end = Int32(pool.count)
+        } else {
+            pieces.append(Piece(kind: .bytes, start: start, end: Int32(pool.count), expr: -1))
+        }
+    }
+
+    private mutating func add(_ t: Template, _ code: inout ExprCode) {
         switch t {
-        case .null: self = .constant(Array("null".utf8))
-        case .bool(let b): self = .constant(Array((b ? "true" : "false").utf8))
-        case .int(let i): self = .constant(JSONWriter.serialize(.int(i)))
-        case .string(let s): self = .constant(JSONWriter.serialize(.string(s)))
-        case .expr(let e): self = .expr(code.compile(e))
+        case .null: constant(Array("null".utf8))
+        case .bool(let b): constant(Array((b ? "true" : "false").utf8))
+        case .int(let i): constant(JSONWriter.serialize(.int(i)))
+        case .string(let s): constant(JSONWriter.serialize(.string(s)))
+        case .expr(let e): pieces.append(Piece(kind: .value, start: 0, end: 0, expr: code.compile(e)))
         case .interpolated(let parts):
-            self = .interpolated(
-                parts.map {
-                    switch $0 {
-                    case .text(let s):
-                        var w = JSONWriter()
-                        w.stringBody(s)
-                        return (w.bytes, -1)
-                    case .expr(let e): return (nil, code.compile(e))
-                    }
-                })
-        case .list(let items): self = .list(items.map { CompiledTemplate($0, &code) })
-        case .object(let members):
-            self = .object(
-                members.map {
+            constant([UInt8(ascii: "\"")])
+            for part in parts {
+                switch part {
+                case .text(let s):
                     var w = JSONWriter()
-                    w.string($0.key)
-                    w.bytes.append(UInt8(ascii: ":"))
-                    return (w.bytes, CompiledTemplate($0.value, &code))
-                })
+                    w.stringBody(s)
+                    constant(w.bytes)
+                case .expr(let e): pieces.append(Piece(kind: .text, start: 0, end: 0, expr: code.compile(e)))
+                }
+            }
+            constant([UInt8(ascii: "\"")])
+        case .list(let items):
+            constant([UInt8(ascii: "[")])
+            for (k, item) in items.enumerated() {
+                if k > 0 { constant([UInt8(ascii: ",")]) }
+                add(item, &code)
+            }
+            constant([UInt8(ascii: "]")])
+        case .object(let members):
+            constant([UInt8(ascii: "{")])
+            for (k, m) in members.enumerated() {
+                var w = JSONWriter()
+                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                w.string(m.key)
+                w.bytes.append(UInt8(ascii: ":"))
+                constant(w.bytes)
+                add(m.value, &code)
+            }
+            constant([UInt8(ascii: "}")])
         }
     }
 }
