@@ -270,7 +270,7 @@ final class AccountStore: Sendable {
     func write<T>(_ id: String, notifies: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T)
         throws(StoreError) -> T
     {
-        let value = try pool.withConnection { (db) throws(StoreError) in
+        let value = try pool.withConnection(locking: true) { (db) throws(StoreError) in
             try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)

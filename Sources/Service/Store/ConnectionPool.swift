@@ -2,7 +2,9 @@ import Dispatch
 import Synchronization
 
 /// A bounded pool of database connections shared by the HTTP workers. At most `size` statements run at once; a
-/// caller waits for a free connection (up to `waitSeconds`, then the store is unavailable). A connection found
+/// caller waits for a free connection (up to `waitSeconds`, then the store is unavailable). Calls that may wait on
+/// an account's lock (`locking: true`: writes) hold at most `size - 1` connections between them, so reads — a cache
+/// miss of a decision — always have one even while every writer is stuck behind a lock. A connection found
 /// broken is replaced, and a call whose very first statement meets a dropped connection (an idle connection the
 /// server closed, a restart) is retried once on a fresh one; a call that failed later is not, since part of it
 /// may have reached the server.
@@ -11,6 +13,8 @@ final class ConnectionPool: Sendable {
     let size: Int
     let waitSeconds: Double
     private let slots: DispatchSemaphore
+    /// How many connections locking calls may hold at once (`size - 1`, at least 1).
+    private let lockingSlots: DispatchSemaphore
     /// Whether the last statement reached the database (for health and metrics).
     let reachable = Atomic<Bool>(true)
     // `DatabaseConnection` is used by one thread at a time: taken out of `idle` under the lock, put back after.
@@ -21,12 +25,22 @@ final class ConnectionPool: Sendable {
         self.size = max(1, size)
         self.waitSeconds = waitSeconds
         slots = DispatchSemaphore(value: max(1, size))
+        lockingSlots = DispatchSemaphore(value: max(1, size - 1))
     }
 
-    /// Runs `body` on a connection of the pool.
-    func withConnection<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// Runs `body` on a connection of the pool (`locking`: the call may wait on an account's lock).
+    func withConnection<T>(locking: Bool = false, _ body: (DatabaseConnection) throws(StoreError) -> T)
+        throws(StoreError) -> T
+    {
+        let deadline = DispatchTime.now() + waitSeconds
+        if locking {
+            guard lockingSlots.wait(timeout: deadline) == .success else {
+                throw .unavailable("no database connection free within \(waitSeconds) s")
+            }
+        }
+        defer { if locking { lockingSlots.signal() } }
         do {
-            let value = try attempt(body)
+            let value = try attempt(deadline, body)
             reachable.store(true, ordering: .relaxed)
             return value
         } catch {
@@ -35,8 +49,10 @@ final class ConnectionPool: Sendable {
         }
     }
 
-    private func attempt<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
-        guard slots.wait(timeout: .now() + waitSeconds) == .success else {
+    private func attempt<T>(_ deadline: DispatchTime, _ body: (DatabaseConnection) throws(StoreError) -> T)
+        throws(StoreError) -> T
+    {
+        guard slots.wait(timeout: deadline) == .success else {
             throw .unavailable("no database connection free within \(waitSeconds) s")
         }
         defer { slots.signal() }

@@ -62,7 +62,9 @@ final class UsageBatcher: @unchecked Sendable {
             queue.removeFirst(batch.count)
             condition.unlock()
             do {
-                let results = try pool.withConnection { (db) throws(StoreError) in try Self.apply(batch, db) }
+                let results = try pool.withConnection(locking: true) { (db) throws(StoreError) in
+                    try Self.apply(batch, db)
+                }
                 for (job, r) in zip(batch, results) { job.result = .success(r) }
             } catch {
                 for job in batch { job.result = .failure(error) }
