@@ -51,6 +51,8 @@ enum ServeCommand {
             host = host.contains(":") ? "::1" : "127.0.0.1"
         }
         if host == "localhost" { host = "127.0.0.1" }
+        let watching = !parsed.flags.contains("--no-watch")
+        let stamp = watching ? BundleWatcher.stamp(dir) : []
         let program = try loadProgram(dir, output: output)
         let holder = PolicyHolder(directory: dir, program: program)
         let edge = try edgeConfig(parsed)
@@ -66,6 +68,19 @@ enum ServeCommand {
             store.embedded?.stop()
         }
         let app = App(policy: holder, auth: auth, store: store.store)
+        // Watching starts before the service says it is listening, so a change saved right after that line is seen;
+        // one saved while the service was starting (after the bundle was read) is caught up here.
+        var watcher: BundleWatcher?
+        if watching {
+            watcher = BundleWatcher(directory: dir) { holder.reload().log(trigger: "file_watch") }
+            if watcher?.start() != true {
+                Log.line("warn", "file_watch_unavailable", [("detail", .string("inotify is unavailable"))])
+                watcher = nil
+            } else if BundleWatcher.stamp(dir) != stamp {
+                holder.reload().log(trigger: "file_watch")
+            }
+        }
+        defer { watcher?.stop() }
         let server = HTTPServer(responder: app, blockingThreads: store.store == nil ? 1 : 64)
         var config = edge
         config.host = host
@@ -99,17 +114,8 @@ enum ServeCommand {
         output.line(
             "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), \(store.mode))"
         )
-        var watcher: BundleWatcher?
-        if !parsed.flags.contains("--no-watch") {
-            watcher = BundleWatcher(directory: dir) { holder.reload().log(trigger: "file_watch") }
-            if watcher?.start() != true {
-                Log.line("warn", "file_watch_unavailable", [("detail", .string("inotify is unavailable"))])
-                watcher = nil
-            }
-        }
         let sig = Signals.wait { holder.reload().log(trigger: "SIGHUP") }
         Log.line("info", "shutdown", [("signal", .int(Int64(sig))), ("detail", .string("draining open requests"))])
-        watcher?.stop()
         server.stop(drainMilliseconds: 10_000)
         Log.line("info", "stopped")
         return ExitCode.ok

@@ -32,6 +32,20 @@ final class BundleWatcher: @unchecked Sendable {
     /// Asks the watcher's thread to end; it closes the inotify descriptor on its way out (within half a second).
     func stop() { stopping.store(true, ordering: .relaxed) }
 
+    /// Each file under `directory` with its size and modification time: a change saved between reading the bundle
+    /// and starting to watch it shows as a different stamp (the service then reloads once).
+    static func stamp(_ directory: String) -> [String] {
+        var out: [String] = []
+        guard let e = FileManager.default.enumerator(atPath: directory) else { return out }
+        while let rel = e.nextObject() as? String {
+            var st = stat()
+            guard stat(directory + "/" + rel, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            out.append("\(rel)\t\(st.st_size)\t\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+            if out.count > 10_000 { break }
+        }
+        return out
+    }
+
     private func addWatches() {
         var dirs = [directory]
         if let e = FileManager.default.enumerator(atPath: directory) {
