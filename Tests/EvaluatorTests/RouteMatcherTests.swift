@@ -61,39 +61,29 @@ import Testing
 
     /// What the reference finds for a route: per guard, "applies" then each matching allowlist entry.
     static func referenceMatches(_ p: Program, method: String?, path: String) -> [RouteMatcher.Match]? {
-        var raw = path
-        return raw.withUTF8 { bytes in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
-                withUnsafeTemporaryAllocation(of: (start: Int32, end: Int32).self, capacity: bytes.count / 2 + 1) {
-                    segs in
-                    guard
-                        case .success(let count) = PathNormalizer.normalize(
-                            bytes: bytes, into: out.baseAddress!, segments: segs.baseAddress!)
-                    else { return nil }
-                    var m = method.map { Array($0.utf8) }
-                    let run = { (mb: UnsafeBufferPointer<UInt8>?) -> ([RouteMatcher.Match], [RouteMatcher.Match]) in
-                        var found: [RouteMatcher.Match] = []
-                        for (gi, g) in p.policy.guards.enumerated() {
-                            let hits = { (r: RoutePattern) in
-                                CompiledPattern(r).matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
-                            }
-                            let applies = g.appliesTo.contains(where: hits)
-                            if !g.appliesTo.isEmpty && !applies { continue }
-                            if applies { found.append(.init(guardIndex: Int32(gi), entry: -1)) }
-                            for (k, a) in g.allow.enumerated() where hits(a.pattern) {
-                                found.append(.init(guardIndex: Int32(gi), entry: Int32(k)))
-                            }
-                        }
-                        let matcher = p.routeMatcher!
-                        let range = matcher.matches(
-                            matcher.run(method: mb, path: out.baseAddress!, segs.baseAddress!, count))
-                        return (found, range.map { matcher.match(at: $0) })
+        PathNormalizer.withNormalized(path) { bytes, segs, normalized in
+            guard case .success(let count) = normalized else { return nil }
+            var m = method.map { Array($0.utf8) }
+            let run = { (mb: UnsafeBufferPointer<UInt8>?) -> ([RouteMatcher.Match], [RouteMatcher.Match]) in
+                var found: [RouteMatcher.Match] = []
+                for (gi, g) in p.policy.guards.enumerated() {
+                    let hits = { (r: RoutePattern) in
+                        CompiledPattern(r).matches(method: mb, path: bytes, segs, count)
                     }
-                    let (reference, automaton) = m == nil ? run(nil) : m!.withUnsafeBufferPointer { run($0) }
-                    m = nil
-                    return reference == automaton ? reference : nil
+                    let applies = g.appliesTo.contains(where: hits)
+                    if !g.appliesTo.isEmpty && !applies { continue }
+                    if applies { found.append(.init(guardIndex: Int32(gi), entry: -1)) }
+                    for (k, a) in g.allow.enumerated() where hits(a.pattern) {
+                        found.append(.init(guardIndex: Int32(gi), entry: Int32(k)))
+                    }
                 }
+                let matcher = p.routeMatcher!
+                let range = matcher.matches(matcher.run(method: mb, path: bytes, segs, count))
+                return (found, range.map { matcher.match(at: $0) })
             }
+            let (reference, automaton) = m == nil ? run(nil) : m!.withUnsafeBufferPointer { run($0) }
+            m = nil
+            return reference == automaton ? reference : nil
         }
     }
 

@@ -134,11 +134,8 @@ extension Evaluation {
         case .method: return request.method.map { .string($0) } ?? .null
         case .path:
             guard let rp = requestPath else {
-                if let raw = renderedRoute {
-                    var segs: [Substring] = []
-                    _ = PathNormalizer.normalize(Substring(raw).utf8, into: &segs)
-                    return .string("/" + segs.joined(separator: "/"))
-                }
+                // A denial body renders only for a route that normalized, so this succeeds.
+                if let raw = renderedRoute, case .success(let p) = PathNormalizer.normalize(raw) { return .string(p) }
                 return .string(request.path)
             }
             var s = ""

@@ -106,29 +106,20 @@ public enum GuardCoverage: Sendable, Equatable {
 extension Program {
     /// Each guard's coverage of `METHOD /path`, in declaration order; nil when the path fails normalization.
     public func coverage(method: String?, path: String) -> [GuardCoverage]? {
-        var raw = path
-        return raw.withUTF8 { bytes in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
-                withUnsafeTemporaryAllocation(of: (start: Int32, end: Int32).self, capacity: bytes.count / 2 + 1) {
-                    segs in
-                    guard
-                        case .success(let count) = PathNormalizer.normalize(
-                            bytes: bytes, into: out.baseAddress!, segments: segs.baseAddress!)
-                    else { return nil }
-                    let m = method.map { Array($0.utf8) }
-                    return m.withOptionalBuffer { mb in
-                        policy.guards.map { g -> GuardCoverage in
-                            // Static analysis (the `routes` command): patterns compiled here, one by one.
-                            let matches = { (p: RoutePattern) in
-                                CompiledPattern(p).matches(method: mb, path: out.baseAddress!, segs.baseAddress!, count)
-                            }
-                            if !g.appliesTo.isEmpty && !g.appliesTo.contains(where: matches) { return .notApplicable }
-                            if let entry = g.allow.first(where: { matches($0.pattern) }) {
-                                return .allowlisted(conditional: entry.when != nil)
-                            }
-                            return .protects
-                        }
+        PathNormalizer.withNormalized(path) { bytes, segs, normalized in
+            guard case .success(let count) = normalized else { return nil }
+            let m = method.map { Array($0.utf8) }
+            return m.withOptionalBuffer { mb in
+                policy.guards.map { g -> GuardCoverage in
+                    // Static analysis (the `routes` command): patterns compiled here, one by one.
+                    let matches = { (p: RoutePattern) in
+                        CompiledPattern(p).matches(method: mb, path: bytes, segs, count)
                     }
+                    if !g.appliesTo.isEmpty && !g.appliesTo.contains(where: matches) { return .notApplicable }
+                    if let entry = g.allow.first(where: { matches($0.pattern) }) {
+                        return .allowlisted(conditional: entry.when != nil)
+                    }
+                    return .protects
                 }
             }
         }

@@ -229,7 +229,7 @@ final class RouteMatcher: Sendable {
         private var childCount = 0
         private var edges: [(node: Int32, label: Int32, child: Int32)] = []
         private var endList: [(node: Int32, match: Match)] = []
-        /// Label ids by their bytes, open addressing with FNV-1a (no `String` hashing).
+        /// Label ids by their bytes, open addressing with `NameIndex`'s FNV-1a hash (no `String` hashing).
         private var labelSlots = [Int32](repeating: -1, count: 1024)
         /// The interned labels' bytes: label `l` is `labels[labelStart[l]..<labelStart[l + 1]]`.
         var labels: [UInt8] = []
@@ -303,16 +303,10 @@ final class RouteMatcher: Sendable {
             Int(truncatingIfNeeded: (UInt64(bitPattern: key) &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
         }
 
-        @inline(__always) private static func fnv(_ b: UnsafeBufferPointer<UInt8>) -> Int {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for c in b { h = (h ^ UInt64(c)) &* 0x100_0000_01b3 }
-            return Int(truncatingIfNeeded: h ^ (h >> 29))
-        }
-
         /// The id of a literal label, interning it when new.
         private mutating func intern(_ b: UnsafeBufferPointer<UInt8>) -> Int32 {
             var mask = labelSlots.count - 1
-            var i = Self.fnv(b) & mask
+            var i = NameIndex.hash(b) & mask
             while labelSlots[i] >= 0 {
                 let id = Int(labelSlots[i])
                 let (from, to) = (Int(labelStart[id]), Int(labelStart[id + 1]))
@@ -337,7 +331,7 @@ final class RouteMatcher: Sendable {
                 labels.withUnsafeBufferPointer { pool in
                     for id in 0..<(labelStart.count - 1) {
                         let bytes = UnsafeBufferPointer(rebasing: pool[Int(labelStart[id])..<Int(labelStart[id + 1])])
-                        var j = Self.fnv(bytes) & mask
+                        var j = NameIndex.hash(bytes) & mask
                         while labelSlots[j] >= 0 { j = (j + 1) & mask }
                         labelSlots[j] = Int32(id)
                     }

@@ -127,6 +127,30 @@ public enum PathNormalizer {
 }
 
 extension PathNormalizer {
+    /// Normalizes `path` into stack buffers sized as `normalize(bytes:into:segments:)` needs and gives `body` the
+    /// decoded bytes, each segment's `[start, end)` in them, and the segment count or the failure (nothing is
+    /// allocated; the buffers live until `body` returns).
+    @inlinable
+    public static func withNormalized<R>(
+        _ path: String,
+        _ body: (
+            _ bytes: UnsafePointer<UInt8>, _ segments: UnsafePointer<(start: Int32, end: Int32)>,
+            _ count: Result<Int, Failure>
+        ) throws -> R
+    ) rethrows -> R {
+        var raw = path
+        return try raw.withUTF8 { bytes in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(1, bytes.count)) { out in
+                try withUnsafeTemporaryAllocation(of: (start: Int32, end: Int32).self, capacity: bytes.count / 2 + 1) {
+                    segs in
+                    try body(
+                        out.baseAddress!, segs.baseAddress!,
+                        normalize(bytes: bytes, into: out.baseAddress!, segments: segs.baseAddress!))
+                }
+            }
+        }
+    }
+
     /// Allocation-free normalization for the hot path. Decoded bytes go to `out` (capacity ≥ `raw.count`); segment
     /// `[start, end)` offsets into `out` go to `segments` (capacity ≥ `raw.count / 2 + 1`). Returns the segment count.
     /// Agrees with `normalize(_:)` on every input (the fuzz target checks this).
