@@ -428,6 +428,31 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(KeyTable.user.strings == RequestKeys.user)
         #expect(KeyTable.check.strings == RequestKeys.check)
     }
+
+    /// Each table's word constants find exactly its own names: every request key, each shortened, lengthened or
+    /// with one byte changed, is found in a table only where that table lists it.
+    @Test func wordConstantsMatchTheirNamesOnly() {
+        let tables: [KeyTable] = [.request, .account, .subscription, .override, .user, .check]
+        var candidates = Set(tables.flatMap(\.strings))
+        for name in Array(candidates) {
+            candidates.insert(String(name.dropLast()))
+            candidates.insert(name + "s")
+            candidates.insert(name.uppercased())
+            for k in name.indices {
+                var changed = name
+                changed.replaceSubrange(k...k, with: "x")
+                candidates.insert(changed)
+            }
+        }
+        for table in tables {
+            for candidate in candidates {
+                let bytes = Array(candidate.utf8)
+                #expect(
+                    table.index(bytes.count, KeyTable.words(of: bytes)) == table.strings.firstIndex(of: candidate),
+                    "\(table) \(candidate)")
+            }
+        }
+    }
 }
 
 @Suite struct CheckBytesTests {

@@ -37,6 +37,22 @@ public struct SnapshotRequest: Sendable {
     public var now: Timestamp?
 }
 
+/// A `/v1/check` body as the fast decoder reads it: the fields of `CheckRequest`, with the first check kept inline
+/// (a one-check body allocates no array). Not copyable, so its parts move into the evaluation.
+struct DecodedCheck: ~Copyable {
+    var account: AccountReference
+    var user: User?
+    var now: Timestamp?
+    var explain: Bool
+    var first: Result<Check, CheckError>
+    var more: [Result<Check, CheckError>]
+
+    /// The public form.
+    var request: CheckRequest {
+        CheckRequest(account: account, user: user, now: now, explain: explain, checks: [first] + more)
+    }
+}
+
 /// Why `Engine.answerInline` could not answer a body by itself.
 public enum InlineAnswerFailure: Error, Sendable, Equatable {
     /// The request is malformed (SPEC §6.5 request-level errors).
@@ -57,9 +73,19 @@ public enum Engine {
         _ program: Program, body: [UInt8], fastPath: Bool = true
     ) -> Result<CheckRequest, RequestError> {
         let decoder = RequestDecoder(program: program)
-        if fastPath, let fast = body.withUnsafeBufferPointer({ FastCheckDecoder.decode($0, decoder) }) {
+        if fastPath,
+            let fast = body.withUnsafeBufferPointer({ bytes -> CheckRequest? in
+                guard let d = FastCheckDecoder.decode(bytes, decoder) else { return nil }
+                return d.request
+            })
+        {
             return .success(fast)
         }
+        return decodeGeneric(decoder, body: body)
+    }
+
+    /// The generic parser and decoder (every body; the exact errors).
+    static func decodeGeneric(_ decoder: RequestDecoder, body: [UInt8]) -> Result<CheckRequest, RequestError> {
         let value: JSONValue
         do {
             value = try JSONParser.parse(body)
@@ -86,35 +112,35 @@ public enum Engine {
 
     /// The `/v1/check` response bytes for a decoded request and its resolved, prepared account.
     public static func respond(
-        _ program: Program, _ request: CheckRequest, account: PreparedAccount, now: Timestamp,
+        _ program: Program, _ request: CheckRequest, account: consuming PreparedAccount, now: Timestamp,
         tally: inout DecisionTally
     ) -> [UInt8] {
-        var ev = Evaluation(program: program, account: account, user: request.user, now: now, explain: request.explain)
-        // Room for a denial body or two without growing (one allocation for the response).
-        var w = JSONWriter(capacity: 384 + 160 * request.checks.count)
-        w.bytes.append(contentsOf: program.responsePrefix)
-        w.timestamp(now)
-        w.raw(",\"results\":[")
-        for (k, c) in request.checks.enumerated() {
-            if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
-            switch c {
-            case .success(let check):
-                let d = ev.writeResult(for: check, into: &w)
-                if d.allowed {
-                    tally.allowed += 1
-                } else {
-                    tally.deny(
-                        d.invalidPath != nil
-                            ? "invalid_path" : d.denial >= 0 ? program.policy.denials[d.denial].name : "invalid_request"
-                    )
-                }
-            case .failure(let e):
-                w.write(e.json)
-                tally.deny(e.code)
+        respond(
+            program, user: request.user, explain: request.explain, first: request.checks[0],
+            more: request.checks.dropFirst(), account: account, now: now, tally: &tally)
+    }
+
+    /// The response for the checks `first` and `more` (the public form's array, or a decoded body's inline first
+    /// check and the rest).
+    static func respond<More: Collection<Result<Check, CheckError>>>(
+        _ program: Program, user: consuming User?, explain: Bool, first: borrowing Result<Check, CheckError>,
+        more: More, account: consuming PreparedAccount, now: Timestamp, tally: inout DecisionTally
+    ) -> [UInt8] {
+        var ev = Evaluation(program: program, account: account, user: user, now: now, explain: explain)
+        // Written in stack scratch with room for a denial body or two per check; the response array is the one
+        // allocation.
+        return JSONWriter.withScratch(min(384 + 256 * (1 + more.count), 16_384)) { w in
+            w.append(program.responsePrefix)
+            w.timestamp(now)
+            w.raw(",\"results\":[")
+            ev.answer(first, program, into: &w, tally: &tally)
+            for c in more {
+                w.append(UInt8(ascii: ","))
+                ev.answer(c, program, into: &w, tally: &tally)
             }
+            w.raw("]}")
+            return w.bytes
         }
-        w.raw("]}")
-        return w.bytes
     }
 
     /// The `/v1/entitlements` snapshot for a resolved, prepared account.
@@ -129,7 +155,16 @@ public enum Engine {
     public static func answerInline(
         _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
     ) -> Result<[UInt8], InlineAnswerFailure> {
-        switch decodeCheck(program, body: body, fastPath: fastPath) {
+        let decoder = RequestDecoder(program: program)
+        if fastPath,
+            let answer = body.withUnsafeBufferPointer({ bytes -> Result<[UInt8], InlineAnswerFailure>? in
+                guard let d = FastCheckDecoder.decode(bytes, decoder) else { return nil }
+                return answerDecoded(program, d, now: clock, tally: &tally)
+            })
+        {
+            return answer
+        }
+        switch decodeGeneric(decoder, body: body) {
         case .failure(let e): return .failure(.invalid(e))
         case .success(let request):
             switch request.account {
@@ -140,6 +175,23 @@ public enum Engine {
                         program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
                 )
             }
+        }
+    }
+
+    /// `answerInline` for a body the fast decoder read: its parts move into the evaluation (no copies).
+    static func answerDecoded(
+        _ program: Program, _ d: consuming DecodedCheck, now clock: Timestamp, tally: inout DecisionTally
+    ) -> Result<[UInt8], InlineAnswerFailure> {
+        let now = d.now ?? clock
+        let explain = d.explain
+        let reference = d.account
+        switch consume reference {
+        case .id(let id): return .failure(.accountID(id))
+        case .inline(let account):
+            return .success(
+                respond(
+                    program, user: d.user, explain: explain, first: d.first, more: d.more,
+                    account: program.prepare(account), now: now, tally: &tally))
         }
     }
 

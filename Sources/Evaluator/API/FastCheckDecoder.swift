@@ -10,7 +10,7 @@ struct FastCheckDecoder {
     let b: UnsafeBufferPointer<UInt8>
     var i = 0
 
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ decoder: RequestDecoder) -> CheckRequest? {
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ decoder: RequestDecoder) -> DecodedCheck? {
         var d = FastCheckDecoder(decoder: decoder, b: bytes)
         return d.request()
     }
@@ -49,6 +49,25 @@ struct FastCheckDecoder {
         guard peek() == UInt8(ascii: "\"") else { return nil }
         let start = i + 1
         var j = start
+        // Eight bytes at a time while the body has them: the first byte that is a quote, a backslash, a control
+        // byte or non-ASCII ends the scan (the borrow tricks flag exactly the lowest such byte; higher flags are
+        // never read).
+        let base = UnsafeRawPointer(b.baseAddress!)
+        while j + 8 <= b.count {
+            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let high: UInt64 = 0x8080_8080_8080_8080
+            let quote = x ^ (ones &* 0x22)
+            let backslash = x ^ (ones &* 0x5C)
+            let flags =
+                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x) | x
+            let hit = flags & high
+            if hit != 0 {
+                j += hit.trailingZeroBitCount >> 3
+                break
+            }
+            j += 8
+        }
         while j < b.count {
             let c = b[j]
             if c == UInt8(ascii: "\"") { break }
@@ -79,11 +98,33 @@ struct FastCheckDecoder {
         } else if !consume(UInt8(ascii: ",")) {
             return consume(UInt8(ascii: "}")) ? -1 : nil
         }
-        guard let raw = rawString(), let k = keys.index(of: raw), o.seen & (1 << k) == 0,
-            consume(UInt8(ascii: ":"))
-        else { return nil }
+        guard let k = key(keys), o.seen & (1 << k) == 0, consume(UInt8(ascii: ":")) else { return nil }
         o.seen |= 1 << k
         return k
+    }
+
+    /// A member name at the cursor, as its index in `keys` (nil: not a plain string, or not one of `keys`). Names
+    /// are at most 24 bytes; the bytes are read as three words (one unaligned load each where the body has room).
+    @inline(__always) mutating func key(_ keys: KeyTable) -> Int? {
+        guard let raw = rawString(), raw.count <= 24, let p = raw.baseAddress else { return nil }
+        let n = raw.count
+        var w: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        if p + 24 <= b.baseAddress! + b.count {
+            let r = UnsafeRawPointer(p)
+            @inline(__always) func masked(_ x: UInt64, _ bytes: Int) -> UInt64 {
+                bytes >= 8 ? x : bytes <= 0 ? 0 : x & (~0 >> UInt64(64 - 8 * bytes))
+            }
+            w.0 = masked(r.loadUnaligned(as: UInt64.self), n)
+            w.1 = masked(r.loadUnaligned(fromByteOffset: 8, as: UInt64.self), n - 8)
+            w.2 = masked(r.loadUnaligned(fromByteOffset: 16, as: UInt64.self), n - 16)
+        } else {
+            // Near the end of the body: byte by byte.
+            for k in 0..<n {
+                let x = UInt64(p[k]) << UInt64(8 * (k & 7))
+                if k < 8 { w.0 |= x } else if k < 16 { w.1 |= x } else { w.2 |= x }
+            }
+        }
+        return keys.index(n, w)
     }
 
     /// An account id the fast path takes: 1–255 printable ASCII bytes (`RequestDecoder.validAccountID` decides the
@@ -151,19 +192,20 @@ struct FastCheckDecoder {
 
     // MARK: - The request
 
-    mutating func request() -> CheckRequest? {
+    mutating func request() -> DecodedCheck? {
         var account: AccountReference?
         var user: User?
         var now: Timestamp?
         var explain = false
-        var checks: [Result<Check, CheckError>] = []
+        var first: Result<Check, CheckError>?
+        var more: [Result<Check, CheckError>] = []
         guard openObject() else { return nil }
         var o = ObjectState()
         while let k = nextKey(KeyTable.request, &o) {
             switch k {
             case -1:
-                guard peek() == nil, let account, !checks.isEmpty else { return nil }
-                return CheckRequest(account: account, user: user, now: now, explain: explain, checks: checks)
+                guard peek() == nil, let account, let first else { return nil }
+                return DecodedCheck(account: account, user: user, now: now, explain: explain, first: first, more: more)
             case 0:
                 if peek() == UInt8(ascii: "\"") {
                     guard let raw = rawString(), Self.validID(raw) else { return nil }
@@ -191,10 +233,16 @@ struct FastCheckDecoder {
                 }
             default:
                 guard consume(UInt8(ascii: "[")), !consume(UInt8(ascii: "]")) else { return nil }
+                var n = 0
                 while true {
-                    guard checks.count < 100, let c = check(index: checks.count) else { return nil }
-                    if checks.isEmpty { checks.reserveCapacity(peek() == UInt8(ascii: "]") ? 1 : 4) }
-                    checks.append(c)
+                    guard n < 100, let c = check(index: n) else { return nil }
+                    if n == 0 {
+                        first = c
+                    } else {
+                        if n == 1 { more.reserveCapacity(4) }
+                        more.append(c)
+                    }
+                    n += 1
                     if consume(UInt8(ascii: ",")) { continue }
                     guard consume(UInt8(ascii: "]")) else { return nil }
                     break
@@ -488,49 +536,121 @@ struct FastCheckDecoder {
     }
 }
 
-/// The member names of one object of a `/v1/check` body as static bytes (no reference counting, no hashing),
-/// matched by length, then bytes. They spell `RequestKeys` exactly (a test keeps them in step).
-final class KeyTable: Sendable {
-    let names: (StaticString, StaticString, StaticString, StaticString, StaticString, StaticString)
-    let count: Int
+/// The member names of one object of a `/v1/check` body (they spell `RequestKeys` exactly; a test keeps them in
+/// step). A key is matched without a `String` or a hash: by its length, then as up to three little-endian 8-byte
+/// words compared with constants (`words(of:)` computes them; the test checks every constant against it).
+enum KeyTable {
+    case request, account, subscription, override, user, check
 
-    init(
-        _ a: StaticString, _ b: StaticString, _ c: StaticString, _ d: StaticString, _ e: StaticString = "",
-        _ f: StaticString = ""
-    ) {
-        names = (a, b, c, d, e, f)
-        count = [a, b, c, d, e, f].prefix { $0.utf8CodeUnitCount > 0 }.count
-    }
-
-    @inline(__always) static func same(_ s: StaticString, _ raw: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard s.utf8CodeUnitCount == raw.count else { return false }
-        let p = s.utf8Start
-        var j = 0
-        while j < raw.count && p[j] == raw[j] { j += 1 }
-        return j == raw.count
-    }
-
-    @inline(__always)
-    func index(of raw: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard !raw.isEmpty else { return nil }
-        if Self.same(names.0, raw) { return 0 }
-        if Self.same(names.1, raw) { return 1 }
-        if Self.same(names.2, raw) { return 2 }
-        if Self.same(names.3, raw) { return 3 }
-        if count > 4 && Self.same(names.4, raw) { return 4 }
-        if count > 5 && Self.same(names.5, raw) { return 5 }
-        return nil
+    /// The names, in index order.
+    var names: [StaticString] {
+        switch self {
+        case .request: ["account", "user", "now", "explain", "checks"]
+        case .account: ["id", "subscription", "overrides", "attributes"]
+        case .subscription: ["plan", "status", "period_start", "period_end", "past_due_since", "seats"]
+        case .override: ["feature", "value", "expires_at", "reason", "actor"]
+        case .user: ["id", "email", "email_verified_at", "created_at", "attributes"]
+        case .check: ["feature", "route", "flag", "usage", "amount", "value"]
+        }
     }
 
     /// The names as strings (the test that keeps them equal to `RequestKeys`).
-    var strings: [String] {
-        [names.0, names.1, names.2, names.3, names.4, names.5].prefix(count).map { $0.description }
+    var strings: [String] { names.map { $0.description } }
+
+    /// The words a key of `n` bytes is compared as: bytes 0–7, 8–15 and 16–23, little-endian, zero past the end.
+    static func words(of bytes: [UInt8]) -> (UInt64, UInt64, UInt64) {
+        var w: [UInt64] = [0, 0, 0]
+        for (k, x) in bytes.prefix(24).enumerated() { w[k / 8] |= UInt64(x) << UInt64(8 * (k % 8)) }
+        return (w[0], w[1], w[2])
     }
 
-    static let request = KeyTable("account", "user", "now", "explain", "checks")
-    static let account = KeyTable("id", "subscription", "overrides", "attributes")
-    static let subscription = KeyTable("plan", "status", "period_start", "period_end", "past_due_since", "seats")
-    static let override = KeyTable("feature", "value", "expires_at", "reason", "actor")
-    static let user = KeyTable("id", "email", "email_verified_at", "created_at", "attributes")
-    static let check = KeyTable("feature", "route", "flag", "usage", "amount", "value")
+    /// The index of the key of `n` bytes whose words are `w`, or nil.
+    @inline(__always)
+    func index(_ n: Int, _ w: (UInt64, UInt64, UInt64)) -> Int? {
+        switch self {
+        case .request:
+            switch n {
+            case 3:
+                if w.0 == 0x77_6f6e { return 2 }  // now
+            case 4:
+                if w.0 == 0x7265_7375 { return 1 }  // user
+            case 6:
+                if w.0 == 0x736b_6365_6863 { return 4 }  // checks
+            case 7:
+                if w.0 == 0x74_6e75_6f63_6361 { return 0 }  // account
+                if w.0 == 0x6e_6961_6c70_7865 { return 3 }  // explain
+            default: break
+            }
+        case .account:
+            switch n {
+            case 2:
+                if w.0 == 0x6469 { return 0 }  // id
+            case 9:
+                if w.0 == 0x6564_6972_7265_766f && w.1 == 0x73 { return 2 }  // overrides
+            case 10:
+                if w.0 == 0x7475_6269_7274_7461 && w.1 == 0x7365 { return 3 }  // attributes
+            case 12:
+                if w.0 == 0x7069_7263_7362_7573 && w.1 == 0x6e6f_6974 { return 1 }  // subscription
+            default: break
+            }
+        case .subscription:
+            switch n {
+            case 4:
+                if w.0 == 0x6e61_6c70 { return 0 }  // plan
+            case 5:
+                if w.0 == 0x73_7461_6573 { return 5 }  // seats
+            case 6:
+                if w.0 == 0x7375_7461_7473 { return 1 }  // status
+            case 10:
+                if w.0 == 0x655f_646f_6972_6570 && w.1 == 0x646e { return 3 }  // period_end
+            case 12:
+                if w.0 == 0x735f_646f_6972_6570 && w.1 == 0x7472_6174 { return 2 }  // period_start
+            case 14:
+                if w.0 == 0x6575_645f_7473_6170 && w.1 == 0x6563_6e69_735f { return 4 }  // past_due_since
+            default: break
+            }
+        case .override:
+            switch n {
+            case 5:
+                if w.0 == 0x65_756c_6176 { return 1 }  // value
+                if w.0 == 0x72_6f74_6361 { return 4 }  // actor
+            case 6:
+                if w.0 == 0x6e6f_7361_6572 { return 3 }  // reason
+            case 7:
+                if w.0 == 0x65_7275_7461_6566 { return 0 }  // feature
+            case 10:
+                if w.0 == 0x5f73_6572_6970_7865 && w.1 == 0x7461 { return 2 }  // expires_at
+            default: break
+            }
+        case .user:
+            switch n {
+            case 2:
+                if w.0 == 0x6469 { return 0 }  // id
+            case 5:
+                if w.0 == 0x6c_6961_6d65 { return 1 }  // email
+            case 10:
+                if w.0 == 0x5f64_6574_6165_7263 && w.1 == 0x7461 { return 3 }  // created_at
+                if w.0 == 0x7475_6269_7274_7461 && w.1 == 0x7365 { return 4 }  // attributes
+            case 17:
+                // email_verified_at
+                if w.0 == 0x6576_5f6c_6961_6d65 && w.1 == 0x615f_6465_6966_6972 && w.2 == 0x74 { return 2 }
+            default: break
+            }
+        case .check:
+            switch n {
+            case 4:
+                if w.0 == 0x6761_6c66 { return 2 }  // flag
+            case 5:
+                if w.0 == 0x65_7475_6f72 { return 1 }  // route
+                if w.0 == 0x65_6761_7375 { return 3 }  // usage
+                if w.0 == 0x65_756c_6176 { return 5 }  // value
+            case 6:
+                if w.0 == 0x746e_756f_6d61 { return 4 }  // amount
+            case 7:
+                if w.0 == 0x65_7275_7461_6566 { return 0 }  // feature
+            default: break
+            }
+        }
+        return nil
+    }
 }

@@ -55,9 +55,9 @@ extension Evaluation {
         case .boolean(let f), .limit(let f, _, _), .set(let f, _): feature = f
         default: return
         }
-        let plan: Int? = subscription.live ? prepared.plan : policy.subscription.lockedGrants
+        let plan: Int? = subscription.live ? prepared.plan : program.policy.subscription.lockedGrants
         if let plan, prepared.account.subscription != nil {
-            coverage.cells.insert(plan * policy.features.count + feature)
+            coverage.cells.insert(plan * program.policy.features.count + feature)
         }
     }
 }

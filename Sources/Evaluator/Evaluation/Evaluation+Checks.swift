@@ -21,15 +21,15 @@ extension Evaluation {
         }
     }
 
-    func traceGrant(_ f: Int, _ source: Source) {
+    mutating func traceGrant(_ f: Int, _ source: Source) {
         guard let tracer else { return }
-        let feature = policy.features[f]
+        let feature = program.policy.features[f]
         switch source {
         case .plan(let p):
-            let loc = policy.plans[p].grants.last { $0.feature == f }?.location
+            let loc = program.policy.plans[p].grants.last { $0.feature == f }?.location
             tracer.add(
-                "grant", "plans.\(policy.plans[p].name).grants.\(feature.name)", loc,
-                "granted by plan '\(policy.plans[p].name)'")
+                "grant", "plans.\(program.policy.plans[p].name).grants.\(feature.name)", loc,
+                "granted by plan '\(program.policy.plans[p].name)'")
         case .default:
             tracer.add(
                 "grant", "features.\(feature.name).default", feature.location,
@@ -47,7 +47,7 @@ extension Evaluation {
         }
         let status = sub.status ?? "null"
         if prepared.status >= 0 {
-            let s = policy.subscription.statuses[prepared.status]
+            let s = program.policy.subscription.statuses[prepared.status]
             var loc = s.location
             if case .rule(_, let at) = s.live { loc = at }
             let values = explainValues(program.statusRoots[prepared.status])
@@ -56,13 +56,13 @@ extension Evaluation {
                 "status '\(status)' is \(subscription.live ? "live" : "not live")", values: values)
         } else {
             tracer.add(
-                "subscription", "subscription.unknown_status", policy.subscription.location,
+                "subscription", "subscription.unknown_status", program.policy.subscription.location,
                 "status '\(status)' is not listed: \(subscription.live ? "live" : "not live")")
         }
-        if !subscription.live, let lp = policy.subscription.lockedGrants {
+        if !subscription.live, let lp = program.policy.subscription.lockedGrants {
             tracer.add(
-                "subscription", "subscription.locked_grants", policy.subscription.location,
-                "locked: grants of plan '\(policy.plans[lp].name)' apply")
+                "subscription", "subscription.locked_grants", program.policy.subscription.location,
+                "locked: grants of plan '\(program.policy.plans[lp].name)' apply")
         }
         if sub.plan != nil || subscription.live, prepared.plan == nil {
             tracer.add("subscription", nil, nil, "plan '\(sub.plan ?? "null")' is unknown: feature defaults only")
@@ -70,10 +70,10 @@ extension Evaluation {
     }
 
     /// A denied feature check for a locked or subscription-less account carries the zero value.
-    func lockedDecision(_ f: Int) -> Decision {
+    mutating func lockedDecision(_ f: Int) -> Decision {
         var d = Decision.deny(denialForLock())
-        d.featureValue = policy.features[f].zero
-        if policy.features[f].kind == .limit {
+        d.featureValue = program.policy.features[f].zero
+        if program.policy.features[f].kind == .limit {
             d.hasLimit = true
             d.limit = 0
             d.remaining = 0
@@ -95,7 +95,7 @@ extension Evaluation {
         }
         d.featureValue = v
         tracer?.add(
-            "decision", "features.\(policy.features[f].name)", policy.features[f].location,
+            "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
             d.allowed ? "allowed: value is true" : "denied: value is false")
         return d
     }
@@ -121,13 +121,14 @@ extension Evaluation {
                 d.remaining = max(0, limit - usage)
             }
             tracer?.add(
-                "decision", "features.\(policy.features[f].name)", policy.features[f].location,
+                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
                 "\(d.allowed ? "allowed" : "denied"): usage \(usage) + amount \(amount) against limit \(limit)")
         } else {
             d = .allow(Self.reason(source))
             d.remaining = nil
             tracer?.add(
-                "decision", "features.\(policy.features[f].name)", policy.features[f].location, "allowed: unlimited")
+                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
+                "allowed: unlimited")
         }
         d.featureValue = v
         d.hasLimit = true
@@ -148,15 +149,15 @@ extension Evaluation {
             d = .deny(program.denyFeature)
         }
         d.featureValue = v
-        let word = policy.features[f].values[value]
+        let word = program.policy.features[f].values[value]
         tracer?.add(
-            "decision", "features.\(policy.features[f].name)", policy.features[f].location,
+            "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
             d.allowed ? "allowed: '\(word)' is in the set" : "denied: '\(word)' is not in the set")
         return d
     }
 
     mutating func flagCheck(_ i: Int) -> Decision {
-        let flag = policy.flags[i]
+        let flag = program.policy.flags[i]
         var d = Decision.allow(.flag_default)
         d.flagValue = flag.defaultValue
         let rules = program.flagRules[i]

@@ -78,7 +78,7 @@ extension Evaluation {
         case .string: return Self.quote(strings[Int(ins.k)])
         case .duration: return PolicyDuration(seconds: ins.k).description
         case .list: return "[" + program.exprs.lists[Int(ins.k)].map(Self.quote).joined(separator: ", ") + "]"
-        case .namedList: return "lists.\(policy.lists[Int(ins.k)].name)"
+        case .namedList: return "lists.\(program.policy.lists[Int(ins.k)].name)"
         case .now: return "now"
         case .accountID: return "account.id"
         case .accountAttribute: return "account.attributes.\(strings[Int(ins.k)])"
@@ -87,14 +87,14 @@ extension Evaluation {
         case .user: return "user.\(userFields[Int(ins.k)].rawValue)"
         case .request: return ins.k == 0 ? "request.method" : "request.path"
         case .check: return "check.\(checkFields[Int(ins.k)].rawValue)"
-        case .fact: return "facts.\(policy.facts[Int(ins.k)].name)"
+        case .fact: return "facts.\(program.policy.facts[Int(ins.k)].name)"
         case .not: return "not \(operand(ins.a))"
         case .and: return "\(operand(ins.a)) and \(operand(ins.b))"
         case .or: return "\(source(ins.a)) or \(source(ins.b))"
         case .eq, .ne, .lt, .le, .gt, .ge, .in, .notIn, .add, .sub:
             return "\(operand(ins.a)) \(Self.symbol(ins.op)) \(operand(ins.b))"
-        case .featureBool: return "feature(\(Self.quote(policy.features[Int(ins.k)].name)))"
-        case .featureLimit: return "limit(\(Self.quote(policy.features[Int(ins.k)].name)))"
+        case .featureBool: return "feature(\(Self.quote(program.policy.features[Int(ins.k)].name)))"
+        case .featureLimit: return "limit(\(Self.quote(program.policy.features[Int(ins.k)].name)))"
         case .lower: return "lower(\(source(ins.a)))"
         case .startsWith: return "starts_with(\(source(ins.a)), \(source(ins.b)))"
         case .endsWith: return "ends_with(\(source(ins.a)), \(source(ins.b)))"

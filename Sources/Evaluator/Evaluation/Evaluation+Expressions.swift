@@ -98,7 +98,7 @@ extension Evaluation {
         return v
     }
 
-    func subscriptionField(_ f: SubscriptionField) -> Value {
+    mutating func subscriptionField(_ f: SubscriptionField) -> Value {
         let sub = prepared.account.subscription
         switch f {
         case .status: return sub?.status.map { .string($0) } ?? .null
@@ -114,7 +114,7 @@ extension Evaluation {
         }
     }
 
-    func userField(_ f: UserField) -> Value {
+    mutating func userField(_ f: UserField) -> Value {
         guard let user else { return f == .authenticated || f == .email_verified ? .bool(false) : .null }
         switch f {
         case .id: return user.id.map { .string($0) } ?? .null
@@ -128,7 +128,7 @@ extension Evaluation {
         }
     }
 
-    func requestField(_ f: RequestField) -> Value {
+    mutating func requestField(_ f: RequestField) -> Value {
         guard let request else { return .null }
         switch f {
         case .method: return request.method.map { .string($0) } ?? .null
@@ -148,16 +148,16 @@ extension Evaluation {
         }
     }
 
-    func checkField(_ f: CheckField) -> Value {
+    mutating func checkField(_ f: CheckField) -> Value {
         switch f {
-        case .feature: return checkFeature.map { .string(policy.features[$0].name) } ?? .null
+        case .feature: return checkFeature.map { .string(program.policy.features[$0].name) } ?? .null
         case .usage: return checkUsage.map { .int($0) } ?? .null
         case .amount: return checkAmount.map { .int($0) } ?? .null
         case .limit: return checkLimit.map { .int($0) } ?? .null
         }
     }
 
-    func equal(_ a: Value, _ b: Value) -> Bool {
+    mutating func equal(_ a: Value, _ b: Value) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -175,7 +175,7 @@ extension Evaluation {
     }
 
     /// -1 / 0 / 1, or nil when the pair is not ordered (null, mismatch).
-    func compare(_ a: Value, _ b: Value) -> Int? {
+    mutating func compare(_ a: Value, _ b: Value) -> Int? {
         func cmp<T: Comparable>(_ x: T, _ y: T) -> Int { x < y ? -1 : (x == y ? 0 : 1) }
         switch (a, b) {
         case (.int(let x), .int(let y)): return cmp(x, y)
@@ -191,7 +191,7 @@ extension Evaluation {
         }
     }
 
-    func arithmetic(_ add: Bool, _ a: Value, _ b: Value) -> Value {
+    mutating func arithmetic(_ add: Bool, _ a: Value, _ b: Value) -> Value {
         switch (a, b) {
         case (.int(let x), .int(let y)):
             let (r, o) = add ? x.addingReportingOverflow(y) : x.subtractingReportingOverflow(y)

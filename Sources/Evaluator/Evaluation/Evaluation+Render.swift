@@ -15,7 +15,7 @@ extension Evaluation {
             switch p.kind {
             case .bytes:
                 t.pool.withUnsafeBufferPointer {
-                    w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[Int(p.start)..<Int(p.end)]))
+                    w.append(UnsafeBufferPointer(rebasing: $0[Int(p.start)..<Int(p.end)]))
                 }
             case .value:
                 let v = eval(p.expr)
@@ -39,18 +39,18 @@ extension Evaluation {
         }
     }
 
-    func write(_ v: FeatureValue, feature f: Int, _ w: inout JSONWriter) {
+    mutating func write(_ v: FeatureValue, feature f: Int, _ w: inout JSONWriter) {
         switch v {
         case .bool(let b): w.raw(b ? "true" : "false")
         case .limit(let l?): w.int(l)
         case .limit(nil): w.raw("\"unlimited\"")
         case .set(let members):
-            w.bytes.append(UInt8(ascii: "["))
+            w.append(UInt8(ascii: "["))
             for (k, m) in members.enumerated() {
-                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
-                w.string(policy.features[f].values[m])
+                if k > 0 { w.append(UInt8(ascii: ",")) }
+                w.string(program.policy.features[f].values[m])
             }
-            w.bytes.append(UInt8(ascii: "]"))
+            w.append(UInt8(ascii: "]"))
         }
     }
 
@@ -86,7 +86,7 @@ extension Evaluation {
             w.raw(",\"reason\":")
             w.string(r.rawValue)
         } else if d.denial >= 0 {
-            let denial = policy.denials[d.denial]
+            let denial = program.policy.denials[d.denial]
             w.raw(",\"error\":")
             w.string(denial.name)
             w.raw(",\"status\":")
@@ -110,7 +110,7 @@ extension Evaluation {
             renderedRoute = nil
             if d.guardIndex >= 0 {
                 w.raw(",\"guard\":")
-                w.string(policy.guards[d.guardIndex].name)
+                w.string(program.policy.guards[d.guardIndex].name)
             }
         }
         if let v = d.featureValue, let f = feature {
@@ -131,7 +131,7 @@ extension Evaluation {
     }
 
     /// The warnings (account ones first, in SPEC §9's order, then `unknown_method`) and the trace.
-    func finish(_ w: inout JSONWriter, _ d: Decision) {
+    mutating func finish(_ w: inout JSONWriter, _ d: Decision) {
         if prepared.unknownPlan || prepared.unknownStatus || d.unknownMethod {
             w.raw(",\"warnings\":")
             w.write(.array((prepared.warnings + (d.unknownMethod ? ["unknown_method"] : [])).map { .string($0) }))
@@ -140,7 +140,7 @@ extension Evaluation {
             w.raw(",\"trace\":")
             w.write(.array(tracer.steps.map(\.json)))
         }
-        w.bytes.append(UInt8(ascii: "}"))
+        w.append(UInt8(ascii: "}"))
     }
 
     /// Decides one check and writes its result; with explain on, the trace covers this check only.
@@ -150,6 +150,27 @@ extension Evaluation {
         let d = decide(check)
         write(d, for: check, into: &w)
         return d
+    }
+
+    /// Writes one result of a `/v1/check` response — a decision, or a check-level error — and tallies it.
+    mutating func answer(
+        _ c: borrowing Result<Check, CheckError>, _ program: Program, into w: inout JSONWriter,
+        tally: inout DecisionTally
+    ) {
+        switch c {
+        case .success(let check):
+            let d = writeResult(for: check, into: &w)
+            if d.allowed {
+                tally.allowed += 1
+            } else {
+                tally.deny(
+                    d.invalidPath != nil
+                        ? "invalid_path" : d.denial >= 0 ? program.policy.denials[d.denial].name : "invalid_request")
+            }
+        case .failure(let e):
+            w.write(e.json)
+            tally.deny(e.code)
+        }
     }
 
     /// Decides and renders one check as a JSON value (the bytes of `writeResult`, parsed).
@@ -182,8 +203,8 @@ extension Evaluation {
             ("locked_at", ts(subscription.lockedAt)),
         ])
         var features: [(String, JSONValue)] = []
-        features.reserveCapacity(policy.features.count)
-        for (f, feature) in policy.features.enumerated() {
+        features.reserveCapacity(program.policy.features.count)
+        for (f, feature) in program.policy.features.enumerated() {
             switch effective(f) {
             case .noSubscription:
                 features.append(
@@ -197,7 +218,7 @@ extension Evaluation {
             case .value(let v, let source):
                 var m: [(String, JSONValue)] = [("value", json(v, feature: f))]
                 switch source {
-                case .plan(let p): m.append(("source", .string("plan:" + policy.plans[p].name)))
+                case .plan(let p): m.append(("source", .string("plan:" + program.policy.plans[p].name)))
                 case .default: m.append(("source", .string("default")))
                 case .override(let exp):
                     m.append(("source", .string("override")))
@@ -208,9 +229,9 @@ extension Evaluation {
         }
         let facts = self.facts().map { ($0.0, JSONValue.bool($0.1)) }
         var flags: [(String, JSONValue)] = []
-        for i in policy.flags.indices {
+        for i in program.policy.flags.indices {
             let d = flagCheck(i)
-            flags.append((policy.flags[i].name, d.flagValue.map(Self.json) ?? .null))
+            flags.append((program.policy.flags[i].name, d.flagValue.map(Self.json) ?? .null))
         }
         var m: [(String, JSONValue)] = [
             ("policy", .string(program.digest)), ("now", .string(now.rfc3339)),

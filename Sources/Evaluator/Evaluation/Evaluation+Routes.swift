@@ -137,15 +137,16 @@ extension Evaluation {
 
     /// Explain: the guards in `range` do not apply to this route.
     @inline(__always)
-    private func traceNotApplying(_ range: Range<Int>) {
+    private mutating func traceNotApplying(_ range: Range<Int>) {
         guard let tracer else { return }
         for gi in range {
             tracer.add(
-                "guard", "guards.\(policy.guards[gi].name).applies_to", policy.guards[gi].location, "does not apply")
+                "guard", "guards.\(program.policy.guards[gi].name).applies_to", program.policy.guards[gi].location,
+                "does not apply")
         }
     }
 
-    private func traceDecision(_ skipped: Bool) -> Decision {
+    private mutating func traceDecision(_ skipped: Bool) -> Decision {
         tracer?.add("decision", nil, nil, skipped ? "allowed: allowlisted" : "allowed: every applicable guard passed")
         return .allow(skipped ? .allowlisted : .guards_passed)
     }
@@ -163,8 +164,10 @@ extension Evaluation {
             if when == false {
                 let values = explainValues(whenRoot)
                 tracer?.add(
-                    "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[k].location,
-                    "'\(policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values)
+                    "allowlist", "guards.\(program.policy.guards[gi].name).allow",
+                    program.policy.guards[gi].allow[k].location,
+                    "'\(program.policy.guards[gi].allow[k].pattern.text)' matches but its when is false", values: values
+                )
                 continue
             }
             allowedBy = k
@@ -173,14 +176,17 @@ extension Evaluation {
         if allowedBy >= 0 {
             let values = explainValues(g.allowWhen[allowedBy])
             tracer?.add(
-                "allowlist", "guards.\(policy.guards[gi].name).allow", policy.guards[gi].allow[allowedBy].location,
-                "skipped: route allowlisted by '\(policy.guards[gi].allow[allowedBy].pattern.text)'", values: values
+                "allowlist", "guards.\(program.policy.guards[gi].name).allow",
+                program.policy.guards[gi].allow[allowedBy].location,
+                "skipped: route allowlisted by '\(program.policy.guards[gi].allow[allowedBy].pattern.text)'",
+                values: values
             )
             return .skipped
         }
         if user == nil && g.readsUser {
             tracer?.add(
-                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                "guard", "guards.\(program.policy.guards[gi].name).requires",
+                program.policy.guards[gi].requiresLocation,
                 "denied: requires reads user.* and there is no user")
             var d = Decision.deny(program.denyUnauthenticated)
             d.guardIndex = gi
@@ -191,7 +197,8 @@ extension Evaluation {
         if eval(g.requires).truthy {
             coverage?.guardsPassed.insert(gi)
             tracer?.add(
-                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation, "passed",
+                "guard", "guards.\(program.policy.guards[gi].name).requires",
+                program.policy.guards[gi].requiresLocation, "passed",
                 values: values)
             return .passed
         }
@@ -199,13 +206,15 @@ extension Evaluation {
         if !subscription.exists && g.readsSubscription {
             d = .deny(program.denyNoSubscription)
             tracer?.add(
-                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
+                "guard", "guards.\(program.policy.guards[gi].name).requires",
+                program.policy.guards[gi].requiresLocation,
                 "denied: no subscription", values: values)
         } else {
             d = .deny(g.deny)
             tracer?.add(
-                "guard", "guards.\(policy.guards[gi].name).requires", policy.guards[gi].requiresLocation,
-                "denied: \(policy.denials[g.deny].name)", values: values)
+                "guard", "guards.\(program.policy.guards[gi].name).requires",
+                program.policy.guards[gi].requiresLocation,
+                "denied: \(program.policy.denials[g.deny].name)", values: values)
         }
         d.guardIndex = gi
         coverage?.guardsDenied.insert(gi)

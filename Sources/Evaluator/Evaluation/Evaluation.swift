@@ -1,6 +1,6 @@
 /// One account, user and instant evaluated against a program. Create one per request; ask it any number of
 /// checks. Evaluation is a pure function of program + inputs + `now`.
-public struct Evaluation {
+public struct Evaluation: ~Copyable {
     public let program: Program
     public let prepared: PreparedAccount
     public let user: User?
@@ -112,7 +112,7 @@ public struct Evaluation {
 
     /// `subscription.plan`: the plan key after alias resolution, else the stored string.
     public var planName: String? {
-        if let p = prepared.plan { return policy.plans[p].name }
+        if let p = prepared.plan { return program.policy.plans[p].name }
         return prepared.account.subscription?.plan
     }
 
@@ -132,7 +132,7 @@ public struct Evaluation {
         case value(FeatureValue, Source)
     }
 
-    public func effective(_ f: Int) -> Effective {
+    public mutating func effective(_ f: Int) -> Effective {
         guard subscription.exists else { return .noSubscription }
         let base: (FeatureValue, Source)
         if subscription.live {
@@ -153,12 +153,12 @@ public struct Evaluation {
         return .value(base.0, base.1)
     }
 
-    @inline(__always) func planValue(_ p: Int, _ f: Int) -> (FeatureValue, Source) {
+    @inline(__always) mutating func planValue(_ p: Int, _ f: Int) -> (FeatureValue, Source) {
         let s = program.planSources[p][f]
         return (program.planValues[p][f], s < 0 ? .default : .plan(Int(s)))
     }
 
-    func denialForLock() -> Int {
+    mutating func denialForLock() -> Int {
         subscription.exists ? program.denyInactive : program.denyNoSubscription
     }
 
@@ -178,6 +178,6 @@ public struct Evaluation {
 
     /// Evaluates every fact (for snapshots).
     public mutating func facts() -> [(String, Bool)] {
-        policy.facts.indices.map { (policy.facts[$0].name, fact($0)) }
+        program.policy.facts.indices.map { (program.policy.facts[$0].name, fact($0)) }
     }
 }

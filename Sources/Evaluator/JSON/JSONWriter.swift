@@ -1,8 +1,82 @@
 /// Serializes JSON compactly and deterministically (members in order, UTF-8 as is, minimal escapes).
-public struct JSONWriter {
-    public var bytes: [UInt8] = []
+///
+/// The writer owns a byte buffer and appends with a bounds check and a copy — no `Array` growth or uniqueness check
+/// per append. A response on the hot path is written into stack scratch (`withScratch`) and becomes one `[UInt8]`
+/// at the end (the request's one allocation); past the scratch the writer moves to the heap. Not copyable: one
+/// writer, one buffer.
+public struct JSONWriter: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    public private(set) var count = 0
+    /// Whether `base` was allocated here (and is freed here).
+    private var onHeap: Bool
 
-    public init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 256) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+        onHeap = true
+    }
+
+    /// A writer over caller-owned scratch (which must outlive the writer).
+    init(scratch: UnsafeMutableBufferPointer<UInt8>) {
+        base = scratch.baseAddress!
+        capacity = scratch.count
+        onHeap = false
+    }
+
+    deinit { if onHeap { base.deallocate() } }
+
+    /// Runs `body` with a writer over `size` bytes of stack scratch.
+    static func withScratch<R>(_ size: Int, _ body: (inout JSONWriter) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buf in
+            var w = JSONWriter(scratch: buf)
+            return body(&w)
+        }
+    }
+
+    /// What was written.
+    public var bytes: [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count) { out, n in
+            out.baseAddress!.update(from: base, count: count)
+            n = count
+        }
+    }
+
+    /// What was written, as bytes for `body`.
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    private mutating func grow(_ n: Int) {
+        var c = capacity * 2
+        while c < count + n { c *= 2 }
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        nb.update(from: base, count: count)
+        if onHeap { base.deallocate() }
+        base = nb
+        capacity = c
+        onHeap = true
+    }
+
+    @inline(__always) public mutating func append(_ c: UInt8) {
+        if count == capacity { grow(1) }
+        base[count] = c
+        count += 1
+    }
+
+    @inline(__always) public mutating func append(_ p: UnsafeBufferPointer<UInt8>) {
+        let n = p.count
+        if capacity - count < n { grow(n) }
+        if n > 0 { (base + count).update(from: p.baseAddress!, count: n) }
+        count += n
+    }
+
+    @inline(__always) public mutating func append(_ p: UnsafeRawBufferPointer) {
+        append(p.bindMemory(to: UInt8.self))
+    }
+
+    public mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
 
     public static func serialize(_ v: JSONValue) -> [UInt8] {
         var w = JSONWriter()
@@ -17,34 +91,36 @@ public struct JSONWriter {
         case .null: raw("null")
         case .bool(let b): raw(b ? "true" : "false")
         case .int(let i): int(i)
-        case .number(let s): bytes.append(contentsOf: s.utf8)
+        case .number(let s):
+            var s = s
+            s.withUTF8 { append($0) }
         case .string(let s): string(s)
         case .array(let items):
-            bytes.append(UInt8(ascii: "["))
+            append(UInt8(ascii: "["))
             for (k, item) in items.enumerated() {
-                if k > 0 { bytes.append(UInt8(ascii: ",")) }
+                if k > 0 { append(UInt8(ascii: ",")) }
                 write(item)
             }
-            bytes.append(UInt8(ascii: "]"))
+            append(UInt8(ascii: "]"))
         case .object(let members):
-            bytes.append(UInt8(ascii: "{"))
+            append(UInt8(ascii: "{"))
             for (k, m) in members.enumerated() {
-                if k > 0 { bytes.append(UInt8(ascii: ",")) }
+                if k > 0 { append(UInt8(ascii: ",")) }
                 string(m.0)
-                bytes.append(UInt8(ascii: ":"))
+                append(UInt8(ascii: ":"))
                 write(m.1)
             }
-            bytes.append(UInt8(ascii: "}"))
+            append(UInt8(ascii: "}"))
         }
     }
 
     @inline(__always) public mutating func raw(_ s: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     public mutating func int(_ v: Int64) {
         if v == 0 {
-            bytes.append(48)
+            append(48)
             return
         }
         var digits:
@@ -61,18 +137,18 @@ public struct JSONWriter {
                 m /= 10
                 n += 1
             }
-            if v < 0 { bytes.append(UInt8(ascii: "-")) }
+            if v < 0 { append(UInt8(ascii: "-")) }
             while n > 0 {
                 n -= 1
-                bytes.append(d[n])
+                append(d[n])
             }
         }
     }
 
     public mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         stringBody(s)
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
     }
 
     /// The escaped contents of a JSON string, without the quotes.
@@ -84,11 +160,11 @@ public struct JSONWriter {
             for i in 0..<u.count {
                 let c = u[i]
                 guard c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") else { continue }
-                if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i])) }
+                if run < i { append(UnsafeBufferPointer(rebasing: u[run..<i])) }
                 escape(c)
                 run = i + 1
             }
-            if run < u.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<u.count])) }
+            if run < u.count { append(UnsafeBufferPointer(rebasing: u[run..<u.count])) }
         }
     }
 
@@ -104,8 +180,8 @@ public struct JSONWriter {
         default:
             raw("\\u00")
             let hex: StaticString = "0123456789abcdef"
-            bytes.append(hex.utf8Start[Int(c >> 4)])
-            bytes.append(hex.utf8Start[Int(c & 15)])
+            append(hex.utf8Start[Int(c >> 4)])
+            append(hex.utf8Start[Int(c & 15)])
         }
     }
 }
@@ -118,21 +194,21 @@ extension JSONWriter {
         let (y, m, d) = Timestamp.civil(fromDays: days)
         guard y >= 0 && y <= 9999 else {
             // Outside four-digit years: the general path.
-            bytes.append(UInt8(ascii: "\""))
+            append(UInt8(ascii: "\""))
             digits(y, 4)
-            bytes.append(UInt8(ascii: "-"))
+            append(UInt8(ascii: "-"))
             digits(m, 2)
-            bytes.append(UInt8(ascii: "-"))
+            append(UInt8(ascii: "-"))
             digits(d, 2)
-            bytes.append(UInt8(ascii: "T"))
+            append(UInt8(ascii: "T"))
             digits(secOfDay / 3600, 2)
-            bytes.append(UInt8(ascii: ":"))
+            append(UInt8(ascii: ":"))
             digits(secOfDay / 60 % 60, 2)
-            bytes.append(UInt8(ascii: ":"))
+            append(UInt8(ascii: ":"))
             digits(secOfDay % 60, 2)
             fraction(t.nanos)
-            bytes.append(UInt8(ascii: "Z"))
-            bytes.append(UInt8(ascii: "\""))
+            append(UInt8(ascii: "Z"))
+            append(UInt8(ascii: "\""))
             return
         }
         // `"YYYY-MM-DDTHH:MM:SS` laid out in a stack buffer and appended once.
@@ -155,17 +231,17 @@ extension JSONWriter {
             two(secOfDay / 60 % 60, 15)
             p[17] = UInt8(ascii: ":")
             two(secOfDay % 60, 18)
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[0..<20]))
+            append(UnsafeRawBufferPointer(rebasing: p[0..<20]))
         }
         fraction(t.nanos)
-        bytes.append(UInt8(ascii: "Z"))
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "Z"))
+        append(UInt8(ascii: "\""))
     }
 
     /// `.` and the nanoseconds without trailing zeros; nothing for a whole second.
     private mutating func fraction(_ nanos: Int32) {
         guard nanos != 0 else { return }
-        bytes.append(UInt8(ascii: "."))
+        append(UInt8(ascii: "."))
         var n = Int64(nanos)
         var width = 9
         while n % 10 == 0 {
@@ -185,7 +261,7 @@ extension JSONWriter {
             return
         }
         while p > 0 {
-            bytes.append(UInt8(48 + (x / p) % 10))
+            append(UInt8(48 + (x / p) % 10))
             x %= p
             p /= 10
         }

@@ -177,9 +177,9 @@ struct CompiledTemplate: Sendable {
             constant([UInt8(ascii: "{")])
             for (k, m) in members.enumerated() {
                 var w = JSONWriter()
-                if k > 0 { w.bytes.append(UInt8(ascii: ",")) }
+                if k > 0 { w.append(UInt8(ascii: ",")) }
                 w.string(m.key)
-                w.bytes.append(UInt8(ascii: ":"))
+                w.append(UInt8(ascii: ":"))
                 constant(w.bytes)
                 add(m.value, &code)
             }

@@ -148,7 +148,7 @@ public final class Program: @unchecked Sendable {
     /// Resolves an account's stored names once (plan key or alias, status), so checks run on ids.
     /// `precomputeRollouts` also hashes the account-keyed `rollout` buckets now (for accounts kept in a cache);
     /// otherwise each evaluation hashes them on first use.
-    public func prepare(_ account: Account, precomputeRollouts: Bool = false) -> PreparedAccount {
+    public func prepare(_ account: consuming Account, precomputeRollouts: Bool = false) -> PreparedAccount {
         var plan: Int?
         var status = -1
         if let sub = account.subscription {
