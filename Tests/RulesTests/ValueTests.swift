@@ -34,6 +34,31 @@ import Testing
         #expect(b.adding(PolicyDuration.parse("1d")!)?.rfc3339 == "2026-05-11T12:00:00Z")
     }
 
+    /// The fixed-position reader of `YYYY-MM-DDTHH:MM:SSZ` agrees with the full parser on every one-byte change of
+    /// a few dates (leap days, month ends): the full parser reads `t` for `T` without the fixed-position path.
+    @Test func commonFormAgreesWithTheFullParser() {
+        for base in ["2024-02-29T23:59:59Z", "2026-05-07T12:00:00Z", "2100-02-28T00:00:00Z", "0000-01-01T00:00:00Z"] {
+            for k in 0..<20 {
+                for byte in 0...255 {
+                    var bytes = Array(base.utf8)
+                    bytes[k] = UInt8(byte)
+                    let fast = bytes.withUnsafeBufferPointer { Timestamp.parseCommonForm($0) }
+                    guard bytes[10] == UInt8(ascii: "T") else {
+                        #expect(fast == nil)
+                        continue
+                    }
+                    bytes[10] = UInt8(ascii: "t")
+                    let full = bytes.withUnsafeBufferPointer { Timestamp.parse(utf8: $0) }
+                    if bytes[19] == UInt8(ascii: "Z") {
+                        #expect(fast == full, "\(base) byte \(k) = \(byte)")
+                    } else {
+                        #expect(fast == nil)
+                    }
+                }
+            }
+        }
+    }
+
     @Test func calendarMonth() {
         let t = Timestamp.parse("2026-12-15T10:00:00Z")!
         #expect(t.calendarMonth.start.rfc3339 == "2026-12-01T00:00:00Z")

@@ -2,26 +2,32 @@
 /// errors are kept inline, so tallying a one-check request allocates nothing.
 public struct DecisionTally: Sendable {
     public var allowed = 0
-    private var inline: ((String, Int)?, (String, Int)?, (String, Int)?, (String, Int)?) = (nil, nil, nil, nil)
+    /// One error and its count (a struct, not a tuple: its destruction is plain code, not the runtime's generic
+    /// tuple path).
+    private struct Slot: Sendable {
+        var error: String?
+        var count = 0
+    }
+    private var s0 = Slot(), s1 = Slot(), s2 = Slot(), s3 = Slot()
     private var more: [(String, Int)] = []
     public init() {}
 
     /// Each error with its count, in the order first seen.
     public var denied: [(String, Int)] {
-        [inline.0, inline.1, inline.2, inline.3].compactMap { $0 } + more
+        [s0, s1, s2, s3].compactMap { s in s.error.map { ($0, s.count) } } + more
     }
 
     mutating func deny(_ error: String) {
-        func bump(_ slot: inout (String, Int)?) -> Bool {
-            guard let (e, n) = slot else {
-                slot = (error, 1)
+        func bump(_ slot: inout Slot) -> Bool {
+            guard let e = slot.error else {
+                slot = Slot(error: error, count: 1)
                 return true
             }
             guard e == error else { return false }
-            slot = (e, n + 1)
+            slot.count += 1
             return true
         }
-        if bump(&inline.0) || bump(&inline.1) || bump(&inline.2) || bump(&inline.3) { return }
+        if bump(&s0) || bump(&s1) || bump(&s2) || bump(&s3) { return }
         if let i = more.firstIndex(where: { $0.0 == error }) {
             more[i].1 += 1
         } else {
@@ -37,19 +43,26 @@ public struct SnapshotRequest: Sendable {
     public var now: Timestamp?
 }
 
-/// A `/v1/check` body as the fast decoder reads it: the fields of `CheckRequest`, with the first check kept inline
-/// (a one-check body allocates no array). Not copyable, so its parts move into the evaluation.
+/// A `/v1/check` body as the fast decoder reads it: the fields of `CheckRequest`, filled in place, with the first
+/// check kept inline (a one-check body allocates no array). Not copyable, so its parts move into the evaluation.
 struct DecodedCheck: ~Copyable {
-    var account: AccountReference
+    /// The inline account (nil when `accountID` is set).
+    var account: Account?
+    var accountID: String?
     var user: User?
     var now: Timestamp?
-    var explain: Bool
-    var first: Result<Check, CheckError>
-    var more: [Result<Check, CheckError>]
+    var explain = false
+    var first: Result<Check, CheckError>?
+    var more: [Result<Check, CheckError>] = []
+    /// The inline account's plan and status, resolved while decoding.
+    var plan: Int?
+    var status = -1
 
-    /// The public form.
+    /// The public form (`first` is set on every body the decoder accepts).
     var request: CheckRequest {
-        CheckRequest(account: account, user: user, now: now, explain: explain, checks: [first] + more)
+        CheckRequest(
+            account: accountID.map { .id($0) } ?? .inline(account!), user: user, now: now, explain: explain,
+            checks: [first!] + more)
     }
 }
 
@@ -75,8 +88,8 @@ public enum Engine {
         let decoder = RequestDecoder(program: program)
         if fastPath,
             let fast = body.withUnsafeBufferPointer({ bytes -> CheckRequest? in
-                guard let d = FastCheckDecoder.decode(bytes, decoder) else { return nil }
-                return d.request
+                var d = DecodedCheck()
+                return FastCheckDecoder.decode(bytes, decoder, into: &d) ? d.request : nil
             })
         {
             return .success(fast)
@@ -156,13 +169,8 @@ public enum Engine {
         _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
     ) -> Result<[UInt8], InlineAnswerFailure> {
         let decoder = RequestDecoder(program: program)
-        if fastPath,
-            let answer = body.withUnsafeBufferPointer({ bytes -> Result<[UInt8], InlineAnswerFailure>? in
-                guard let d = FastCheckDecoder.decode(bytes, decoder) else { return nil }
-                return answerDecoded(program, d, now: clock, tally: &tally)
-            })
-        {
-            return answer
+        if fastPath, let bytes = answerFast(program, decoder, body: body, now: clock, tally: &tally) {
+            return .success(bytes)
         }
         switch decodeGeneric(decoder, body: body) {
         case .failure(let e): return .failure(.invalid(e))
@@ -178,20 +186,19 @@ public enum Engine {
         }
     }
 
-    /// `answerInline` for a body the fast decoder read: its parts move into the evaluation (no copies).
-    static func answerDecoded(
-        _ program: Program, _ d: consuming DecodedCheck, now clock: Timestamp, tally: inout DecisionTally
-    ) -> Result<[UInt8], InlineAnswerFailure> {
-        let now = d.now ?? clock
-        let explain = d.explain
-        let reference = d.account
-        switch consume reference {
-        case .id(let id): return .failure(.accountID(id))
-        case .inline(let account):
-            return .success(
-                respond(
-                    program, user: d.user, explain: explain, first: d.first, more: d.more,
-                    account: program.prepare(account), now: now, tally: &tally))
+    /// The response for a body the fast decoder reads whose account is inline, or nil (the generic path then
+    /// answers it, or says why not). The body's parts move into the evaluation (no copies).
+    static func answerFast(
+        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp,
+        tally: inout DecisionTally
+    ) -> [UInt8]? {
+        body.withUnsafeBufferPointer { bytes -> [UInt8]? in
+            var d = DecodedCheck()
+            guard FastCheckDecoder.decode(bytes, decoder, into: &d), d.accountID == nil else { return nil }
+            return respond(
+                program, user: d.user.take(), explain: d.explain, first: d.first!, more: d.more,
+                account: program.prepare(d.account.take()!, plan: d.plan, status: d.status), now: d.now ?? clock,
+                tally: &tally)
         }
     }
 
@@ -206,7 +213,13 @@ public enum Engine {
             if let path = e.path { m.append(("path", .string(path))) }
             return (400, JSONWriter.serialize(.object(m)))
         }
-        switch answerInline(program, body: body, now: clock, fastPath: fastPath) {
+        var tally = DecisionTally()
+        if fastPath,
+            let bytes = answerFast(program, RequestDecoder(program: program), body: body, now: clock, tally: &tally)
+        {
+            return (200, bytes)
+        }
+        switch answerInline(program, body: body, now: clock, fastPath: false) {
         case .success(let bytes): return (200, bytes)
         case .failure(.invalid(let e)): return error(e)
         case .failure(.accountID):

@@ -9,10 +9,16 @@ struct FastCheckDecoder {
     let decoder: RequestDecoder
     let b: UnsafeBufferPointer<UInt8>
     var i = 0
+    /// The subscription's plan and status resolved while reading them (what `Program.prepare` would look up).
+    var plan: Int?
+    var status = -1
 
-    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ decoder: RequestDecoder) -> DecodedCheck? {
+    /// Reads `bytes` into `out` (fresh); false when the fast path does not take the body.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ decoder: RequestDecoder, into out: inout DecodedCheck)
+        -> Bool
+    {
         var d = FastCheckDecoder(decoder: decoder, b: bytes)
-        return d.request()
+        return d.request(into: &out)
     }
 
     var program: Program { decoder.program }
@@ -55,13 +61,7 @@ struct FastCheckDecoder {
         let base = UnsafeRawPointer(b.baseAddress!)
         while j + 8 <= b.count {
             let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: j, as: UInt64.self))
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let high: UInt64 = 0x8080_8080_8080_8080
-            let quote = x ^ (ones &* 0x22)
-            let backslash = x ^ (ones &* 0x5C)
-            let flags =
-                ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x) | x
-            let hit = flags & high
+            let hit = Self.stringEnds(x)
             if hit != 0 {
                 j += hit.trailingZeroBitCount >> 3
                 break
@@ -77,6 +77,17 @@ struct FastCheckDecoder {
         guard j < b.count else { return nil }
         i = j + 1
         return UnsafeBufferPointer(rebasing: b[start..<j])
+    }
+
+    /// Flags (high bit of the byte) the first byte of `x` (little-endian) that ends a plain string: a quote, a
+    /// backslash, a control byte or a non-ASCII byte. The borrow tricks flag exactly the lowest such byte; higher
+    /// flags may be spurious and are never read.
+    @inline(__always) static func stringEnds(_ x: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = x ^ (ones &* 0x22)
+        let backslash = x ^ (ones &* 0x5C)
+        let flags = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((x &- ones &* 0x20) & ~x) | x
+        return flags & 0x8080_8080_8080_8080
     }
 
     /// Where a member loop stands: whether the next member is the first, and which keys were seen.
@@ -106,6 +117,19 @@ struct FastCheckDecoder {
     /// A member name at the cursor, as its index in `keys` (nil: not a plain string, or not one of `keys`). Names
     /// are at most 24 bytes; the bytes are read as three words (one unaligned load each where the body has room).
     @inline(__always) mutating func key(_ keys: KeyTable) -> Int? {
+        // Most names are under eight bytes: one load finds the closing quote and is the name's word.
+        guard peek() == UInt8(ascii: "\"") else { return nil }
+        if i + 9 <= b.count {
+            let x = UInt64(
+                littleEndian: UnsafeRawPointer(b.baseAddress!).loadUnaligned(fromByteOffset: i + 1, as: UInt64.self))
+            let hit = Self.stringEnds(x)
+            if hit != 0 {
+                let n = hit.trailingZeroBitCount >> 3
+                guard b[i + 1 + n] == UInt8(ascii: "\"") else { return nil }
+                i += n + 2
+                return keys.index(n, (n == 0 ? 0 : x & (~0 >> UInt64(64 - 8 * n)), 0, 0))
+            }
+        }
         guard let raw = rawString(), raw.count <= 24, let p = raw.baseAddress else { return nil }
         let n = raw.count
         var w: (UInt64, UInt64, UInt64) = (0, 0, 0)
@@ -142,7 +166,9 @@ struct FastCheckDecoder {
 
     mutating func optionalTimestamp() -> Timestamp?? {
         if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
-        guard let raw = rawString(), let t = Timestamp.parse(utf8: raw) else { return nil }
+        guard let raw = rawString(), let t = Timestamp.parseCommonForm(raw) ?? Timestamp.parse(utf8: raw) else {
+            return nil
+        }
         return .some(t)
     }
 
@@ -192,64 +218,64 @@ struct FastCheckDecoder {
 
     // MARK: - The request
 
-    mutating func request() -> DecodedCheck? {
-        var account: AccountReference?
-        var user: User?
-        var now: Timestamp?
-        var explain = false
-        var first: Result<Check, CheckError>?
-        var more: [Result<Check, CheckError>] = []
-        guard openObject() else { return nil }
+    // The readers fill their destination in place (a value built in a local and returned is copied on the way
+    // out: its strings retained, then released).
+
+    mutating func request(into d: inout DecodedCheck) -> Bool {
+        var hasAccount = false
+        guard openObject() else { return false }
         var o = ObjectState()
         while let k = nextKey(KeyTable.request, &o) {
             switch k {
             case -1:
-                guard peek() == nil, let account, let first else { return nil }
-                return DecodedCheck(account: account, user: user, now: now, explain: explain, first: first, more: more)
+                d.plan = plan
+                d.status = status
+                return peek() == nil && hasAccount && d.first != nil
             case 0:
                 if peek() == UInt8(ascii: "\"") {
-                    guard let raw = rawString(), Self.validID(raw) else { return nil }
-                    account = .id(String(decoding: raw, as: UTF8.self))
+                    guard let raw = rawString(), Self.validID(raw) else { return false }
+                    d.accountID = String(decoding: raw, as: UTF8.self)
                 } else {
-                    guard let a = self.account() else { return nil }
-                    account = .inline(a)
+                    d.account = Account()
+                    guard account(into: &d.account!) else { return false }
                 }
+                hasAccount = true
             case 1:
                 if peek() == UInt8(ascii: "n") {
-                    guard literal("null") else { return nil }
+                    guard literal("null") else { return false }
                 } else {
-                    guard let u = self.user() else { return nil }
-                    user = u
+                    d.user = User()
+                    guard user(into: &d.user!) else { return false }
                 }
             case 2:
-                guard let t = optionalTimestamp() else { return nil }
-                now = t
+                guard let t = optionalTimestamp() else { return false }
+                d.now = t
             case 3:
                 if peek() == UInt8(ascii: "n") {
-                    guard literal("null") else { return nil }
+                    guard literal("null") else { return false }
                 } else {
-                    guard let e = bool() else { return nil }
-                    explain = e
+                    guard let e = bool() else { return false }
+                    d.explain = e
                 }
             default:
-                guard consume(UInt8(ascii: "[")), !consume(UInt8(ascii: "]")) else { return nil }
+                guard consume(UInt8(ascii: "[")), !consume(UInt8(ascii: "]")) else { return false }
                 var n = 0
                 while true {
-                    guard n < 100, let c = check(index: n) else { return nil }
+                    guard n < 100, let c = check(index: n) else { return false }
                     if n == 0 {
-                        first = c
+                        d.first = c
                     } else {
-                        if n == 1 { more.reserveCapacity(4) }
-                        more.append(c)
+                        if n == 1 { d.more.reserveCapacity(4) }
+                        d.more.append(c)
                     }
                     n += 1
                     if consume(UInt8(ascii: ",")) { continue }
-                    guard consume(UInt8(ascii: "]")) else { return nil }
+                    guard consume(UInt8(ascii: "]")) else { return false }
                     break
                 }
             }
         }
-        return nil
+        return false
     }
 
     /// An object value through the generic parser (attributes): its members, or nil.
@@ -263,54 +289,49 @@ struct FastCheckDecoder {
         return .some(out)
     }
 
-    mutating func account() -> Account? {
-        var id: String?
-        var subscription: SubscriptionState?
-        var overrides: [Override] = []
-        var attributes: [String: JSONValue] = [:]
-        guard openObject() else { return nil }
+    mutating func account(into a: inout Account) -> Bool {
+        guard openObject() else { return false }
         var o = ObjectState()
         while let k = nextKey(KeyTable.account, &o) {
             switch k {
-            case -1:
-                return Account(id: id, subscription: subscription, overrides: overrides, attributes: attributes)
+            case -1: return true
             case 0:
                 if peek() == UInt8(ascii: "n") {
-                    guard literal("null") else { return nil }
+                    guard literal("null") else { return false }
                 } else {
-                    guard let raw = rawString(), Self.validID(raw) else { return nil }
-                    id = String(decoding: raw, as: UTF8.self)
+                    guard let raw = rawString(), Self.validID(raw) else { return false }
+                    a.id = String(decoding: raw, as: UTF8.self)
                 }
             case 1:
                 if peek() == UInt8(ascii: "n") {
-                    guard literal("null") else { return nil }
+                    guard literal("null") else { return false }
                 } else {
-                    guard let s = self.subscription() else { return nil }
-                    subscription = s
+                    a.subscription = SubscriptionState()
+                    guard subscription(into: &a.subscription!) else { return false }
                 }
             case 2:
                 if peek() == UInt8(ascii: "n") {
-                    guard literal("null") else { return nil }
+                    guard literal("null") else { return false }
                     continue
                 }
-                guard consume(UInt8(ascii: "[")) else { return nil }
+                guard consume(UInt8(ascii: "[")) else { return false }
                 if consume(UInt8(ascii: "]")) { continue }
-                overrides.reserveCapacity(2)
+                a.overrides.reserveCapacity(2)
                 while true {
-                    guard let ov = override(), !overrides.contains(where: { $0.feature == ov.feature }) else {
-                        return nil
+                    guard let ov = override(), !a.overrides.contains(where: { $0.feature == ov.feature }) else {
+                        return false
                     }
-                    overrides.append(ov)
+                    a.overrides.append(ov)
                     if consume(UInt8(ascii: ",")) { continue }
-                    guard consume(UInt8(ascii: "]")) else { return nil }
+                    guard consume(UInt8(ascii: "]")) else { return false }
                     break
                 }
             default:
-                guard let attrs = self.attributes() else { return nil }
-                attributes = attrs ?? [:]
+                guard let attrs = self.attributes() else { return false }
+                a.attributes = attrs ?? [:]
             }
         }
-        return nil
+        return false
     }
 
     /// One override: a known feature, a value of its type, the optional expiry, reason and actor.
@@ -398,58 +419,57 @@ struct FastCheckDecoder {
         }
     }
 
-    mutating func subscription() -> SubscriptionState? {
-        var plan: String?
-        var status: String?
-        var times: (Timestamp?, Timestamp?, Timestamp?) = (nil, nil, nil)
-        var seats: Int64?
-        guard openObject() else { return nil }
+    mutating func subscription(into s: inout SubscriptionState) -> Bool {
+        guard openObject() else { return false }
         var o = ObjectState()
         while let k = nextKey(KeyTable.subscription, &o) {
             switch k {
-            case -1:
-                return SubscriptionState(
-                    plan: plan, status: status, periodStart: times.0, periodEnd: times.1, pastDueSince: times.2,
-                    seats: seats)
+            case -1: return true
             case 0, 1:
-                guard let v = optionalString() else { return nil }
-                if k == 0 { plan = v } else { status = v }
+                // A known plan or status shares the program's string and is resolved here.
+                if peek() == UInt8(ascii: "n") {
+                    guard literal("null") else { return false }
+                    if k == 0 { s.plan = nil } else { s.status = nil }
+                    continue
+                }
+                guard let raw = rawString() else { return false }
+                let name: String
+                if let (id, known) = k == 0 ? program.planIndex.find(raw) : program.statusIndex.find(raw) {
+                    name = known
+                    if k == 0 { plan = id } else { status = id }
+                } else {
+                    name = String(decoding: raw, as: UTF8.self)
+                }
+                if k == 0 { s.plan = name } else { s.status = name }
             case 5:
-                guard let v = optionalCount() else { return nil }
-                seats = v
+                guard let v = optionalCount() else { return false }
+                s.seats = v
             default:
-                guard let t = optionalTimestamp() else { return nil }
-                if k == 2 { times.0 = t } else if k == 3 { times.1 = t } else { times.2 = t }
+                guard let t = optionalTimestamp() else { return false }
+                if k == 2 { s.periodStart = t } else if k == 3 { s.periodEnd = t } else { s.pastDueSince = t }
             }
         }
-        return nil
+        return false
     }
 
-    mutating func user() -> User? {
-        var id: String?
-        var email: String?
-        var verifiedAt: Timestamp?
-        var createdAt: Timestamp?
-        var attributes: [String: JSONValue] = [:]
-        guard openObject() else { return nil }
+    mutating func user(into u: inout User) -> Bool {
+        guard openObject() else { return false }
         var o = ObjectState()
         while let k = nextKey(KeyTable.user, &o) {
             switch k {
-            case -1:
-                return User(
-                    id: id, email: email, emailVerifiedAt: verifiedAt, createdAt: createdAt, attributes: attributes)
+            case -1: return true
             case 0, 1:
-                guard let v = optionalString() else { return nil }
-                if k == 0 { id = v } else { email = v }
+                guard let v = optionalString() else { return false }
+                if k == 0 { u.id = v } else { u.email = v }
             case 2, 3:
-                guard let t = optionalTimestamp() else { return nil }
-                if k == 2 { verifiedAt = t } else { createdAt = t }
+                guard let t = optionalTimestamp() else { return false }
+                if k == 2 { u.emailVerifiedAt = t } else { u.createdAt = t }
             default:
-                guard let attrs = self.attributes() else { return nil }
-                attributes = attrs ?? [:]
+                guard let attrs = self.attributes() else { return false }
+                u.attributes = attrs ?? [:]
             }
         }
-        return nil
+        return false
     }
 
     /// One check. A known feature or flag, with the fields its kind takes, is resolved here from the bytes; anything

@@ -129,14 +129,14 @@ extension Evaluation {
     }
 
     mutating func requestField(_ f: RequestField) -> Value {
-        guard let request else { return .null }
+        guard inRoute else { return .null }
         switch f {
-        case .method: return request.method.map { .string($0) } ?? .null
+        case .method: return requestMethod.map { .string($0) } ?? .null
         case .path:
             guard let rp = requestPath else {
                 // A denial body renders only for a route that normalized, so this succeeds.
                 if let raw = renderedRoute, case .success(let p) = PathNormalizer.normalize(raw) { return .string(p) }
-                return .string(request.path)
+                return .string("")
             }
             var s = ""
             for k in 0..<rp.count {

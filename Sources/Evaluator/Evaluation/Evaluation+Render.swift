@@ -83,22 +83,25 @@ extension Evaluation {
         default: break
         }
         if d.allowed, let r = d.reason {
-            w.raw(",\"reason\":")
-            w.string(r.rawValue)
+            switch r {
+            case .plan: w.raw(",\"reason\":\"plan\"")
+            case .override: w.raw(",\"reason\":\"override\"")
+            case .default: w.raw(",\"reason\":\"default\"")
+            case .guards_passed: w.raw(",\"reason\":\"guards_passed\"")
+            case .allowlisted: w.raw(",\"reason\":\"allowlisted\"")
+            case .flag_rule: w.raw(",\"reason\":\"flag_rule\"")
+            case .flag_default: w.raw(",\"reason\":\"flag_default\"")
+            }
         } else if d.denial >= 0 {
-            let denial = program.policy.denials[d.denial]
-            w.raw(",\"error\":")
-            w.string(denial.name)
-            w.raw(",\"status\":")
-            w.int(Int64(denial.status))
-            w.raw(",\"body\":")
+            w.append(program.denialPrefixes[d.denial])
             checkFeature = feature
             checkUsage = d.usage ?? (d.hasLimit ? 0 : nil)
             checkAmount = d.amount
             checkLimit = d.hasLimit ? d.limit : nil
             if case .route(let method, let path) = check {
                 // The path is normalized only if the body reads `request.path` (most bodies do not).
-                request = (method, "")
+                inRoute = true
+                requestMethod = method
                 renderedRoute = path
             }
             writeBody(program.denialBodies[d.denial], &w)
@@ -106,12 +109,10 @@ extension Evaluation {
             checkUsage = nil
             checkAmount = nil
             checkLimit = nil
-            request = nil
+            inRoute = false
+            requestMethod = nil
             renderedRoute = nil
-            if d.guardIndex >= 0 {
-                w.raw(",\"guard\":")
-                w.string(program.policy.guards[d.guardIndex].name)
-            }
+            if d.guardIndex >= 0 { w.append(program.guardMembers[d.guardIndex]) }
         }
         if let v = d.featureValue, let f = feature {
             w.raw(",\"value\":")

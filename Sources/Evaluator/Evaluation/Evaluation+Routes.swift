@@ -51,10 +51,12 @@ extension Evaluation {
         method: String?, methodBytes: UnsafeBufferPointer<UInt8>?, _ path: UnsafePointer<UInt8>,
         _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
     ) -> Decision {
-        request = (method, "")
+        inRoute = true
+        requestMethod = method
         requestPath = (path, segs, count)
         defer {
-            request = nil
+            inRoute = false
+            requestMethod = nil
             requestPath = nil
         }
         if let tracer {

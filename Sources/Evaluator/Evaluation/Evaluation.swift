@@ -9,7 +9,8 @@ public struct Evaluation: ~Copyable {
     let code: UnsafeBufferPointer<Instr>
     public private(set) var subscription = DerivedSubscription()
     /// `request.*` during a route check; the normalized path string is built only when read.
-    var request: (method: String?, path: String)?
+    var inRoute = false
+    var requestMethod: String?
     var requestPath: (bytes: UnsafePointer<UInt8>, segments: UnsafePointer<(start: Int32, end: Int32)>, count: Int)?
     /// The route check's raw path while its denial body renders (normalized when `request.path` is read).
     var renderedRoute: String?

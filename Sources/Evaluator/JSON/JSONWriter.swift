@@ -37,10 +37,12 @@ public struct JSONWriter: ~Copyable {
 
     /// What was written.
     public var bytes: [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: count) { out, n in
-            out.baseAddress!.update(from: base, count: count)
-            n = count
-        }
+        // `reserveCapacity` + `append` are specialized here; `init(unsafeUninitializedCapacity:)` goes through the
+        // runtime's generic array allocation (several hundred instructions more per response).
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        out.append(contentsOf: UnsafeBufferPointer(start: base, count: count))
+        return out
     }
 
     /// What was written, as bytes for `body`.
@@ -76,7 +78,7 @@ public struct JSONWriter: ~Copyable {
         append(p.bindMemory(to: UInt8.self))
     }
 
-    public mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
+    @inline(__always) public mutating func append(_ a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
 
     public static func serialize(_ v: JSONValue) -> [UInt8] {
         var w = JSONWriter()
@@ -211,28 +213,31 @@ extension JSONWriter {
             append(UInt8(ascii: "\""))
             return
         }
-        // `"YYYY-MM-DDTHH:MM:SS` laid out in a stack buffer and appended once.
-        var buf: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        withUnsafeMutableBytes(of: &buf) { p in
-            @inline(__always) func two(_ v: Int64, _ at: Int) {
-                p[at] = UInt8(48 + v / 10)
-                p[at + 1] = UInt8(48 + v % 10)
-            }
-            p[0] = UInt8(ascii: "\"")
-            two(y / 100, 1)
-            two(y % 100, 3)
-            p[5] = UInt8(ascii: "-")
-            two(m, 6)
-            p[8] = UInt8(ascii: "-")
-            two(d, 9)
-            p[11] = UInt8(ascii: "T")
-            two(secOfDay / 3600, 12)
-            p[14] = UInt8(ascii: ":")
-            two(secOfDay / 60 % 60, 15)
-            p[17] = UInt8(ascii: ":")
-            two(secOfDay % 60, 18)
-            append(UnsafeRawBufferPointer(rebasing: p[0..<20]))
+        // `"YYYY-MM-DDTHH:MM:SS` written in place.
+        if capacity - count < 32 { grow(32) }
+        let p = base + count
+        @inline(__always) func two(_ v: Int64, _ at: Int) {
+            let tens = v / 10
+            p[at] = UInt8(truncatingIfNeeded: 48 + tens)
+            p[at + 1] = UInt8(truncatingIfNeeded: 48 + v - tens * 10)
         }
+        p[0] = UInt8(ascii: "\"")
+        two(y / 100, 1)
+        two(y % 100, 3)
+        p[5] = UInt8(ascii: "-")
+        two(m, 6)
+        p[8] = UInt8(ascii: "-")
+        two(d, 9)
+        p[11] = UInt8(ascii: "T")
+        let hour = secOfDay / 3600
+        let rest = secOfDay - hour * 3600
+        let minute = rest / 60
+        two(hour, 12)
+        p[14] = UInt8(ascii: ":")
+        two(minute, 15)
+        p[17] = UInt8(ascii: ":")
+        two(rest - minute * 60, 18)
+        count += 20
         fraction(t.nanos)
         append(UInt8(ascii: "Z"))
         append(UInt8(ascii: "\""))

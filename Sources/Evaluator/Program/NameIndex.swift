@@ -7,6 +7,8 @@ struct NameIndex: Sendable {
     private var start: [Int32] = []
     private var length: [Int32] = []
     private var ids: [Int32] = []
+    /// Per entry: the name as a `String` (a request's plan or status spelled like a known one shares it).
+    private var names: [String] = []
     /// Entry index + 1 per slot (0: empty); a power of two, at most half full.
     private var slots: [Int32]
 
@@ -24,6 +26,7 @@ struct NameIndex: Sendable {
             length.append(Int32(bytes.count))
             pool.append(contentsOf: bytes)
             ids.append(Int32(id))
+            self.names.append(name)
             var slot = bytes.withUnsafeBufferPointer { Self.hash($0) } & (capacity - 1)
             while slots[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
             slots[slot] = Int32(ids.count)
@@ -40,6 +43,17 @@ struct NameIndex: Sendable {
     /// The id of the name spelled by `b`, or nil.
     @inline(__always)
     func lookup(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
+        entry(b).map { Int(ids[$0]) }
+    }
+
+    /// The id and the name (as a `String`) of the name spelled by `b`, or nil.
+    @inline(__always)
+    func find(_ b: UnsafeBufferPointer<UInt8>) -> (id: Int, name: String)? {
+        entry(b).map { (Int(ids[$0]), names[$0]) }
+    }
+
+    @inline(__always)
+    private func entry(_ b: UnsafeBufferPointer<UInt8>) -> Int? {
         let mask = slots.count - 1
         var slot = Self.hash(b) & mask
         return pool.withUnsafeBufferPointer { p -> Int? in
@@ -51,7 +65,7 @@ struct NameIndex: Sendable {
                     let s = Int(start[k])
                     var i = 0
                     while i < b.count && p[s + i] == b[i] { i += 1 }
-                    if i == b.count { return Int(ids[k]) }
+                    if i == b.count { return k }
                 }
                 slot = (slot + 1) & mask
             }

@@ -41,6 +41,10 @@ public final class Program: @unchecked Sendable {
     let instantRules: [InstantRule]
     /// `{"policy":"<digest>","now":` — the fixed start of every response.
     let responsePrefix: [UInt8]
+    /// Per denial: `,"error":"<name>","status":<status>,"body":` — the fixed start of its result members.
+    let denialPrefixes: [[UInt8]]
+    /// Per guard: `,"guard":"<name>"`.
+    let guardMembers: [[UInt8]]
 
     /// Compiles a validated policy. The passes: intern names, resolve grants along `extends`, index statuses, merge
     /// the route patterns into one automaton.
@@ -113,6 +117,21 @@ public final class Program: @unchecked Sendable {
         prefix.string(policy.digest)
         prefix.raw(",\"now\":")
         responsePrefix = prefix.bytes
+        denialPrefixes = policy.denials.map { denial in
+            var w = JSONWriter()
+            w.raw(",\"error\":")
+            w.string(denial.name)
+            w.raw(",\"status\":")
+            w.int(Int64(denial.status))
+            w.raw(",\"body\":")
+            return w.bytes
+        }
+        guardMembers = policy.guards.map { g in
+            var w = JSONWriter()
+            w.raw(",\"guard\":")
+            w.string(g.name)
+            return w.bytes
+        }
         let buffer = UnsafeMutableBufferPointer<Instr>.allocate(capacity: max(1, exprs.instrs.count))
         _ = buffer.initialize(from: exprs.instrs)
         code = UnsafeBufferPointer(buffer)
@@ -161,6 +180,11 @@ public final class Program: @unchecked Sendable {
             buckets = exprs.accountRolloutSalts.map { rolloutBucket(salt: $0, key: id) }
         }
         return PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: buckets)
+    }
+
+    /// `prepare` for an account whose plan and status the caller already resolved against this program.
+    func prepare(_ account: consuming Account, plan: Int?, status: Int) -> PreparedAccount {
+        PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: [])
     }
 }
 

@@ -73,29 +73,37 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// `parse` on UTF-8 bytes (request decoders read timestamps straight from the body).
-    public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
-        // The common form, `YYYY-MM-DDTHH:MM:SSZ`, read at fixed positions.
-        if u.count == 20, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-"), u[10] == UInt8(ascii: "T"),
-            u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), u[19] == UInt8(ascii: "Z")
-        {
-            var ok = true
-            @inline(__always) func num(_ at: Int, _ n: Int) -> Int64 {
-                var v: Int64 = 0
-                for k in at..<(at + n) {
-                    let d = u[k] &- 48
-                    if d > 9 { ok = false }
-                    v = v * 10 + Int64(d)
-                }
-                return v
-            }
-            let (y, mo, d) = (num(0, 4), num(5, 2), num(8, 2))
-            let (h, mi, s) = (num(11, 2), num(14, 2), num(17, 2))
-            guard ok else { return nil }
-            guard mo >= 1, mo <= 12, d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59, s <= 59 else {
-                return nil
-            }
-            return Timestamp(seconds: daysFromCivil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
+    /// The common form, `YYYY-MM-DDTHH:MM:SSZ` (20 bytes), read at fixed positions: the timestamp, or nil for
+    /// anything else (which `parse(utf8:)` then reads in full — an invalid date in this form is nil there too).
+    /// Inlinable, so a request decoder reads its timestamps without a call.
+    @inlinable
+    public static func parseCommonForm(_ u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        guard u.count == 20, let p = u.baseAddress, p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"),
+            p[10] == UInt8(ascii: "T"), p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":"),
+            p[19] == UInt8(ascii: "Z")
+        else { return nil }
+        // Each digit, and an accumulated check: for a digit both d and 9 - d are in 0...9, so their bits stay below
+        // 16; any other byte makes one of them negative (all high bits set).
+        var check: Int32 = 0
+        @inline(__always) func digit(_ k: Int) -> Int64 {
+            let d = Int32(p[k]) - 48
+            check |= d | (9 - d)
+            return Int64(d)
         }
+        let y = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
+        let mo = digit(5) * 10 + digit(6)
+        let d = digit(8) * 10 + digit(9)
+        let h = digit(11) * 10 + digit(12)
+        let mi = digit(14) * 10 + digit(15)
+        let s = digit(17) * 10 + digit(18)
+        guard check & ~15 == 0, mo >= 1, mo <= 12, d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59,
+            s <= 59
+        else { return nil }
+        return Timestamp(seconds: daysFromCivil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
+    }
+
+    public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
+        if let t = parseCommonForm(u) { return t }
         var i = 0
         func digits(_ n: Int) -> Int64? {
             guard i + n <= u.count else { return nil }
@@ -157,6 +165,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return Timestamp(seconds: secs, nanos: Int32(nanos))
     }
 
+    @usableFromInline
     static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
@@ -166,6 +175,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    @inlinable
     public static func daysFromCivil(_ y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
