@@ -254,6 +254,38 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(try !fact(#"starts_with(user.email, "e")"#, user: User(email: "é")))
     }
 
+    /// Comparisons of two instants are decided without the interpreter (`Evaluation.holds`); each answer equals the
+    /// interpreter's, reached by nesting the left side two durations deep (`x + 0d + 0d` is not a direct instant).
+    @Test func instantComparisonsMatchTheInterpreter() throws {
+        let t = { (s: String) in Timestamp.parse(s)! }
+        let accounts = [
+            Account(subscription: SubscriptionState(plan: "p", status: "active")),
+            Account(
+                subscription: SubscriptionState(
+                    plan: "p", status: "trialing", periodStart: t("2026-05-01T00:00:00Z"),
+                    periodEnd: clock, pastDueSince: t("2026-05-09T12:00:00.5Z"))),
+            Account(),
+        ]
+        let users: [User?] = [nil, User(createdAt: t("2026-05-03T12:00:00Z")), User(emailVerifiedAt: clock)]
+        let pairs = [
+            ("now", "subscription.period_end"), ("subscription.period_start + 9d", "now"),
+            ("now", "user.created_at + 7d"), ("user.email_verified_at", "now - 1d"),
+            ("subscription.past_due_since + 12h", "now"), ("now", "subscription.locked_at"),
+            ("now", "user.created_at + 9999999999999w"), ("now", "account.attributes.renews_at"),
+        ]
+        for account in accounts {
+            for user in users {
+                for (l, r) in pairs {
+                    for op in ["<", "<=", ">", ">="] {
+                        let direct = try fact("\(l) \(op) \(r)", account: account, user: user)
+                        let interpreted = try fact("\(l) + 0d + 0d \(op) \(r)", account: account, user: user)
+                        #expect(direct == interpreted, "\(l) \(op) \(r)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func nullSemantics() throws {
         #expect(try fact("user.email == null"))
         #expect(try !fact("user.email != null"))
@@ -414,6 +446,28 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
             var w = JSONWriter()
             w.timestamp(Timestamp.parse(t)!)
             #expect(String(decoding: w.bytes, as: UTF8.self) == "\"\(t)\"")
+        }
+    }
+}
+
+/// A name looked up as a `String` is found whatever its storage — inline (up to 15 bytes), from bytes, from a
+/// substring, long — and only when spelled exactly: the same answer as the byte lookup.
+@Suite struct NameIndexTests {
+    @Test func stringLookupsMatchByteLookups() {
+        let names = ["pro", "enterprise", "a_plan_name_longer_than_fifteen", "é", "e\u{301}", ""]
+        let index = NameIndex(names.enumerated().map { (name: $1, id: $0) })
+        var queries: [String] = []
+        for n in names + ["pr", "pro ", "Pro", "a_plan_name_longer_than_fifteeN", "nope"] {
+            queries.append(n)
+            queries.append(String(decoding: Array(n.utf8), as: UTF8.self))
+            queries.append(String(Substring("x" + n).dropFirst()))
+            queries.append(String(n.utf8.map { Character(UnicodeScalar($0)) }).isEmpty ? n : n + "")
+        }
+        for q in queries {
+            var copy = q
+            let byBytes = copy.withUTF8 { index.lookup($0) }
+            #expect(index.lookup(q) == byBytes, "\(q)")
+            #expect(byBytes == names.firstIndex { Array($0.utf8) == Array(q.utf8) }, "\(q)")
         }
     }
 }

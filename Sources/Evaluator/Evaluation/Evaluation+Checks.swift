@@ -1,16 +1,23 @@
 extension Evaluation {
     /// Answers one check (SPEC §4). Allocates nothing unless explain is on or the route path needs decoding.
     public mutating func decide(_ check: Check) -> Decision {
-        let d: Decision
-        switch check {
-        case .boolean(let f): d = booleanCheck(f)
-        case .limit(let f, let usage, let amount): d = limitCheck(f, usage: usage ?? 0, amount: amount)
-        case .set(let f, let v): d = setCheck(f, v)
-        case .route(let method, let path): d = routeCheck(method: method, path: path)
-        case .flag(let i): d = flagCheck(i)
+        guard coverage == nil else {
+            let d = decision(check)
+            recordCoverage(check, d)
+            return d
         }
-        if coverage != nil { recordCoverage(check, d) }
-        return d
+        // Returned straight from the check: a decision held in a local and then returned is moved field by field.
+        return decision(check)
+    }
+
+    @inline(__always) mutating func decision(_ check: Check) -> Decision {
+        switch check {
+        case .boolean(let f): return booleanCheck(f)
+        case .limit(let f, let usage, let amount): return limitCheck(f, usage: usage ?? 0, amount: amount)
+        case .set(let f, let v): return setCheck(f, v)
+        case .route(let method, let path): return routeCheck(method: method, path: path)
+        case .flag(let i): return flagCheck(i)
+        }
     }
 
     static func reason(_ s: Source) -> Reason {
@@ -70,90 +77,75 @@ extension Evaluation {
     }
 
     /// A denied feature check for a locked or subscription-less account carries the zero value.
-    mutating func lockedDecision(_ f: Int) -> Decision {
-        var d = Decision.deny(denialForLock())
-        d.featureValue = program.policy.features[f].zero
-        if program.policy.features[f].kind == .limit {
-            d.hasLimit = true
-            d.limit = 0
-            d.remaining = 0
-        }
+    /// (Decisions are built in one expression at the end: one built and then changed is copied whole on return.)
+    mutating func lockedDecision(_ f: Int, usage: Int64? = nil, amount: Int64? = nil) -> Decision {
+        let isLimit = program.policy.features[f].kind == .limit
         tracer?.add(
             "decision", nil, nil, "denied: \(subscription.exists ? "subscription is not live" : "no subscription")")
-        return d
+        return Decision(
+            allowed: false, reason: nil, denial: denialForLock(), featureValue: program.policy.features[f].zero,
+            hasLimit: isLimit, limit: isLimit ? 0 : nil, remaining: isLimit ? 0 : nil, usage: usage, amount: amount)
     }
 
     mutating func booleanCheck(_ f: Int) -> Decision {
-        traceSubscription()
+        if tracer != nil { traceSubscription() }
         guard case .value(let v, let source) = effective(f) else { return lockedDecision(f) }
-        traceGrant(f, source)
-        var d: Decision
-        if case .bool(true) = v {
-            d = .allow(Self.reason(source))
-        } else {
-            d = .deny(program.denyFeature)
+        if tracer != nil { traceGrant(f, source) }
+        let allowed: Bool
+        if case .bool(true) = v { allowed = true } else { allowed = false }
+        if let tracer {
+            tracer.add(
+                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
+                allowed ? "allowed: value is true" : "denied: value is false")
         }
-        d.featureValue = v
-        tracer?.add(
-            "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-            d.allowed ? "allowed: value is true" : "denied: value is false")
-        return d
+        return Decision(
+            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyFeature,
+            featureValue: v)
     }
 
     mutating func limitCheck(_ f: Int, usage: Int64, amount: Int64) -> Decision {
-        traceSubscription()
+        if tracer != nil { traceSubscription() }
         guard case .value(let v, let source) = effective(f) else {
-            var d = lockedDecision(f)
-            d.usage = usage
-            d.amount = amount
-            return d
+            return lockedDecision(f, usage: usage, amount: amount)
         }
-        traceGrant(f, source)
+        if tracer != nil { traceGrant(f, source) }
         guard case .limit(let limit) = v else { return lockedDecision(f) }
-        var d: Decision
+        let allowed: Bool
+        let remaining: Int64?
         if let limit {
             let (total, overflow) = usage.addingReportingOverflow(amount)
-            if !overflow && total <= limit {
-                d = .allow(Self.reason(source))
-                d.remaining = limit - total
-            } else {
-                d = .deny(program.denyLimit)
-                d.remaining = max(0, limit - usage)
-            }
+            allowed = !overflow && total <= limit
+            remaining = allowed ? limit - total : max(0, limit - usage)
             tracer?.add(
                 "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-                "\(d.allowed ? "allowed" : "denied"): usage \(usage) + amount \(amount) against limit \(limit)")
+                "\(allowed ? "allowed" : "denied"): usage \(usage) + amount \(amount) against limit \(limit)")
         } else {
-            d = .allow(Self.reason(source))
-            d.remaining = nil
+            allowed = true
+            remaining = nil
             tracer?.add(
                 "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
                 "allowed: unlimited")
         }
-        d.featureValue = v
-        d.hasLimit = true
-        d.limit = limit
-        d.usage = usage
-        d.amount = amount
-        return d
+        return Decision(
+            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyLimit,
+            featureValue: v, hasLimit: true, limit: limit, remaining: remaining, usage: usage, amount: amount)
     }
 
     mutating func setCheck(_ f: Int, _ value: Int) -> Decision {
-        traceSubscription()
+        if tracer != nil { traceSubscription() }
         guard case .value(let v, let source) = effective(f) else { return lockedDecision(f) }
-        traceGrant(f, source)
-        var d: Decision
-        if case .set(let members) = v, members.contains(value) {
-            d = .allow(Self.reason(source))
-        } else {
-            d = .deny(program.denyFeature)
+        if tracer != nil { traceGrant(f, source) }
+        let allowed: Bool
+        if case .set(let members) = v, members.contains(value) { allowed = true } else { allowed = false }
+        if let tracer {
+            let word = program.policy.features[f].values[value]
+            tracer.add(
+                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
+                allowed ? "allowed: '\(word)' is in the set" : "denied: '\(word)' is not in the set")
         }
-        d.featureValue = v
-        let word = program.policy.features[f].values[value]
-        tracer?.add(
-            "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-            d.allowed ? "allowed: '\(word)' is in the set" : "denied: '\(word)' is not in the set")
-        return d
+        return Decision(
+            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyFeature,
+            featureValue: v)
     }
 
     mutating func flagCheck(_ i: Int) -> Decision {
@@ -169,7 +161,7 @@ extension Evaluation {
                     "skipped: reads user.* and the caller is anonymous")
                 continue
             }
-            let matched = eval(rule.root).truthy
+            let matched = holds(rule.root)
             let values = explainValues(rule.root)
             tracer?.add(
                 "flag_rule", "flags.\(flag.name).rules[\(k)]", flag.rules[k].location,

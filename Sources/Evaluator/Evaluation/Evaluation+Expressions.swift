@@ -31,8 +31,14 @@ extension Evaluation {
             let (a, b) = (eval(ins.a), eval(ins.b))
             return .bool(equal(a, b) == (ins.op == .eq))
         case .lt, .le, .gt, .ge:
-            let (a, b) = (eval(ins.a), eval(ins.b))
-            guard let c = compare(a, b) else { return .bool(false) }
+            let c: Int?
+            if let instants = compareInstants(ins) {
+                c = instants
+            } else {
+                let (a, b) = (eval(ins.a), eval(ins.b))
+                c = compare(a, b)
+            }
+            guard let c else { return .bool(false) }
             switch ins.op {
             case .lt: return .bool(c < 0)
             case .le: return .bool(c <= 0)
@@ -81,6 +87,71 @@ extension Evaluation {
         }
     }
 
+    /// Whether the expression at `i` holds (`eval(i).truthy`), with comparisons of two instants decided in place:
+    /// the common conditions (trials, grace periods) cost no interpreter call.
+    @inline(__always)
+    mutating func holds(_ i: Int32) -> Bool {
+        let ins = code[Int(i)]
+        switch ins.op {
+        case .lt, .le, .gt, .ge:
+            guard let instants = compareInstants(ins) else { return eval(i).truthy }
+            guard let c = instants else { return false }
+            switch ins.op {
+            case .lt: return c < 0
+            case .le: return c <= 0
+            case .gt: return c > 0
+            default: return c >= 0
+            }
+        case .true: return true
+        case .false: return false
+        default: return eval(i).truthy
+        }
+    }
+
+    /// For a comparison of two instants (`now < subscription.period_end`, `now < user.created_at + 7d`): `.some` of
+    /// -1 / 0 / 1, or `.some(nil)` when a side is null (unordered, as `compare` says); nil for any other operands.
+    @inline(__always)
+    mutating func compareInstants(_ ins: Instr) -> Int?? {
+        guard let x = instant(ins.a), let y = instant(ins.b) else { return nil }
+        guard let x, let y else { return .some(nil) }
+        return .some(x < y ? -1 : (x == y ? 0 : 1))
+    }
+
+    /// The instant an operand names when it is `now`, a timestamp field of the subscription or the user, or one of
+    /// those plus or minus a duration literal: `.some(nil)` for null (a missing field, an overflow), nil when the
+    /// operand is anything else (then `eval` decides). The same values `eval` and `arithmetic` give.
+    @inline(__always)
+    mutating func instant(_ i: Int32) -> Timestamp?? {
+        let ins = code[Int(i)]
+        guard ins.op == .add || ins.op == .sub else { return instantLeaf(ins) }
+        guard code[Int(ins.b)].op == .duration, let t = instantLeaf(code[Int(ins.a)]) else { return nil }
+        guard let t else { return .some(nil) }
+        let d = PolicyDuration(seconds: code[Int(ins.b)].k)
+        return .some(ins.op == .add ? t.adding(d) : t.subtracting(d))
+    }
+
+    @inline(__always)
+    mutating func instantLeaf(_ ins: Instr) -> Timestamp?? {
+        switch ins.op {
+        case .now: return .some(now)
+        case .subscription:
+            switch subscriptionFields[Int(ins.k)] {
+            case .period_start: return .some(prepared.account.subscription?.periodStart)
+            case .period_end: return .some(prepared.account.subscription?.periodEnd)
+            case .past_due_since: return .some(prepared.account.subscription?.pastDueSince)
+            case .locked_at: return .some(subscription.lockedAt)
+            default: return nil
+            }
+        case .user:
+            switch userFields[Int(ins.k)] {
+            case .created_at: return .some(user?.createdAt)
+            case .email_verified_at: return .some(user?.emailVerifiedAt)
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+
     /// `rollout("salt", account.id)`: from the prepared account when it carries buckets, else hashed once per
     /// evaluation (first 8 slots memoized).
     mutating func accountRollout(slot: Int) -> Int64? {
@@ -98,15 +169,17 @@ extension Evaluation {
         return v
     }
 
+    // Fields are read in place (`prepared.account.subscription?.x`): binding the subscription or the user first
+    // would copy the whole value.
+
     mutating func subscriptionField(_ f: SubscriptionField) -> Value {
-        let sub = prepared.account.subscription
         switch f {
-        case .status: return sub?.status.map { .string($0) } ?? .null
+        case .status: return prepared.account.subscription?.status.map { .string($0) } ?? .null
         case .plan: return planName.map { .string($0) } ?? .null
-        case .period_start: return sub?.periodStart.map { .timestamp($0) } ?? .null
-        case .period_end: return sub?.periodEnd.map { .timestamp($0) } ?? .null
-        case .past_due_since: return sub?.pastDueSince.map { .timestamp($0) } ?? .null
-        case .seats: return sub?.seats.map { .int($0) } ?? .null
+        case .period_start: return prepared.account.subscription?.periodStart.map { .timestamp($0) } ?? .null
+        case .period_end: return prepared.account.subscription?.periodEnd.map { .timestamp($0) } ?? .null
+        case .past_due_since: return prepared.account.subscription?.pastDueSince.map { .timestamp($0) } ?? .null
+        case .seats: return prepared.account.subscription?.seats.map { .int($0) } ?? .null
         case .live: return .bool(subscription.live)
         case .locked_at: return subscription.lockedAt.map { .timestamp($0) } ?? .null
         case .stage: return stageName.map { .string($0) } ?? .null
@@ -115,15 +188,15 @@ extension Evaluation {
     }
 
     mutating func userField(_ f: UserField) -> Value {
-        guard let user else { return f == .authenticated || f == .email_verified ? .bool(false) : .null }
+        guard user != nil else { return f == .authenticated || f == .email_verified ? .bool(false) : .null }
         switch f {
-        case .id: return user.id.map { .string($0) } ?? .null
-        case .email: return user.email.map { .string($0) } ?? .null
+        case .id: return user?.id.map { .string($0) } ?? .null
+        case .email: return user?.email.map { .string($0) } ?? .null
         case .email_verified:
-            guard let v = user.emailVerifiedAt else { return .bool(false) }
+            guard let v = user?.emailVerifiedAt else { return .bool(false) }
             return .bool(!(now < v))
-        case .email_verified_at: return user.emailVerifiedAt.map { .timestamp($0) } ?? .null
-        case .created_at: return user.createdAt.map { .timestamp($0) } ?? .null
+        case .email_verified_at: return user?.emailVerifiedAt.map { .timestamp($0) } ?? .null
+        case .created_at: return user?.createdAt.map { .timestamp($0) } ?? .null
         case .authenticated: return .bool(true)
         }
     }
@@ -131,11 +204,15 @@ extension Evaluation {
     mutating func requestField(_ f: RequestField) -> Value {
         guard inRoute else { return .null }
         switch f {
-        case .method: return requestMethod.map { .string($0) } ?? .null
+        case .method: return requestMethod.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
         case .path:
             guard let rp = requestPath else {
                 // A denial body renders only for a route that normalized, so this succeeds.
-                if let raw = renderedRoute, case .success(let p) = PathNormalizer.normalize(raw) { return .string(p) }
+                if let raw = renderedRoute,
+                    case .success(let p) = PathNormalizer.normalize(String(decoding: raw, as: UTF8.self))
+                {
+                    return .string(p)
+                }
                 return .string("")
             }
             var s = ""

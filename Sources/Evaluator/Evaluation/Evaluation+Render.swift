@@ -99,12 +99,24 @@ extension Evaluation {
             checkAmount = d.amount
             checkLimit = d.hasLimit ? d.limit : nil
             if case .route(let method, let path) = check {
-                // The path is normalized only if the body reads `request.path` (most bodies do not).
+                // The path is normalized only if the body reads `request.path` (most bodies do not). The method and
+                // path are read through their bytes, alive while the body renders.
                 inRoute = true
-                requestMethod = method
-                renderedRoute = path
+                var (m, p) = (method, path)
+                p.withUTF8 { pathBytes in
+                    renderedRoute = pathBytes
+                    if m != nil {
+                        m!.withUTF8 { methodBytes in
+                            requestMethod = methodBytes
+                            writeBody(program.denialBodies[d.denial], &w)
+                        }
+                    } else {
+                        writeBody(program.denialBodies[d.denial], &w)
+                    }
+                }
+            } else {
+                writeBody(program.denialBodies[d.denial], &w)
             }
-            writeBody(program.denialBodies[d.denial], &w)
             checkFeature = nil
             checkUsage = nil
             checkAmount = nil

@@ -52,7 +52,7 @@ extension Evaluation {
         _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
     ) -> Decision {
         inRoute = true
-        requestMethod = method
+        requestMethod = methodBytes
         requestPath = (path, segs, count)
         defer {
             inRoute = false
@@ -161,7 +161,7 @@ extension Evaluation {
         var allowedBy = -1
         while let k = nextEntry() {
             let whenRoot = g.allowWhen[k]
-            let when = whenRoot >= 0 ? eval(whenRoot).truthy : nil
+            let when = whenRoot >= 0 ? holds(whenRoot) : nil
             coverage?.allowlist.insert(.init(guardIndex: gi, entry: k, when: when))
             if when == false {
                 let values = explainValues(whenRoot)
@@ -196,7 +196,7 @@ extension Evaluation {
             return .denied(d)
         }
         let values = explainValues(g.requires)
-        if eval(g.requires).truthy {
+        if holds(g.requires) {
             coverage?.guardsPassed.insert(gi)
             tracer?.add(
                 "guard", "guards.\(program.policy.guards[gi].name).requires",

@@ -6,14 +6,16 @@ public struct Evaluation: ~Copyable {
     public let user: User?
     public let now: Timestamp
     /// The program's compiled expression code.
-    let code: UnsafeBufferPointer<Instr>
+    @usableFromInline let code: UnsafeBufferPointer<Instr>
     public private(set) var subscription = DerivedSubscription()
     /// `request.*` during a route check; the normalized path string is built only when read.
     var inRoute = false
-    var requestMethod: String?
+    /// The method's bytes (the caller's string, alive for the route check or the denial body that reads it): no
+    /// `String` field to release with every evaluation.
+    var requestMethod: UnsafeBufferPointer<UInt8>?
     var requestPath: (bytes: UnsafePointer<UInt8>, segments: UnsafePointer<(start: Int32, end: Int32)>, count: Int)?
     /// The route check's raw path while its denial body renders (normalized when `request.path` is read).
-    var renderedRoute: String?
+    var renderedRoute: UnsafeBufferPointer<UInt8>?
     /// `check.*` while rendering a denial body.
     var checkFeature: Int?
     var checkUsage: Int64?
@@ -31,6 +33,8 @@ public struct Evaluation: ~Copyable {
 
     var policy: Policy { program.policy }
 
+    /// Inlinable, so a caller in another module builds the evaluation in place (no move of the whole value).
+    @inlinable
     public init(program: Program, account: PreparedAccount, user: User?, now: Timestamp, explain: Bool = false) {
         self.program = program
         self.prepared = account
@@ -38,19 +42,24 @@ public struct Evaluation: ~Copyable {
         self.now = now
         self.code = program.code
         if explain { tracer = Tracer() }
-        subscription = deriveSubscription()
+        deriveSubscription()
     }
 
     // MARK: - Subscription (SPEC §2.4)
 
-    mutating func deriveSubscription() -> DerivedSubscription {
+    /// Sets `subscription` from the account's stored subscription and the bundle's subscription config.
+    @usableFromInline mutating func deriveSubscription() {
+        subscription = derivedSubscription()
+    }
+
+    mutating func derivedSubscription() -> DerivedSubscription {
         var d = DerivedSubscription()
-        // Read once: each optional-chained read through the prepared account would copy the subscription.
-        guard let sub = prepared.account.subscription else { return d }
+        // Field by field, in place: binding the whole subscription (`guard let sub`) copies it.
+        guard case .some = prepared.account.subscription else { return d }
         d.exists = true
         if prepared.status >= 0 {
             let root = program.statusRoots[prepared.status]
-            d.live = root < 0 ? program.statusAlways[prepared.status] : eval(root).truthy
+            d.live = root < 0 ? program.statusAlways[prepared.status] : holds(root)
         } else {
             d.live = program.policy.subscription.unknownStatusLive
         }
@@ -58,13 +67,13 @@ public struct Evaluation: ~Copyable {
         let trialing =
             prepared.status >= 0
             ? prepared.status == program.trialingStatus
-            : sub.status.map { scalarsEqual($0, "trialing") } ?? false
+            : prepared.account.subscription?.status.map { scalarsEqual($0, "trialing") } ?? false
         if trialing {
             if !d.live {
                 d.stage = .expired
-                d.lockedAt = sub.periodEnd
+                d.lockedAt = prepared.account.subscription?.periodEnd
                 d.daysRemaining = 0
-            } else if let end = sub.periodEnd {
+            } else if let end = prepared.account.subscription?.periodEnd {
                 // remaining = end - now, in whole seconds plus nanoseconds.
                 var secs = end.seconds &- now.seconds
                 var nanos = Int64(end.nanos) - Int64(now.nanos)
@@ -94,7 +103,7 @@ public struct Evaluation: ~Copyable {
                 d.stage = .pristine
             }
         } else {
-            d.stage = sub.status == nil ? .none : .status
+            d.stage = prepared.account.subscription?.status == nil ? .none : .status
         }
         return d
     }
@@ -169,12 +178,12 @@ public struct Evaluation: ~Copyable {
         if i < 64 {
             let bit: UInt64 = 1 << UInt64(i)
             if factKnown & bit != 0 { return factValue & bit != 0 }
-            let v = eval(program.factRoots[i]).truthy
+            let v = holds(program.factRoots[i])
             factKnown |= bit
             if v { factValue |= bit }
             return v
         }
-        return eval(program.factRoots[i]).truthy
+        return holds(program.factRoots[i])
     }
 
     /// Evaluates every fact (for snapshots).

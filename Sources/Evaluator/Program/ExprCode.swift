@@ -1,6 +1,6 @@
 /// One instruction of the compiled expression code. Operands are indexes of other instructions (`a`, `b`) or an
 /// immediate (`k`: an integer, a constant-pool index, a field ordinal, a feature/fact/list id).
-struct Instr: Sendable {
+@usableFromInline struct Instr: Sendable {
     enum Op: UInt8, Sendable {
         case null, `true`, `false`, int, string, duration, list
         case now, accountID, accountAttribute, subscription, user, userAttribute, request, check, fact, namedList

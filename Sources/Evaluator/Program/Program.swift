@@ -30,7 +30,7 @@ public final class Program: @unchecked Sendable {
     let denyUnauthenticated: Int
     /// Compiled expression code and its constant pools; `code` points into storage owned by this program.
     let exprs: ExprCode
-    let code: UnsafeBufferPointer<Instr>
+    @usableFromInline let code: UnsafeBufferPointer<Instr>
     let factRoots: [Int32]
     /// Root of each status's live rule, or -1 when it is a constant (`statusAlways`).
     let statusRoots: [Int32]
@@ -170,10 +170,9 @@ public final class Program: @unchecked Sendable {
     public func prepare(_ account: consuming Account, precomputeRollouts: Bool = false) -> PreparedAccount {
         var plan: Int?
         var status = -1
-        if let sub = account.subscription {
-            if let name = sub.plan { plan = planIndex.lookup(name) }
-            if let name = sub.status, let s = statusIndex.lookup(name) { status = s }
-        }
+        // Field by field: binding the whole subscription would copy it.
+        if let name = account.subscription?.plan { plan = planIndex.lookup(name) }
+        if let name = account.subscription?.status, let s = statusIndex.lookup(name) { status = s }
         // Account-keyed rollout buckets depend on the account alone: hash them once here, not per check.
         var buckets: [Int64] = []
         if precomputeRollouts, let id = account.id, !exprs.accountRolloutSalts.isEmpty {
@@ -208,7 +207,9 @@ public struct PreparedAccount: Sendable {
         self.plan = plan
         self.status = status
         self.rolloutBuckets = rolloutBuckets
-        let hasSubscription = account.subscription != nil
+        // A pattern, not `!= nil`: `SubscriptionState` is Equatable, and `!=` between optionals would copy it.
+        let hasSubscription: Bool
+        if case .some = account.subscription { hasSubscription = true } else { hasSubscription = false }
         unknownPlan = hasSubscription && plan == nil
         unknownStatus = hasSubscription && status < 0
     }
