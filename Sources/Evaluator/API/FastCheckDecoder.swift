@@ -101,7 +101,7 @@ struct FastCheckDecoder {
 
     /// The index in `keys` of the object's next member (its value comes next), -1 once the object has closed, or nil
     /// on anything unexpected: an unknown or repeated key (the generic path reports it), bad punctuation.
-    @inline(__always)
+    @_transparent
     mutating func nextKey(_ keys: KeyTable, _ o: inout ObjectState) -> Int? {
         if o.first {
             o.first = false
@@ -116,7 +116,7 @@ struct FastCheckDecoder {
 
     /// A member name at the cursor, as its index in `keys` (nil: not a plain string, or not one of `keys`). Names
     /// are at most 24 bytes; the bytes are read as three words (one unaligned load each where the body has room).
-    @inline(__always) mutating func key(_ keys: KeyTable) -> Int? {
+    @_transparent mutating func key(_ keys: KeyTable) -> Int? {
         // Most names are under eight bytes: one load finds the closing quote and is the name's word.
         guard peek() == UInt8(ascii: "\"") else { return nil }
         if i + 9 <= b.count {
@@ -158,13 +158,13 @@ struct FastCheckDecoder {
     }
 
     /// A string or null (`.some(nil)`); nil when the value is anything else.
-    mutating func optionalString() -> String?? {
+    @_transparent mutating func optionalString() -> String?? {
         if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
         guard let raw = rawString() else { return nil }
         return .some(String(decoding: raw, as: UTF8.self))
     }
 
-    mutating func optionalTimestamp() -> Timestamp?? {
+    @_transparent mutating func optionalTimestamp() -> Timestamp?? {
         if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
         guard let raw = rawString(), let t = Timestamp.parseCommonForm(raw) ?? Timestamp.parse(utf8: raw) else {
             return nil
@@ -585,7 +585,7 @@ enum KeyTable {
     }
 
     /// The index of the key of `n` bytes whose words are `w`, or nil.
-    @inline(__always)
+    @_transparent
     func index(_ n: Int, _ w: (UInt64, UInt64, UInt64)) -> Int? {
         switch self {
         case .request:

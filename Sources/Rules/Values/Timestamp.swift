@@ -78,28 +78,40 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Inlinable, so a request decoder reads its timestamps without a call.
     @inlinable
     public static func parseCommonForm(_ u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
-        guard u.count == 20, let p = u.baseAddress, p[4] == UInt8(ascii: "-"), p[7] == UInt8(ascii: "-"),
-            p[10] == UInt8(ascii: "T"), p[13] == UInt8(ascii: ":"), p[16] == UInt8(ascii: ":"),
-            p[19] == UInt8(ascii: "Z")
+        guard u.count == 20, let p = u.baseAddress else { return nil }
+        // Three little-endian words: bytes 0–7 `YYYY-MM-`, 8–15 `DDTHH:MM`, 12–19 `HH:MM:SSZ`'s tail.
+        let r = UnsafeRawPointer(p)
+        let a = UInt64(littleEndian: r.loadUnaligned(as: UInt64.self))
+        let b = UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let c = UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 12, as: UInt64.self))
+        // The separators: `-` at 4 and 7, `T` at 10, `:` at 13 and 16, `Z` at 19.
+        guard a & 0xFF00_00FF_0000_0000 == 0x2D00_002D_0000_0000, b & 0x0000_FF00_00FF_0000 == 0x0000_3A00_0054_0000,
+            c & 0xFF00_00FF_0000_0000 == 0x5A00_003A_0000_0000
         else { return nil }
-        // Each digit, and an accumulated check: for a digit both d and 9 - d are in 0...9, so their bits stay below
-        // 16; any other byte makes one of them negative (all high bits set).
-        var check: Int32 = 0
-        @inline(__always) func digit(_ k: Int) -> Int64 {
-            let d = Int32(p[k]) - 48
-            check |= d | (9 - d)
-            return Int64(d)
+        // The digit bytes minus "0" (by xor: exactly "0"..."9" give 0...9); every other byte gives a lane of 10 or
+        // more, which plus 0x76 sets the lane's high bit (or has it set already).
+        let da: UInt64 = 0x00FF_FF00_FFFF_FFFF
+        let db: UInt64 = 0xFFFF_00FF_FF00_FFFF
+        let dc: UInt64 = 0x00FF_FF00_0000_0000
+        let x = (a ^ 0x3030_3030_3030_3030) & da
+        let y = (b ^ 0x3030_3030_3030_3030) & db
+        let z = (c ^ 0x3030_3030_3030_3030) & dc
+        let high: UInt64 = 0x8080_8080_8080_8080
+        guard (((x &+ 0x7676_7676_7676_7676 & da) | x) & da & high) == 0,
+            (((y &+ 0x7676_7676_7676_7676 & db) | y) & db & high) == 0,
+            (((z &+ 0x7676_7676_7676_7676 & dc) | z) & dc & high) == 0
+        else { return nil }
+        @inline(__always) func lane(_ w: UInt64, _ k: UInt64) -> Int64 { Int64((w >> (8 * k)) & 0xFF) }
+        let year = lane(x, 0) * 1000 + lane(x, 1) * 100 + lane(x, 2) * 10 + lane(x, 3)
+        let mo = lane(x, 5) * 10 + lane(x, 6)
+        let d = lane(y, 0) * 10 + lane(y, 1)
+        let h = lane(y, 3) * 10 + lane(y, 4)
+        let mi = lane(y, 6) * 10 + lane(y, 7)
+        let s = lane(z, 5) * 10 + lane(z, 6)
+        guard mo >= 1, mo <= 12, d >= 1, d <= daysIn(month: mo, year: year), h <= 23, mi <= 59, s <= 59 else {
+            return nil
         }
-        let y = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3)
-        let mo = digit(5) * 10 + digit(6)
-        let d = digit(8) * 10 + digit(9)
-        let h = digit(11) * 10 + digit(12)
-        let mi = digit(14) * 10 + digit(15)
-        let s = digit(17) * 10 + digit(18)
-        guard check & ~15 == 0, mo >= 1, mo <= 12, d >= 1, d <= daysIn(month: mo, year: y), h <= 23, mi <= 59,
-            s <= 59
-        else { return nil }
-        return Timestamp(seconds: daysFromCivil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
+        return Timestamp(seconds: daysFromCivil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
     }
 
     public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
