@@ -168,33 +168,60 @@ public enum Engine {
     public static func answerInline(
         _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
     ) -> Result<[UInt8], InlineAnswerFailure> {
-        let decoder = RequestDecoder(program: program)
-        if fastPath, let bytes = answerFast(program, decoder, body: body, now: clock, tally: &tally) {
-            return .success(bytes)
-        }
-        switch decodeGeneric(decoder, body: body) {
-        case .failure(let e): return .failure(.invalid(e))
-        case .success(let request):
-            switch request.account {
-            case .id(let id): return .failure(.accountID(id))
-            case .inline(let account):
-                return .success(
-                    respond(
-                        program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
-                )
-            }
+        switch answerCheck(program, body: body, now: clock, fastPath: fastPath, tally: &tally) {
+        case .response(let bytes): return .success(bytes)
+        case .invalid(let e): return .failure(.invalid(e))
+        case .needsAccount(let request):
+            guard case .id(let id) = request.account else { preconditionFailure("an inline account is answered") }
+            return .failure(.accountID(id))
         }
     }
 
-    /// The response for a body the fast decoder reads whose account is inline, or nil (the generic path then
-    /// answers it, or says why not). The body's parts move into the evaluation (no copies).
+    /// What `answerCheck` made of a body.
+    public enum CheckAnswer: Sendable {
+        /// The response bytes: the account was inline.
+        case response([UInt8])
+        /// The decoded request, whose account is given by id: the caller resolves it and calls `respond`.
+        case needsAccount(CheckRequest)
+        /// The request-level error (SPEC §6.5).
+        case invalid(RequestError)
+    }
+
+    /// Decodes a `/v1/check` body and, when its account is inline, answers it (`now` from the body, else `clock`).
+    /// The usual shapes go byte-level from decoding to the response, their parts moved into the evaluation (no
+    /// request value in between); the rest take the generic decoder. A service calls this first and resolves only
+    /// `needsAccount`.
+    public static func answerCheck(
+        _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true, tally: inout DecisionTally
+    ) -> CheckAnswer {
+        let decoder = RequestDecoder(program: program)
+        var byID: CheckRequest?
+        if fastPath, let bytes = answerFast(program, decoder, body: body, now: clock, byID: &byID, tally: &tally) {
+            return .response(bytes)
+        }
+        if let byID { return .needsAccount(byID) }
+        switch decodeGeneric(decoder, body: body) {
+        case .failure(let e): return .invalid(e)
+        case .success(let request):
+            guard case .inline(let account) = request.account else { return .needsAccount(request) }
+            return .response(
+                respond(program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally))
+        }
+    }
+
+    /// The byte-level path of `answerCheck`: the response for an inline account; nil otherwise, with `byID` set when
+    /// the body was read and names its account by id (small results: the common case moves no request value).
     static func answerFast(
-        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp,
+        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp, byID: inout CheckRequest?,
         tally: inout DecisionTally
     ) -> [UInt8]? {
         body.withUnsafeBufferPointer { bytes -> [UInt8]? in
             var d = DecodedCheck()
-            guard FastCheckDecoder.decode(bytes, decoder, into: &d), d.accountID == nil else { return nil }
+            guard FastCheckDecoder.decode(bytes, decoder, into: &d) else { return nil }
+            if d.accountID != nil {
+                byID = d.request
+                return nil
+            }
             return respond(
                 program, user: d.user.take(), explain: d.explain, first: d.first!, more: d.more,
                 account: program.prepare(d.account.take()!, plan: d.plan, status: d.status), now: d.now ?? clock,
@@ -214,15 +241,17 @@ public enum Engine {
             return (400, JSONWriter.serialize(.object(m)))
         }
         var tally = DecisionTally()
+        var byID: CheckRequest?
         if fastPath,
-            let bytes = answerFast(program, RequestDecoder(program: program), body: body, now: clock, tally: &tally)
+            let bytes = answerFast(
+                program, RequestDecoder(program: program), body: body, now: clock, byID: &byID, tally: &tally)
         {
             return (200, bytes)
         }
-        switch answerInline(program, body: body, now: clock, fastPath: false) {
-        case .success(let bytes): return (200, bytes)
-        case .failure(.invalid(let e)): return error(e)
-        case .failure(.accountID):
+        switch answerCheck(program, body: body, now: clock, fastPath: false, tally: &tally) {
+        case .response(let bytes): return (200, bytes)
+        case .invalid(let e): return error(e)
+        case .needsAccount:
             return error(RequestError(detail: "an account given by id needs the account store", path: "account"))
         }
     }

@@ -265,7 +265,9 @@ struct FastCheckDecoder {
                     if n == 0 {
                         d.first = c
                     } else {
-                        if n == 1 { d.more.reserveCapacity(4) }
+                        // Room for every check the rest of the body can hold (each takes a dozen bytes or more):
+                        // one allocation, not one per doubling.
+                        if n == 1 { d.more.reserveCapacity(min(99, (b.count - i) / 12 + 1)) }
                         d.more.append(c)
                     }
                     n += 1

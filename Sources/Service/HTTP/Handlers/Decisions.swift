@@ -8,15 +8,14 @@ enum Decisions {
         var tally = DecisionTally()
         defer { context.tally = tally }
         let program = context.program
-        switch Engine.decodeCheck(program, body: req.body) {
-        case .failure(let e): throw HTTPError(e)
-        case .success(var request):
+        // An inline account is answered straight from the body's bytes; an account by id is read from the store.
+        switch Engine.answerCheck(program, body: req.body, now: context.now(), tally: &tally) {
+        case .response(let bytes): return HTTPResponse(status: 200, body: bytes)
+        case .invalid(let e): throw HTTPError(e)
+        case .needsAccount(var request):
+            guard case .id(let id) = request.account else { preconditionFailure("an inline account is answered") }
             let now = request.now ?? context.now()
-            let account: PreparedAccount
-            switch request.account {
-            case .inline(let a): account = program.prepare(a)
-            case .id(let id): account = try stored(id, filling: &request, context, now: now)
-            }
+            let account = try stored(id, filling: &request, context, now: now)
             return HTTPResponse(
                 status: 200, body: Engine.respond(program, request, account: account, now: now, tally: &tally))
         }
