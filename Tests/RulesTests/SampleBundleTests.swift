@@ -7,6 +7,20 @@ import Testing
     static let policies = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Policies").path
 
+    /// Loading a program to serve skips the warnings pass: the same policy (digest, plans, guards), no warnings.
+    @Test func compilesTheSamePolicyWithoutTheWarningsPass() throws {
+        let with = try PolicyCompiler.compile(directory: Self.policies)
+        let without = try PolicyCompiler.compile(directory: Self.policies, warnings: false)
+        #expect(!with.diagnostics.isEmpty)
+        #expect(without.diagnostics.isEmpty, "\(without.diagnostics)")
+        let a = try #require(with.policy)
+        let b = try #require(without.policy)
+        #expect(a.digest == b.digest)
+        #expect(a.plans.map(\.name) == b.plans.map(\.name))
+        #expect(a.guards.map(\.name) == b.guards.map(\.name))
+        #expect(a.features.map(\.name) == b.features.map(\.name))
+    }
+
     @Test func compilesWithoutErrors() throws {
         let out = try PolicyCompiler.compile(directory: Self.policies)
         // Only the two PSA guards' shared `feature_not_in_plan` body (null `check.feature` on a route), which the

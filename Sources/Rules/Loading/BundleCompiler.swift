@@ -42,6 +42,10 @@ struct BundleCompiler {
     /// Parses every file and digests the bundle (SHA-256 over each path, a NUL, its bytes, a NUL, in order). Files
     /// are independent, so a large bundle (≥ 128 KiB) parses them, and the digest, on all cores; results are used in
     /// file order either way, so diagnostics and the policy do not depend on it.
+    static func isLarge(_ files: [SourceFile]) -> Bool {
+        files.count > 1 && files.reduce(0, { $0 + $1.bytes.count }) >= 128 * 1024
+    }
+
     static func read(_ files: [SourceFile]) -> ([Loaded], digest: String) {
         @Sendable func load(_ f: SourceFile) -> Loaded {
             var l = Loaded()
@@ -62,7 +66,7 @@ struct BundleCompiler {
             }
             return SHA256.hex(d.finalize())
         }
-        guard files.count > 1, files.reduce(0, { $0 + $1.bytes.count }) >= 128 * 1024 else {
+        guard isLarge(files) else {
             return (files.map(load), digest())
         }
         // Each iteration writes its own slot (the last one the digest); nothing is shared while they run.
@@ -89,6 +93,11 @@ struct BundleCompiler {
     static let mappingSections = ["features", "plans", "facts", "lists", "flags", "denials"]
     static let topLevelKeys = PolicyShape.file.names
 
+    /// Whether the warnings pass runs (`PolicyCompiler.compile(…, warnings:)`).
+    var warnings = true
+    /// The parsed documents, kept after the run so that `PolicyCompiler` decides where they are freed.
+    var parsed: [Loaded] = []
+
     init(files: [SourceFile]) {
         self.files = files
         self.locator = Locator(files: files)
@@ -96,6 +105,7 @@ struct BundleCompiler {
 
     mutating func run() {
         let (loaded, digest) = Self.read(files)
+        defer { parsed = loaded }
         for (f, l) in zip(files, loaded) {
             policy.files.append(f.path)
             diags.append(contentsOf: l.findings)
@@ -117,7 +127,7 @@ struct BundleCompiler {
         compileGuards()
         compileFlags()
         compileDenialBodies()
-        if !diags.hasErrors { warn() }
+        if warnings && !diags.hasErrors { warn() }
         if !unparsed.isEmpty { dropReferencesIntoUnparsedFiles() }
     }
 

@@ -41,7 +41,8 @@ final class PolicyHolder: Sendable {
         reloading.withLock { _ in
             let out: PolicyCompiler.Output
             do {
-                out = try PolicyCompiler.compile(directory: directory)
+                // Warnings are not reported by a reload (only a rejected one's errors are): skip their pass.
+                out = try PolicyCompiler.compile(directory: directory, warnings: false)
             } catch {
                 let f = ReloadFailure(at: Clock.now(), diagnostics: [], message: "\(error)")
                 lastFailure.withLock { $0 = f }
