@@ -1,33 +1,27 @@
-/// How many results of a request were allowed, and denied by which error (for metrics). The first four distinct
-/// errors are kept inline, so tallying a one-check request allocates nothing.
+/// How many results of a request were allowed, and denied by which error (for metrics). The first error is kept
+/// inline, so tallying a one-check request allocates nothing (and tearing the tally down is one string and one array).
 public struct DecisionTally: Sendable {
     public var allowed = 0
-    /// One error and its count (a struct, not a tuple: its destruction is plain code, not the runtime's generic
-    /// tuple path).
-    private struct Slot: Sendable {
-        var error: String?
-        var count = 0
-    }
-    private var s0 = Slot(), s1 = Slot(), s2 = Slot(), s3 = Slot()
+    private var firstError: String?
+    private var firstCount = 0
     private var more: [(String, Int)] = []
     public init() {}
 
     /// Each error with its count, in the order first seen.
     public var denied: [(String, Int)] {
-        [s0, s1, s2, s3].compactMap { s in s.error.map { ($0, s.count) } } + more
+        (firstError.map { [($0, firstCount)] } ?? []) + more
     }
 
     mutating func deny(_ error: String) {
-        func bump(_ slot: inout Slot) -> Bool {
-            guard let e = slot.error else {
-                slot = Slot(error: error, count: 1)
-                return true
-            }
-            guard e == error else { return false }
-            slot.count += 1
-            return true
+        guard let first = firstError else {
+            firstError = error
+            firstCount = 1
+            return
         }
-        if bump(&s0) || bump(&s1) || bump(&s2) || bump(&s3) { return }
+        if first == error {
+            firstCount += 1
+            return
+        }
         if let i = more.firstIndex(where: { $0.0 == error }) {
             more[i].1 += 1
         } else {
