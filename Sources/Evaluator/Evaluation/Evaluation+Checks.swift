@@ -87,20 +87,28 @@ extension Evaluation {
             hasLimit: isLimit, limit: isLimit ? 0 : nil, remaining: isLimit ? 0 : nil, usage: usage, amount: amount)
     }
 
+    /// The trace step of a feature check's decision (`result` is built only when tracing).
+    func traceFeatureDecision(_ f: Int, _ result: @autoclosure () -> String) {
+        guard let tracer else { return }
+        tracer.add(
+            "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location, result())
+    }
+
+    /// A boolean or set check's decision: allowed for the grant's reason, or denied as `feature_not_in_plan`.
+    @inline(__always) func featureDecision(_ allowed: Bool, _ source: Source, _ v: FeatureValue) -> Decision {
+        Decision(
+            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyFeature,
+            featureValue: v)
+    }
+
     mutating func booleanCheck(_ f: Int) -> Decision {
         if tracer != nil { traceSubscription() }
         guard case .value(let v, let source) = effective(f) else { return lockedDecision(f) }
         if tracer != nil { traceGrant(f, source) }
         let allowed: Bool
         if case .bool(true) = v { allowed = true } else { allowed = false }
-        if let tracer {
-            tracer.add(
-                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-                allowed ? "allowed: value is true" : "denied: value is false")
-        }
-        return Decision(
-            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyFeature,
-            featureValue: v)
+        traceFeatureDecision(f, allowed ? "allowed: value is true" : "denied: value is false")
+        return featureDecision(allowed, source, v)
     }
 
     mutating func limitCheck(_ f: Int, usage: Int64, amount: Int64) -> Decision {
@@ -116,15 +124,12 @@ extension Evaluation {
             let (total, overflow) = usage.addingReportingOverflow(amount)
             allowed = !overflow && total <= limit
             remaining = allowed ? limit - total : max(0, limit - usage)
-            tracer?.add(
-                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-                "\(allowed ? "allowed" : "denied"): usage \(usage) + amount \(amount) against limit \(limit)")
+            traceFeatureDecision(
+                f, "\(allowed ? "allowed" : "denied"): usage \(usage) + amount \(amount) against limit \(limit)")
         } else {
             allowed = true
             remaining = nil
-            tracer?.add(
-                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-                "allowed: unlimited")
+            traceFeatureDecision(f, "allowed: unlimited")
         }
         return Decision(
             allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyLimit,
@@ -137,15 +142,12 @@ extension Evaluation {
         if tracer != nil { traceGrant(f, source) }
         let allowed: Bool
         if case .set(let members) = v, members.contains(value) { allowed = true } else { allowed = false }
-        if let tracer {
-            let word = program.policy.features[f].values[value]
-            tracer.add(
-                "decision", "features.\(program.policy.features[f].name)", program.policy.features[f].location,
-                allowed ? "allowed: '\(word)' is in the set" : "denied: '\(word)' is not in the set")
-        }
-        return Decision(
-            allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyFeature,
-            featureValue: v)
+        traceFeatureDecision(
+            f,
+            allowed
+                ? "allowed: '\(program.policy.features[f].values[value])' is in the set"
+                : "denied: '\(program.policy.features[f].values[value])' is not in the set")
+        return featureDecision(allowed, source, v)
     }
 
     mutating func flagCheck(_ i: Int) -> Decision {
