@@ -33,7 +33,7 @@ extension Evaluation {
                     }
                     if var m = method {
                         var d = m.withUTF8 { mb in
-                            guardDecision(method: method, methodBytes: mb, out.baseAddress!, segs.baseAddress!, count)
+                            guardDecision(methodBytes: mb, out.baseAddress!, segs.baseAddress!, count)
                         }
                         if !RoutePattern.httpMethods.contains(where: { $0 == m }) {
                             d.unknownMethod = true
@@ -41,14 +41,14 @@ extension Evaluation {
                         }
                         return d
                     }
-                    return guardDecision(method: nil, methodBytes: nil, out.baseAddress!, segs.baseAddress!, count)
+                    return guardDecision(methodBytes: nil, out.baseAddress!, segs.baseAddress!, count)
                 }
             }
         }
     }
 
     private mutating func guardDecision(
-        method: String?, methodBytes: UnsafeBufferPointer<UInt8>?, _ path: UnsafePointer<UInt8>,
+        methodBytes: UnsafeBufferPointer<UInt8>?, _ path: UnsafePointer<UInt8>,
         _ segs: UnsafePointer<(start: Int32, end: Int32)>, _ count: Int
     ) -> Decision {
         inRoute = true
