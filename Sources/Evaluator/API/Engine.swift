@@ -165,9 +165,7 @@ public enum Engine {
         switch answerCheck(program, body: body, now: clock, fastPath: fastPath, tally: &tally) {
         case .response(let bytes): return .success(bytes)
         case .invalid(let e): return .failure(.invalid(e))
-        case .needsAccount(let request):
-            guard case .id(let id) = request.account else { preconditionFailure("an inline account is answered") }
-            return .failure(.accountID(id))
+        case .needsAccount(_, let id): return .failure(.accountID(id))
         }
     }
 
@@ -175,8 +173,8 @@ public enum Engine {
     public enum CheckAnswer: Sendable {
         /// The response bytes: the account was inline.
         case response([UInt8])
-        /// The decoded request, whose account is given by id: the caller resolves it and calls `respond`.
-        case needsAccount(CheckRequest)
+        /// The decoded request, whose account is given by `id`: the caller resolves it and calls `respond`.
+        case needsAccount(CheckRequest, id: String)
         /// The request-level error (SPEC §6.5).
         case invalid(RequestError)
     }
@@ -193,21 +191,34 @@ public enum Engine {
         if fastPath, let bytes = answerFast(program, decoder, body: body, now: clock, byID: &byID, tally: &tally) {
             return .response(bytes)
         }
-        if let byID { return .needsAccount(byID) }
+        if let byID, case .id(let id) = byID.account { return .needsAccount(byID, id: id) }
+        return answerGeneric(program, decoder, body: body, now: clock, tally: &tally)
+    }
+
+    /// The generic path of `answerCheck`: every body, with the exact errors.
+    static func answerGeneric(
+        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp,
+        tally: inout DecisionTally
+    ) -> CheckAnswer {
         switch decodeGeneric(decoder, body: body) {
         case .failure(let e): return .invalid(e)
         case .success(let request):
-            guard case .inline(let account) = request.account else { return .needsAccount(request) }
-            return .response(
-                respond(program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally))
+            switch request.account {
+            case .id(let id): return .needsAccount(request, id: id)
+            case .inline(let account):
+                return .response(
+                    respond(
+                        program, request, account: program.prepare(account), now: request.now ?? clock, tally: &tally)
+                )
+            }
         }
     }
 
     /// The byte-level path of `answerCheck`: the response for an inline account; nil otherwise, with `byID` set when
     /// the body was read and names its account by id (small results: the common case moves no request value).
     static func answerFast(
-        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp, byID: inout CheckRequest?,
-        tally: inout DecisionTally
+        _ program: Program, _ decoder: RequestDecoder, body: [UInt8], now clock: Timestamp,
+        byID: inout CheckRequest?, tally: inout DecisionTally
     ) -> [UInt8]? {
         body.withUnsafeBufferPointer { bytes -> [UInt8]? in
             var d = DecodedCheck()
@@ -229,12 +240,8 @@ public enum Engine {
     public static func checkBytes(
         _ program: Program, body: [UInt8], now clock: Timestamp, fastPath: Bool = true
     ) -> (status: Int, body: [UInt8]) {
-        func error(_ e: RequestError) -> (Int, [UInt8]) {
-            var m: [(String, JSONValue)] = [("error", .string(e.code)), ("detail", .string(e.detail))]
-            if let path = e.path { m.append(("path", .string(path))) }
-            return (400, JSONWriter.serialize(.object(m)))
-        }
         var tally = DecisionTally()
+        // The byte-level path first, as `answerCheck` does (its small result keeps the common case lean).
         var byID: CheckRequest?
         if fastPath,
             let bytes = answerFast(
@@ -242,12 +249,20 @@ public enum Engine {
         {
             return (200, bytes)
         }
-        switch answerCheck(program, body: body, now: clock, fastPath: false, tally: &tally) {
+        if byID != nil { return checkBytesError(nil) }
+        switch answerGeneric(program, RequestDecoder(program: program), body: body, now: clock, tally: &tally) {
         case .response(let bytes): return (200, bytes)
-        case .invalid(let e): return error(e)
-        case .needsAccount:
-            return error(RequestError(detail: "an account given by id needs the account store", path: "account"))
+        case .invalid(let e): return checkBytesError(e)
+        case .needsAccount: return checkBytesError(nil)
         }
+    }
+
+    /// `checkBytes`' 400: the request-level error body for `e`, or for an account given by id when `e` is nil.
+    private static func checkBytesError(_ e: RequestError?) -> (status: Int, body: [UInt8]) {
+        let e = e ?? RequestError(detail: "an account given by id needs the account store", path: "account")
+        var m: [(String, JSONValue)] = [("error", .string(e.code)), ("detail", .string(e.detail))]
+        if let path = e.path { m.append(("path", .string(path))) }
+        return (400, JSONWriter.serialize(.object(m)))
     }
 
     public static func answerInline(

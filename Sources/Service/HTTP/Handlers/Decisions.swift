@@ -9,12 +9,12 @@ enum Decisions {
         defer { context.tally = tally }
         let program = context.program
         // An inline account is answered straight from the body's bytes; an account by id is read from the store.
-        switch Engine.answerCheck(program, body: req.body, now: context.now(), tally: &tally) {
+        let clock = context.now()
+        switch Engine.answerCheck(program, body: req.body, now: clock, tally: &tally) {
         case .response(let bytes): return HTTPResponse(status: 200, body: bytes)
         case .invalid(let e): throw HTTPError(e)
-        case .needsAccount(var request):
-            guard case .id(let id) = request.account else { preconditionFailure("an inline account is answered") }
-            let now = request.now ?? context.now()
+        case .needsAccount(var request, let id):
+            let now = request.now ?? clock
             let account = try stored(id, filling: &request, context, now: now)
             return HTTPResponse(
                 status: 200, body: Engine.respond(program, request, account: account, now: now, tally: &tally))
