@@ -39,12 +39,7 @@ extension Evaluation {
                 c = compare(a, b)
             }
             guard let c else { return .bool(false) }
-            switch ins.op {
-            case .lt: return .bool(c < 0)
-            case .le: return .bool(c <= 0)
-            case .gt: return .bool(c > 0)
-            default: return .bool(c >= 0)
-            }
+            return .bool(Self.ordered(ins.op, c))
         case .in, .notIn:
             guard case .string(let s) = eval(ins.a) else { return .bool(false) }
             // A literal or named list on the right is searched in place.
@@ -96,15 +91,21 @@ extension Evaluation {
         case .lt, .le, .gt, .ge:
             guard let instants = compareInstants(ins) else { return eval(i).truthy }
             guard let c = instants else { return false }
-            switch ins.op {
-            case .lt: return c < 0
-            case .le: return c <= 0
-            case .gt: return c > 0
-            default: return c >= 0
-            }
+            return Self.ordered(ins.op, c)
         case .true: return true
         case .false: return false
         default: return eval(i).truthy
+        }
+    }
+
+    /// Whether `<`, `<=`, `>` or `>=` (`op`) holds for a comparison result `c` (-1 / 0 / 1).
+    @inline(__always)
+    static func ordered(_ op: Instr.Op, _ c: Int) -> Bool {
+        switch op {
+        case .lt: c < 0
+        case .le: c <= 0
+        case .gt: c > 0
+        default: c >= 0
         }
     }
 

@@ -102,15 +102,11 @@ extension Evaluation {
                 // The path is normalized only if the body reads `request.path` (most bodies do not). The method and
                 // path are read through their bytes, alive while the body renders.
                 inRoute = true
-                var (m, p) = (method, path)
+                var p = path
                 p.withUTF8 { pathBytes in
                     renderedRoute = pathBytes
-                    if m != nil {
-                        m!.withUTF8 { methodBytes in
-                            requestMethod = methodBytes
-                            writeBody(program.denialBodies[d.denial], &w)
-                        }
-                    } else {
+                    Self.withMethodBytes(method) { methodBytes in
+                        requestMethod = methodBytes
                         writeBody(program.denialBodies[d.denial], &w)
                     }
                 }

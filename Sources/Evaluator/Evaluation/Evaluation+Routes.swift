@@ -31,20 +31,25 @@ extension Evaluation {
                         return d
                     case .success(let c): count = c
                     }
-                    if var m = method {
-                        var d = m.withUTF8 { mb in
-                            guardDecision(methodBytes: mb, out.baseAddress!, segs.baseAddress!, count)
-                        }
-                        if !RoutePattern.httpMethods.contains(where: { $0 == m }) {
-                            d.unknownMethod = true
-                            tracer?.add("method", nil, nil, "unknown_method: '\(m)' is not an upper-case HTTP method")
-                        }
-                        return d
+                    var d = Self.withMethodBytes(method) {
+                        guardDecision(methodBytes: $0, out.baseAddress!, segs.baseAddress!, count)
                     }
-                    return guardDecision(methodBytes: nil, out.baseAddress!, segs.baseAddress!, count)
+                    if let m = method, !RoutePattern.httpMethods.contains(where: { $0 == m }) {
+                        d.unknownMethod = true
+                        tracer?.add("method", nil, nil, "unknown_method: '\(m)' is not an upper-case HTTP method")
+                    }
+                    return d
                 }
             }
         }
+    }
+
+    /// Runs `body` with the UTF-8 bytes of a route's method (nil when the route has none); the bytes live as long
+    /// as the call.
+    @inline(__always)
+    static func withMethodBytes<R>(_ method: String?, _ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard var m = method else { return body(nil) }
+        return m.withUTF8 { body($0) }
     }
 
     private mutating func guardDecision(

@@ -31,8 +31,6 @@ public struct Evaluation: ~Copyable {
     /// Set by the fixture runner for `test --coverage`; nil on every service path.
     public var coverage: CoverageRecorder?
 
-    var policy: Policy { program.policy }
-
     /// Inlinable, so a caller in another module builds the evaluation in place (no move of the whole value).
     @inlinable
     public init(program: Program, account: PreparedAccount, user: User?, now: Timestamp, explain: Bool = false) {

@@ -45,11 +45,6 @@ public struct JSONWriter: ~Copyable {
         return out
     }
 
-    /// What was written, as bytes for `body`.
-    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: base, count: count))
-    }
-
     private mutating func grow(_ n: Int) {
         var c = capacity * 2
         while c < count + n { c *= 2 }
