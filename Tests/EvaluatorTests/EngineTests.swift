@@ -502,7 +502,8 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
             for candidate in candidates {
                 let bytes = Array(candidate.utf8)
                 #expect(
-                    table.index(bytes.count, KeyTable.words(of: bytes)) == table.strings.firstIndex(of: candidate),
+                    table.index(bytes.count, bytes.withUnsafeBufferPointer { KeyTable.words(of: $0) })
+                        == table.strings.firstIndex(of: candidate),
                     "\(table) \(candidate)")
             }
         }

@@ -143,10 +143,7 @@ struct FastCheckDecoder {
             w.2 = masked(r.loadUnaligned(fromByteOffset: 16, as: UInt64.self), n - 16)
         } else {
             // Near the end of the body: byte by byte.
-            for k in 0..<n {
-                let x = UInt64(p[k]) << UInt64(8 * (k & 7))
-                if k < 8 { w.0 |= x } else if k < 16 { w.1 |= x } else { w.2 |= x }
-            }
+            w = KeyTable.words(of: raw)
         }
         return keys.index(n, w)
     }
@@ -166,9 +163,7 @@ struct FastCheckDecoder {
 
     @_transparent mutating func optionalTimestamp() -> Timestamp?? {
         if peek() == UInt8(ascii: "n") { return literal("null") ? .some(nil) : nil }
-        guard let raw = rawString(), let t = Timestamp.parseCommonForm(raw) ?? Timestamp.parse(utf8: raw) else {
-            return nil
-        }
+        guard let raw = rawString(), let t = Timestamp.parse(utf8: raw) else { return nil }
         return .some(t)
     }
 
@@ -580,10 +575,14 @@ enum KeyTable {
     var strings: [String] { names.map { $0.description } }
 
     /// The words a key of `n` bytes is compared as: bytes 0–7, 8–15 and 16–23, little-endian, zero past the end.
-    static func words(of bytes: [UInt8]) -> (UInt64, UInt64, UInt64) {
-        var w: [UInt64] = [0, 0, 0]
-        for (k, x) in bytes.prefix(24).enumerated() { w[k / 8] |= UInt64(x) << UInt64(8 * (k % 8)) }
-        return (w[0], w[1], w[2])
+    @inline(__always)
+    static func words(of bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, UInt64) {
+        var w: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        for k in 0..<min(bytes.count, 24) {
+            let x = UInt64(bytes[k]) << UInt64(8 * (k & 7))
+            if k < 8 { w.0 |= x } else if k < 16 { w.1 |= x } else { w.2 |= x }
+        }
+        return w
     }
 
     /// The index of the key of `n` bytes whose words are `w`, or nil.

@@ -39,13 +39,14 @@ struct BundleCompiler {
         var failure: Diagnostic?
     }
 
-    /// Parses every file and digests the bundle (SHA-256 over each path, a NUL, its bytes, a NUL, in order). Files
-    /// are independent, so a large bundle (≥ 128 KiB) parses them, and the digest, on all cores; results are used in
-    /// file order either way, so diagnostics and the policy do not depend on it.
+    /// A bundle of several files totalling 128 KiB or more: read on all cores, and freed off the caller's path.
     static func isLarge(_ files: [SourceFile]) -> Bool {
         files.count > 1 && files.reduce(0, { $0 + $1.bytes.count }) >= 128 * 1024
     }
 
+    /// Parses every file and digests the bundle (SHA-256 over each path, a NUL, its bytes, a NUL, in order). Files
+    /// are independent, so a large bundle parses them, and the digest, on all cores; results are used in file order
+    /// either way, so diagnostics and the policy do not depend on it.
     static func read(_ files: [SourceFile]) -> ([Loaded], digest: String) {
         @Sendable func load(_ f: SourceFile) -> Loaded {
             var l = Loaded()

@@ -72,10 +72,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return t.withUTF8 { parse(utf8: $0) }
     }
 
-    /// `parse` on UTF-8 bytes (request decoders read timestamps straight from the body).
     /// The common form, `YYYY-MM-DDTHH:MM:SSZ` (20 bytes), read at fixed positions: the timestamp, or nil for
     /// anything else (which `parse(utf8:)` then reads in full — an invalid date in this form is nil there too).
-    /// Inlinable, so a request decoder reads its timestamps without a call.
     @inlinable
     public static func parseCommonForm(_ u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
         guard u.count == 20, let p = u.baseAddress else { return nil }
@@ -114,8 +112,16 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         return Timestamp(seconds: daysFromCivil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + s, nanos: 0)
     }
 
+    /// `parse` on UTF-8 bytes (request decoders read timestamps straight from the body). Inlinable, so a decoder
+    /// reads the common form without a call; every other form takes `parseAnyForm`.
+    @inlinable
     public static func parse(utf8 u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
-        if let t = parseCommonForm(u) { return t }
+        parseCommonForm(u) ?? parseAnyForm(u)
+    }
+
+    /// The full reader of `parse(utf8:)`, for every form it accepts.
+    @usableFromInline
+    static func parseAnyForm(_ u: UnsafeBufferPointer<UInt8>) -> Timestamp? {
         var i = 0
         func digits(_ n: Int) -> Int64? {
             guard i + n <= u.count else { return nil }
