@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -31,7 +33,18 @@ typedef struct conn {
     int phase;
     uint64_t since_ms;
     bool closing;  // shut down by us; MHD will notice and close it
+    bool refuse;   // over a connection limit: its next request head is answered 503 (Retry-After) and it closes
 } conn;
+
+// A socket kept open after MHD closed its descriptor, so that an answer sent just before the close (our own, or one
+// libmicrohttpd sends itself, such as 414 for a request head over its memory) is read by the client instead of being
+// destroyed by a reset: the kernel resets a connection closed with unread input. We send FIN and read (and discard)
+// what the client still sends, until it closes or a deadline passes.
+typedef struct lingering {
+    struct lingering *next;
+    int fd;
+    uint64_t until_ms;
+} lingering;
 
 struct chttp_server {
     struct MHD_Daemon *daemon;
@@ -48,6 +61,7 @@ struct chttp_server {
     atomic_uint inflight;
     atomic_size_t body_bytes;
     atomic_uint_fast64_t head_timeouts, request_timeouts, evicted, refused;
+    lingering *lingering;  // guarded by `lock`
 
     pthread_mutex_t lock;  // guards the connection list
     conn *head, *tail;
@@ -129,14 +143,58 @@ static conn *oldest_waiting(chttp_server *s, const conn *like) {
 }
 
 // Closes the connection that has waited longest for a request head (of `like`'s address, if given) so that `k` fits;
-// when none is waiting, `k` itself is to be closed.
+// when none is waiting, `k` itself is refused: its request head, if one comes soon, is answered 503 with Retry-After.
 static void make_room(chttp_server *s, conn *k, const conn *like) {
     conn *victim = oldest_waiting(s, like);
-    if (victim) {
+    if (victim && victim != k) {
         shut(victim);
         atomic_fetch_add(&s->evicted, 1);
     } else {
-        k->closing = true;
+        k->refuse = true;
+    }
+}
+
+// How long a refused connection may take to send its request head (to be told 503) before it is closed.
+enum { REFUSED_HEAD_MS = 2000, LINGER_MS = 2000 };
+
+// Keeps `fd`'s socket open past MHD's close when the client still has input in flight (see `lingering`).
+static void linger_if_unread(chttp_server *s, int fd) {
+    int pending = 0;
+    if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0) return;
+    lingering *l = malloc(sizeof *l);
+    if (l == NULL) return;
+    l->fd = dup(fd);
+    if (l->fd < 0) {
+        free(l);
+        return;
+    }
+    fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+    shutdown(l->fd, SHUT_WR);
+    l->until_ms = now_ms() + LINGER_MS;
+    l->next = s->lingering;
+    s->lingering = l;
+    pthread_cond_signal(&s->wake);
+}
+
+// Reads and discards what lingering sockets received; closes those whose client closed or whose time is up.
+static void drain_lingering(chttp_server *s, uint64_t now, bool all) {
+    char sink[4096];
+    for (lingering **p = &s->lingering; *p;) {
+        lingering *l = *p;
+        bool done = all || now >= l->until_ms;
+        while (!done) {
+            ssize_t n = recv(l->fd, sink, sizeof sink, 0);
+            if (n > 0) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            done = true;  // the client closed (0) or the socket failed
+        }
+        if (done) {
+            close(l->fd);
+            *p = l->next;
+            free(l);
+        } else {
+            p = &l->next;
+        }
     }
 }
 
@@ -149,6 +207,7 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
         conn *k = *socket_context;
         if (k == NULL) return;
         pthread_mutex_lock(&s->lock);
+        linger_if_unread(s, k->fd);
         if (k->prev) k->prev->next = k->next; else s->head = k->next;
         if (k->next) k->next->prev = k->prev; else s->tail = k->prev;
         s->count--;
@@ -176,11 +235,8 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
             if (!o->closing && same_address(o, k)) same++;
         if (same >= s->per_address_limit) make_room(s, k, k);
     }
-    if (!k->closing && s->count + 1 >= s->connection_limit) make_room(s, k, NULL);
-    if (k->closing) {
-        shutdown(k->fd, SHUT_RDWR);
-        atomic_fetch_add(&s->refused, 1);
-    }
+    if (!k->refuse && s->count + 1 >= s->connection_limit) make_room(s, k, NULL);
+    if (k->refuse) atomic_fetch_add(&s->refused, 1);
     k->prev = s->tail;
     if (s->tail) s->tail->next = k; else s->head = k;
     s->tail = k;
@@ -201,7 +257,9 @@ static void *watchdog(void *arg) {
         uint64_t now = now_ms();
         for (conn *k = s->head; k; k = k->next) {
             if (k->closing) continue;
-            if (k->phase == WAIT_HEAD && s->head_timeout_ms && now - k->since_ms > s->head_timeout_ms) {
+            if (k->phase == WAIT_HEAD && k->refuse && now - k->since_ms > REFUSED_HEAD_MS) {
+                shut(k);
+            } else if (k->phase == WAIT_HEAD && s->head_timeout_ms && now - k->since_ms > s->head_timeout_ms) {
                 shut(k);
                 atomic_fetch_add(&s->head_timeouts, 1);
             } else if (k->phase == READ_BODY && s->request_timeout_ms && now - k->since_ms > s->request_timeout_ms) {
@@ -211,6 +269,7 @@ static void *watchdog(void *arg) {
                 atomic_fetch_add(&s->request_timeouts, 1);
             }
         }
+        drain_lingering(s, now, false);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_nsec += 100 * 1000 * 1000;
@@ -354,6 +413,12 @@ static void check_framing(chttp_exchange *ex, const char *url, const char *versi
     if (f.lengths > 1) fail(&f, 400, "more than one Content-Length header");
     if (f.encodings > 0 && f.lengths > 0) fail(&f, 400, "Content-Length and Transfer-Encoding together");
     if (f.encodings > 0 && f.status == 0) check_codings(&f, &ex->chunked);
+    // A connection over a limit is told so once its head is in (and then closed), whatever the request.
+    conn *k = conn_of(ex->connection);
+    if (k && k->refuse) {
+        f.status = 503;
+        f.detail = "the service is at its connection limit; retry shortly";
+    }
     ex->framing_status = f.status;
     ex->framing_detail = f.detail;
 }
@@ -595,6 +660,7 @@ void chttp_stop(chttp_server *s, unsigned drain_ms) {
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     if (s->watchdog_started) pthread_join(s->watchdog, NULL);
+    drain_lingering(s, now_ms(), true);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s);

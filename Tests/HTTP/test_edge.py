@@ -259,9 +259,9 @@ def test_deadlines_for_the_head_and_the_whole_request():
 
 
 def test_health_is_answered_during_a_slowloris_flood():
-    """More stalled connections than the per-address cap, each sending a header line now and then: the oldest
+    """More stalled connections than the connection limit, each sending a header line now and then: the oldest
     stalled ones are closed to make room, and /healthz keeps answering at once."""
-    s = Service()
+    s = Service(args=("--max-connections", "300"))
     try:
         with slowloris(s, 600):
             worst = 0.0

@@ -34,6 +34,10 @@ public struct Evaluation: ~Copyable {
     /// Inlinable, so a caller in another module builds the evaluation in place (no move of the whole value).
     @inlinable
     public init(program: Program, account: PreparedAccount, user: User?, now: Timestamp, explain: Bool = false) {
+        // Plan, status and override indexes belong to the program the account was prepared for: answered by another
+        // they would name other plans and features (a wrong answer, or an index out of range). Never reached by a
+        // correct caller; a stop here is a bug in the caller, never a wrong answer.
+        precondition(account.programSerial == program.serial, "an account prepared for another program")
         self.program = program
         self.prepared = account
         self.user = user

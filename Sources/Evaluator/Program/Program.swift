@@ -1,9 +1,18 @@
+import Synchronization
+
+/// Serial numbers of programs: one per `Program` made in this process, never repeated (unlike an object's address,
+/// which a later program may reuse once an earlier one is freed).
+private let programSerials = Atomic<UInt64>(0)
+
 /// The compiled, immutable form of a policy bundle: names interned to integer ids, each plan's effective
 /// grants resolved along `extends` once, route patterns ready to match. Evaluation never re-parses
 /// or looks anything up by string except stored status and plan names (resolved once per account).
 public final class Program: @unchecked Sendable {
     // @unchecked: `code` is a buffer this class allocates in init, never mutates after, and frees in deinit.
     public let policy: Policy
+    /// This program's serial number: unique in the process for its whole life (SPEC §7 "Policy reloads": an account
+    /// prepared for one program is never answered by another; `PreparedAccount.programSerial` names its program).
+    public let serial: UInt64
     /// Effective value of each feature for each plan: `planValues[plan][feature]`.
     let planValues: [[FeatureValue]]
     /// Which plan granted it (`-1`: the feature default): `planSources[plan][feature]`.
@@ -54,6 +63,7 @@ public final class Program: @unchecked Sendable {
     /// automaton with, and the baseline `entitlements bench --scale` reports beside it.
     public init(_ policy: Policy, routeMatcher: Bool) {
         self.policy = policy
+        serial = programSerials.add(1, ordering: .relaxed).newValue
         defaults = policy.features.map(\.defaultValue)
         // Each plan's row is its parent's row plus its own grants: parents first, every plan resolved once, so the
         // pass is linear in plans × features however long the `extends` chains (cycles were cut by the compiler).
@@ -178,18 +188,22 @@ public final class Program: @unchecked Sendable {
         if precomputeRollouts, let id = account.id, !exprs.accountRolloutSalts.isEmpty {
             buckets = exprs.accountRolloutSalts.map { rolloutBucket(salt: $0, key: id) }
         }
-        return PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: buckets)
+        return PreparedAccount(
+            account: account, plan: plan, status: status, rolloutBuckets: buckets, programSerial: serial)
     }
 
     /// `prepare` for an account whose plan and status the caller already resolved against this program.
     func prepare(_ account: consuming Account, plan: Int?, status: Int) -> PreparedAccount {
-        PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: [])
+        PreparedAccount(account: account, plan: plan, status: status, rolloutBuckets: [], programSerial: serial)
     }
 }
 
-/// An account with its plan and status resolved against one program.
+/// An account with its plan and status resolved against one program (its plan, status and overrides are that
+/// program's indexes: evaluating it with any other program is refused, see `Evaluation.init`).
 public struct PreparedAccount: Sendable {
     public let account: Account
+    /// The `serial` of the program it was prepared for.
+    public let programSerial: UInt64
     /// Plan index, or nil when the stored plan is neither a plan key nor an alias (or null).
     public let plan: Int?
     /// Status index into the subscription config, or -1 for a status not listed.
@@ -202,8 +216,9 @@ public struct PreparedAccount: Sendable {
     /// The `unknown_status` warning: a subscription whose status the bundle does not list (or none).
     public let unknownStatus: Bool
 
-    init(account: Account, plan: Int?, status: Int, rolloutBuckets: [Int64]) {
+    init(account: Account, plan: Int?, status: Int, rolloutBuckets: [Int64], programSerial: UInt64) {
         self.account = account
+        self.programSerial = programSerial
         self.plan = plan
         self.status = status
         self.rolloutBuckets = rolloutBuckets

@@ -50,7 +50,8 @@ final class App: HTTPResponder {
         var label = Self.table.otherLabel
         do throws(HTTPError) {
             if let (status, detail) = req.framingError {
-                var e = HTTPError(status, status == 501 ? "not_implemented" : "bad_request", detail)
+                var e = HTTPError(status, Self.edgeCode(status), detail)
+                if status == 503 { e.headers = [("Retry-After", "1")] }
                 e.close = true
                 throw e
             }
@@ -67,22 +68,61 @@ final class App: HTTPResponder {
         }
     }
 
-    func respond(to req: HTTPRequest, route index: Int, mayBlock: Bool) -> Exchange? {
+    /// The code of an error the socket layer found in the request head (framing, limits).
+    static func edgeCode(_ status: Int) -> String {
+        switch status {
+        case 501: "not_implemented"
+        case 503: "server_busy"
+        case 414: "uri_too_long"
+        case 431: "header_fields_too_large"
+        default: "bad_request"
+        }
+    }
+
+    func respond(to req: HTTPRequest, route index: Int) -> Responded {
         let start = Clock.monotonicSeconds()
         let route = Self.table.routes[index]
+        let label = Self.table.labelIndex[index]
         // The route matched in `admit`; its parameters (if it has any) are read again from the same path.
         let parameters = Self.table.parameters(of: index, in: req.path)
         var context = context(parameters, req)
-        context.mayBlock = mayBlock
         let response: HTTPResponse
         do throws(HTTPError) {
             for step in bodySteps { try step.handle(req, route, &context) }
-            response = try route.handler(req, &context)
+            if route.waits && store != nil {
+                let handler = route.handler
+                return wait(req, label, start, context) { (context) throws(HTTPError) in
+                    switch try handler(req, &context) {
+                    case .response(let r): return r
+                    case .wait(let work): return try work(&context)
+                    }
+                }
+            }
+            switch try route.handler(req, &context) {
+            case .response(let r): response = r
+            case .wait(let work): return wait(req, label, start, context, work)
+            }
         } catch {
-            if error.isMustWait { return nil }
             response = error.response
         }
-        return exchange(req, response, label: Self.table.labelIndex[index], tally: context.tally, start)
+        return .exchange(exchange(req, response, label: label, tally: context.tally, start))
+    }
+
+    /// The rest of a request that waits on the database, as work for a thread that may wait.
+    private func wait(
+        _ req: HTTPRequest, _ label: Int, _ start: Double, _ context: RequestContext,
+        _ work: @escaping @Sendable (inout RequestContext) throws(HTTPError) -> HTTPResponse
+    ) -> Responded {
+        .wait { [self] in
+            var context = context
+            let response: HTTPResponse
+            do throws(HTTPError) {
+                response = try work(&context)
+            } catch {
+                response = error.response
+            }
+            return exchange(req, response, label: label, tally: context.tally, start)
+        }
     }
 
     func finish(_ e: Exchange, queued: Bool) {
@@ -114,7 +154,11 @@ final class App: HTTPResponder {
         let e: Exchange
         switch admit(req) {
         case .answer(let answer): e = answer
-        case .proceed(let route): e = respond(to: req, route: route, mayBlock: true)!
+        case .proceed(let route):
+            switch respond(to: req, route: route) {
+            case .exchange(let answered): e = answered
+            case .wait(let work): e = work()
+            }
         }
         finish(e, queued: true)
         return e.response

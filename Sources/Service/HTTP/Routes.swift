@@ -3,38 +3,40 @@ extension App {
     /// and of matching (the first pattern that matches wins).
     static let routes: [Route] = [
         Route("/healthz", ["GET"], role: nil, Operations.healthz),
-        Route("/readyz", ["GET"], role: nil, Operations.readyz),
+        Route("/readyz", ["GET"], role: nil, waits: true, Operations.readyz),
         Route("/metrics", ["GET"], role: nil, Operations.metrics),
-        Route("/v1/check", ["POST"], role: .check, body: .json, Decisions.check),
-        Route("/v1/entitlements", ["POST"], role: .check, body: .json, Decisions.entitlements),
-        Route("/v1/timeline", ["POST"], role: .check, body: .json, TimelineEndpoint.handle),
+        Route("/v1/check", ["POST"], role: .check, body: .json, reply: Decisions.check),
+        Route("/v1/entitlements", ["POST"], role: .check, body: .json, reply: Decisions.entitlements),
+        Route("/v1/timeline", ["POST"], role: .check, body: .json, reply: TimelineEndpoint.handle),
         Route("/v1/outline", ["GET"], role: .check, Playground.outline),
         Route("/v1/routes", ["POST"], role: .check, body: .json, Playground.routes),
         Route("/ui", ["GET"], role: nil, PlaygroundPage.handle),
         Route("/v1/catalog", ["GET"], role: .check, Catalog.handle),
         Route("/v1/policy", ["GET"], role: .check, PolicyEndpoints.info),
         Route("/v1/policy/reload", ["POST"], role: .admin, PolicyEndpoints.reload),
-        Route("/ofrep/v1/evaluate/flags", ["POST"], role: .check, body: .json, OFREP.bulk),
+        Route("/ofrep/v1/evaluate/flags", ["POST"], role: .check, body: .json, reply: OFREP.bulk),
         Route("/ofrep/v1/configuration", ["GET"], role: .check, OFREP.configuration),
         Route(
             "/ofrep/v1/evaluate/flags/{key...}", ["POST"], role: .check, body: .json,
             label: "/ofrep/v1/evaluate/flags/{key}", precheck: OFREP.knownKey,
-            OFREP.single),
+            reply: OFREP.single),
         // Account state (SPEC §6.3), one metrics label for all of them.
-        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", Accounts.list),
+        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", waits: true, Accounts.list),
         Route(
             "/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, body: .json, label: "/v1/accounts",
-            Accounts.account),
-        Route("/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", Accounts.entitlements),
+            waits: true, Accounts.account),
+        Route(
+            "/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", reply: Accounts.entitlements
+        ),
         Route(
             "/v1/accounts/{id}/trial", ["POST"], role: .admin, body: .optionalJSON, label: "/v1/accounts",
-            Accounts.trial),
-        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", Accounts.audit),
+            waits: true, Accounts.trial),
+        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", waits: true, Accounts.audit),
         Route(
             "/v1/accounts/{id}/overrides/{feature}", ["PUT", "DELETE"], role: .admin, body: .json,
-            label: "/v1/accounts", Accounts.override),
+            label: "/v1/accounts", waits: true, Accounts.override),
         Route(
             "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
-            Accounts.usage),
+            waits: true, Accounts.usage),
     ]
 }

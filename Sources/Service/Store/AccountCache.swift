@@ -1,44 +1,68 @@
 import Synchronization
 
-/// One account as a replica keeps it in memory: prepared for the program it was last used with, its overrides as
-/// stored (by feature name, to prepare it again after a reload), and the usage of its limit features around the
-/// instant it was loaded. Compact on purpose (a few hundred bytes for an account without usage or overrides): only
-/// non-zero usage sums, and the records of rolling periods, are kept.
-final class CachedAccount: @unchecked Sendable {
-    // @unchecked: mutated only under `AccountCache`'s lock (`prepared`, `program`, `lastUsed`).
+/// An account id as a key: compared and hashed by its UTF-8 bytes, as PostgreSQL and SPEC §9 compare ids ("compared
+/// exactly"). A Swift `String` compares by canonical equivalence, so `"zoë"` composed and decomposed would be one key
+/// and two stored accounts would share one cache entry.
+struct AccountKey: Hashable, Sendable {
+    let id: String
+
+    init(_ id: String) { self.id = id }
+
+    static func == (a: AccountKey, b: AccountKey) -> Bool { a.id.utf8.elementsEqual(b.id.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var id = id
+        id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// One account as a replica keeps it in memory, immutable (a change replaces the entry whole): its stored state,
+/// the account prepared for one program, and the usage of its limit features around the instant it was loaded.
+/// Compact on purpose (a few hundred bytes for an account without usage or overrides): only non-zero usage sums,
+/// and the records of rolling periods, are kept.
+final class CachedAccount: Sendable {
     /// False for an id that is not stored (cached too: the no-subscription answer).
     let exists: Bool
-    var prepared: PreparedAccount
-    var program: ObjectIdentifier
-    let overrides: [StoredOverride]
-    /// When it was loaded, and the program whose limit features' periods the usage below follows.
+    /// The account as stored (nil when not stored): what it is prepared from again after a reload.
+    let stored: StoredAccount?
+    /// The account prepared for the program whose `serial` it carries (`prepared.programSerial`).
+    let prepared: PreparedAccount
+    /// When it was loaded, and the serial of the program whose limit features' periods the usage below follows.
     let loadedAt: Timestamp
-    let usageProgram: ObjectIdentifier
+    let usageProgram: UInt64
     /// Non-zero sums over each fixed-window or lifetime limit feature's period containing `loadedAt`.
     let used: [(feature: String, amount: Int64)]
     /// Rolling-period features: every record from the window's start on.
     let records: [(feature: String, at: Timestamp, amount: Int64)]
-    var lastUsed: UInt64 = 0
+    /// The cache's clock when it was last used (for eviction).
+    let lastUsed = Atomic<UInt64>(0)
 
     init(
-        exists: Bool, prepared: PreparedAccount, program: Program, overrides: [StoredOverride], loadedAt: Timestamp,
+        exists: Bool, stored: StoredAccount?, prepared: PreparedAccount, loadedAt: Timestamp, usageProgram: UInt64,
         used: [(feature: String, amount: Int64)], records: [(feature: String, at: Timestamp, amount: Int64)]
     ) {
         self.exists = exists
+        self.stored = stored
         self.prepared = prepared
-        self.program = ObjectIdentifier(program)
-        self.overrides = overrides
         self.loadedAt = loadedAt
-        usageProgram = ObjectIdentifier(program)
+        self.usageProgram = usageProgram
         self.used = used
         self.records = records
     }
 
-    /// The usage of limit feature `f` in the period containing `now`, when the cached figures cover it (nil: read
-    /// the database). Figures loaded under another program (a reload may change periods) are not used.
+    /// The same stored state and usage, prepared for `program` (after a reload).
+    func prepared(for program: Program) -> CachedAccount {
+        let account = stored?.account(program) ?? Account(id: prepared.account.id)
+        return CachedAccount(
+            exists: exists, stored: stored, prepared: program.prepare(account, precomputeRollouts: true),
+            loadedAt: loadedAt, usageProgram: usageProgram, used: used, records: records)
+    }
+
+    /// The usage of limit feature `f` of `program` in the period containing `now`, when the cached figures cover it
+    /// (nil: read the database). Figures loaded under another program (a reload may change periods) are not used.
     func usage(of f: Int, at now: Timestamp, program: Program) -> Int64? {
         guard exists else { return 0 }
-        guard ObjectIdentifier(program) == usageProgram else { return nil }
+        guard program.serial == usageProgram else { return nil }
         let feature = program.policy.features[f]
         switch feature.period {
         case .none:
@@ -58,41 +82,26 @@ final class CachedAccount: @unchecked Sendable {
             return used.first { $0.feature == feature.name }?.amount ?? 0
         }
     }
-
-    /// The account prepared for `program` (prepared again, from the stored overrides, after a reload).
-    func prepared(for program: Program) -> PreparedAccount {
-        let key = ObjectIdentifier(program)
-        if key != self.program {
-            var account = prepared.account
-            account.overrides = []
-            let decoder = RequestDecoder(program: program)
-            for o in overrides {
-                if let ov = try? decoder.override(o.json, "override") { account.overrides.append(ov) }
-            }
-            prepared = program.prepare(account, precomputeRollouts: true)
-            self.program = key
-        }
-        return prepared
-    }
 }
 
 /// Each replica's in-memory copy of stored accounts (SPEC §7): decisions on a cached account need no database round
 /// trip. Kept fresh by `StoreListener` (a NOTIFY drops an entry); while the listener is down the cache is not trusted
 /// (decisions read through the database, and fall back to cached entries only while the database does not answer).
-/// Bounded: past `capacity` the least recently used tenth goes.
+/// Bounded: past `capacity` the least recently used tenth goes. Entries are immutable and keyed by the id's bytes;
+/// an entry found prepared for another program is prepared again outside the lock and replaced whole.
 final class AccountCache: Sendable {
     struct State {
-        var entries: [String: CachedAccount] = [:]
-        var tick: UInt64 = 0
+        var entries: [AccountKey: CachedAccount] = [:]
         /// Bumped by every invalidation; `recent` remembers when each account was last invalidated, and `floor`
         /// stands in for everything older that `recent` no longer holds.
         var generation = 0
-        var recent: [String: Int] = [:]
+        var recent: [AccountKey: Int] = [:]
         var floor = 0
     }
 
     let capacity: Int
     private let state = Mutex(State())
+    private let tick = Atomic<UInt64>(0)
     /// Whether notifications are flowing (the listener is connected and LISTENing).
     let trusted = Atomic<Bool>(false)
     let hits = Atomic<Int>(0)
@@ -108,14 +117,23 @@ final class AccountCache: Sendable {
         return h + m == 0 ? 0 : Double(h) / Double(h + m)
     }
 
-    /// The cached account, prepared for `program`; nil when not cached.
-    func lookup(_ id: String, program: Program) -> (PreparedAccount, CachedAccount)? {
-        state.withLock { s -> (PreparedAccount, CachedAccount)? in
-            guard let e = s.entries[id] else { return nil }
-            s.tick &+= 1
-            e.lastUsed = s.tick
-            return (e.prepared(for: program), e)
+    /// The cached entry for `id`, prepared for `program`; nil when not cached.
+    func lookup(_ id: String, program: Program) -> CachedAccount? {
+        let key = AccountKey(id)
+        guard let found = state.withLock({ $0.entries[key] }) else { return nil }
+        found.lastUsed.store(tick.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
+        if found.prepared.programSerial == program.serial { return found }
+        // Prepared for another program (a reload swapped it in): prepare it for this one, outside the lock, and
+        // replace the entry if it is still the one we found (else an invalidation or another request came first;
+        // the entry made here is still right for this request).
+        let again = found.prepared(for: program)
+        again.lastUsed.store(found.lastUsed.load(ordering: .relaxed), ordering: .relaxed)
+        state.withLock { s in
+            if let index = s.entries.index(forKey: key), s.entries.values[index] === found {
+                s.entries.values[index] = again
+            }
         }
+        return again
     }
 
     /// The mark to take before loading an account from the database (see `insert`).
@@ -124,25 +142,26 @@ final class AccountCache: Sendable {
     /// Caches an account whose load started at mark `since`; when the account was invalidated meanwhile, what was
     /// loaded may already be stale and is not kept.
     func insert(_ id: String, _ entry: CachedAccount, loadedSince since: Int) {
+        let key = AccountKey(id)
+        entry.lastUsed.store(tick.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
         state.withLock { s in
-            guard since >= s.floor, (s.recent[id] ?? 0) <= since else { return }
-            s.tick &+= 1
-            entry.lastUsed = s.tick
-            s.entries[id] = entry
+            guard since >= s.floor, (s.recent[key] ?? 0) <= since else { return }
+            s.entries[key] = entry
             if s.entries.count > capacity { evict(&s) }
         }
     }
 
     /// Drops one account (a NOTIFY, or this replica's own write).
     func invalidate(_ id: String) {
+        let key = AccountKey(id)
         state.withLock { s in
             s.generation += 1
-            s.recent[id] = s.generation
+            s.recent[key] = s.generation
             if s.recent.count > 10_000 {
                 s.recent.removeAll(keepingCapacity: true)
                 s.floor = s.generation
             }
-            s.entries[id] = nil
+            s.entries[key] = nil
         }
     }
 
@@ -159,7 +178,7 @@ final class AccountCache: Sendable {
     /// Removes the least recently used tenth.
     private func evict(_ s: inout State) {
         let n = max(1, capacity / 10)
-        let cut = s.entries.values.map(\.lastUsed).sorted()[min(n, s.entries.count) - 1]
-        s.entries = s.entries.filter { $0.value.lastUsed > cut }
+        let cut = s.entries.values.map { $0.lastUsed.load(ordering: .relaxed) }.sorted()[min(n, s.entries.count) - 1]
+        s.entries = s.entries.filter { $0.value.lastUsed.load(ordering: .relaxed) > cut }
     }
 }

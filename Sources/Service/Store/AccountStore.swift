@@ -294,8 +294,8 @@ final class AccountStore: Sendable {
         try pool.withConnection { (db) throws(StoreError) in
             guard let stored = try Self.load(db, id) else {
                 return CachedAccount(
-                    exists: false, prepared: program.prepare(Account(id: id), precomputeRollouts: true),
-                    program: program, overrides: [], loadedAt: now, used: [], records: [])
+                    exists: false, stored: nil, prepared: program.prepare(Account(id: id), precomputeRollouts: true),
+                    loadedAt: now, usageProgram: program.serial, used: [], records: [])
             }
             let account = stored.account(program)
             var used: [(feature: String, amount: Int64)] = []
@@ -320,8 +320,8 @@ final class AccountStore: Sendable {
                 }
             }
             return CachedAccount(
-                exists: true, prepared: program.prepare(account, precomputeRollouts: true), program: program,
-                overrides: stored.overrides, loadedAt: now, used: used, records: records)
+                exists: true, stored: stored, prepared: program.prepare(account, precomputeRollouts: true),
+                loadedAt: now, usageProgram: program.serial, used: used, records: records)
         }
     }
 

@@ -42,11 +42,6 @@ struct HTTPError: Error {
     /// A request-level error of the evaluator: 400 with its code, detail and path.
     init(_ e: RequestError) { self.init(400, e.code, e.detail, path: e.path) }
 
-    /// Not an answer: the handler must wait on the database, which the socket layer's worker threads never do;
-    /// the request is handed to the blocking pool and run again there (`RequestContext.mayBlock`).
-    static let mustWait = HTTPError(0, "must_wait", "")
-    var isMustWait: Bool { status == 0 }
-
     /// 503 `store_unavailable`: account state needs the account store, and this service runs stateless.
     static func storeUnavailable(_ detail: String) -> HTTPError { HTTPError(503, "store_unavailable", detail) }
 

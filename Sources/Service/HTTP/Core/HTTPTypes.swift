@@ -55,11 +55,18 @@ enum Admission {
     case proceed(route: Int)
 }
 
+/// What `respond` gives the socket layer: the exchange, or work that waits on the database (run it on a thread that
+/// may wait; it gives the exchange).
+enum Responded {
+    case exchange(Exchange)
+    case wait(@Sendable () -> Exchange)
+}
+
 /// What the socket layer drives: the head of a request, then (if admitted) the whole request, then the outcome once
-/// the response was queued or could not be. `respond` with `mayBlock: false` (on a worker thread) answers nil when
-/// the request must wait on the database: it is then run again with `mayBlock: true` on the blocking pool.
+/// the response was queued or could not be. `respond` runs on a worker thread that never waits on the database: a
+/// request that must wait comes back as `.wait`, for the blocking pool.
 protocol HTTPResponder: Sendable {
     func admit(_ req: HTTPRequest) -> Admission
-    func respond(to req: HTTPRequest, route: Int, mayBlock: Bool) -> Exchange?
+    func respond(to req: HTTPRequest, route: Int) -> Responded
     func finish(_ exchange: Exchange, queued: Bool)
 }

@@ -11,8 +11,11 @@ struct Route: Sendable {
         case optionalJSON
     }
 
-    /// A handler: the request and its context in, the response out, or an error the service answers with.
-    typealias Handler = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> HTTPResponse
+    /// A handler: the request and its context in, the response out (now, or as work that waits on the database),
+    /// or an error the service answers with.
+    typealias Handler = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> Reply
+    /// A handler that always answers at once.
+    typealias Answer = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> HTTPResponse
     /// A check of the path parameters that runs before the body is read (after auth).
     typealias Precheck = @Sendable (HTTPRequest, inout RequestContext) throws(HTTPError) -> Void
 
@@ -34,12 +37,15 @@ struct Route: Sendable {
     let label: String
     let handler: Handler
     let precheck: Precheck?
+    /// The handler waits on the account store from its start (the account endpoints): with a store, the socket
+    /// layer runs it on the blocking pool straight away.
+    let waits: Bool
     /// The UTF-8 bytes of each literal segment (empty for parameters), for matching without decoding.
     private let literalBytes: [[UInt8]]
 
     init(
         _ pattern: String, _ methods: [String], role: Auth.Role?, body: Body = .none, label: String? = nil,
-        precheck: Precheck? = nil, _ handler: @escaping Handler
+        precheck: Precheck? = nil, waits: Bool = false, reply handler: @escaping Handler
     ) {
         self.pattern = pattern
         segments = pattern.split(separator: "/").map {
@@ -54,6 +60,17 @@ struct Route: Sendable {
         self.label = label ?? pattern
         self.handler = handler
         self.precheck = precheck
+        self.waits = waits
+    }
+
+    /// A route whose handler answers at once (or, with `waits`, after waiting on the store from its start).
+    init(
+        _ pattern: String, _ methods: [String], role: Auth.Role?, body: Body = .none, label: String? = nil,
+        precheck: Precheck? = nil, waits: Bool = false, _ handler: @escaping Answer
+    ) {
+        self.init(
+            pattern, methods, role: role, body: body, label: label, precheck: precheck, waits: waits,
+            reply: { (req, context) throws(HTTPError) in .response(try handler(req, &context)) })
     }
 
     /// The parameters when the raw `path` (no percent-escapes in it) matches the pattern, else nil. Segment by
@@ -174,7 +191,7 @@ enum RequestTarget {
 
 /// What a handler gets besides the request: the serving program and its holder, the clock, the metrics, the path
 /// parameters, and where to put the decisions it made (for metrics).
-struct RequestContext {
+struct RequestContext: Sendable {
     let policy: PolicyHolder
     /// The program serving this request (one whole program, even when a reload swaps in another meanwhile).
     let program: Program
@@ -184,9 +201,7 @@ struct RequestContext {
     let store: AccountStore?
     var parameters: [String] = []
     var tally: DecisionTally?
-    /// Whether this thread may wait on the database. False on the socket layer's workers: a handler that would
-    /// wait throws `HTTPError.mustWait` (see `waitAllowed`) and runs again on the blocking pool.
-    var mayBlock = true
+
     /// The keys and the request's `Authorization`, for `actor`.
     var auth = Auth()
     var authorization: String?
@@ -194,16 +209,19 @@ struct RequestContext {
     /// The clock for requests without `now`.
     func now() -> Timestamp { clock() }
 
-    /// Call before anything that may wait on the database.
-    func waitAllowed() throws(HTTPError) {
-        if !mayBlock { throw .mustWait }
-    }
-
     /// Who is acting, for the audit log: the API key's name (`anonymous` when the service runs without keys).
     var actor: String {
         if case .allowed(let name?) = auth.authorize(authorization, needs: .check) { return name }
         return "anonymous"
     }
+}
+
+/// What a handler answers: a response now, or the rest of its work when that must wait on the database. The socket
+/// layer's worker threads never wait: they hand `wait`'s work, with what the handler already decoded, to the
+/// blocking pool, which runs it with the request's context.
+enum Reply {
+    case response(HTTPResponse)
+    case wait(@Sendable (inout RequestContext) throws(HTTPError) -> HTTPResponse)
 }
 
 /// The routes in declaration order, with their metrics labels interned to integers.

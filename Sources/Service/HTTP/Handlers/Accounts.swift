@@ -6,7 +6,6 @@ enum Accounts {
         guard let store = context.store else {
             throw .storeUnavailable("this service runs stateless: account state needs the account store")
         }
-        try context.waitAllowed()
         return store
     }
 
@@ -250,15 +249,16 @@ enum Accounts {
     // MARK: - /v1/accounts/{id}/entitlements, /trial, /audit
 
     /// A stored account's snapshot (through the cache, like every decision); 404 when it is not stored.
-    static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+    static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> Reply {
         guard context.store != nil else {
             throw .storeUnavailable("this service runs stateless: account state needs the account store")
         }
         let id = try accountID(context)
         let now = try now(req, [:], context)
-        let found = try Decisions.resolve(id, context, now: now, limits: [])
-        guard found.known else { throw refusal(.unknownAccount) }
-        return .json(200, Engine.snapshot(context.program, account: found.prepared, user: nil, now: now))
+        return try Decisions.withStored(id, context, now: now) { (found, context) throws(HTTPError) in
+            guard found.known else { throw refusal(.unknownAccount) }
+            return .json(200, Engine.snapshot(context.program, account: found.prepared, user: nil, now: now))
+        }
     }
 
     static func trial(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {

@@ -4,21 +4,58 @@
 enum Decisions {
     static let statelessDetail = "account ids need the account store; this service runs stateless"
 
-    static func check(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+    static func check(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> Reply {
         var tally = DecisionTally()
         defer { context.tally = tally }
         let program = context.program
         // An inline account is answered straight from the body's bytes; an account by id is read from the store.
         let clock = context.now()
         switch Engine.answerCheck(program, body: req.body, now: clock, tally: &tally) {
-        case .response(let bytes): return HTTPResponse(status: 200, body: bytes)
+        case .response(let bytes): return .response(HTTPResponse(status: 200, body: bytes))
         case .invalid(let e): throw HTTPError(e)
         case .needsAccount(var request, let id):
+            guard let store = context.store else { throw .storeUnavailable(statelessDetail) }
             let now = request.now ?? clock
-            let account = try stored(id, filling: &request, context, now: now)
-            return HTTPResponse(
-                status: 200, body: Engine.respond(program, request, account: account, now: now, tally: &tally))
+            let limits = limitFeatures(request)
+            switch store.lookup(id, program: program, now: now, limits: limits) {
+            case .cached(let state):
+                return .response(answer(program, &request, state, now: now, tally: &tally))
+            case .load:
+                // The decoded request goes to the blocking pool with the load: nothing is decoded twice.
+                return .wait { [request] (context) throws(HTTPError) in
+                    var request = request
+                    let state = try load(store, id, context, now: now, limits: limits)
+                    var tally = DecisionTally()
+                    defer { context.tally = tally }
+                    return answer(program, &request, state, now: now, tally: &tally)
+                }
+            }
         }
+    }
+
+    /// The limit features of `request`'s checks that name no `usage` (they get the recorded usage, SPEC §6.3).
+    static func limitFeatures(_ request: CheckRequest) -> [Int] {
+        var limits: [Int] = []
+        for c in request.checks {
+            if case .success(.limit(let f, nil, _)) = c { limits.append(f) }
+        }
+        return limits
+    }
+
+    /// The `/v1/check` answer for a stored account: limit checks without `usage` get the recorded usage.
+    static func answer(
+        _ program: Program, _ request: inout CheckRequest, _ state: DecisionState, now: Timestamp,
+        tally: inout DecisionTally
+    ) -> HTTPResponse {
+        if !state.usage.isEmpty {
+            for (k, c) in request.checks.enumerated() {
+                if case .success(.limit(let f, nil, let amount)) = c {
+                    request.checks[k] = .success(.limit(feature: f, usage: state.usage[f] ?? 0, amount: amount))
+                }
+            }
+        }
+        return HTTPResponse(
+            status: 200, body: Engine.respond(program, request, account: state.prepared, now: now, tally: &tally))
     }
 
     /// The `/v1/check` answer for a body whose account is inline (what `entitlements check` prints).
@@ -32,101 +69,61 @@ enum Decisions {
         }
     }
 
-    static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+    static func entitlements(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> Reply {
         let program = context.program
         switch Engine.decodeSnapshot(program, body: req.body) {
         case .failure(let e): throw HTTPError(e)
         case .success(let r):
             let now = r.now ?? context.now()
-            let account = try prepared(r.account, context, now: now)
-            return .json(200, Engine.snapshot(program, account: account, user: r.user, now: now))
-        }
-    }
-
-    /// A stored account, prepared; an unknown id is an account without a subscription. Limit checks of `request`
-    /// that name no `usage` get the usage recorded in the period containing `now` (SPEC §6.3).
-    static func stored(
-        _ id: String, filling request: inout CheckRequest, _ context: RequestContext, now: Timestamp
-    ) throws(HTTPError) -> PreparedAccount {
-        var limits: [Int] = []
-        for c in request.checks {
-            if case .success(.limit(let f, nil, _)) = c { limits.append(f) }
-        }
-        let found = try resolve(id, context, now: now, limits: limits)
-        if !limits.isEmpty {
-            for (k, c) in request.checks.enumerated() {
-                if case .success(.limit(let f, nil, let amount)) = c {
-                    request.checks[k] = .success(.limit(feature: f, usage: found.usage[f] ?? 0, amount: amount))
-                }
+            return try withAccount(r.account, context, now: now) { (account, _) in
+                .json(200, Engine.snapshot(program, account: account.prepared, user: r.user, now: now))
             }
         }
-        return found.prepared
     }
 
-    static func stored(_ id: String, _ context: RequestContext, now: Timestamp) throws(HTTPError) -> PreparedAccount {
-        try resolve(id, context, now: now, limits: []).prepared
-    }
-
-    /// An inline account prepared, or a stored one by id.
-    static func prepared(_ account: AccountReference, _ context: RequestContext, now: Timestamp) throws(HTTPError)
-        -> PreparedAccount
-    {
+    /// Answers with an account: an inline one prepared at once; a stored one from this replica's cache at once, or
+    /// else read through the database on the blocking pool (`Reply.wait`). `answer` gets the account and whether it
+    /// is stored (an unknown id answers as an account without a subscription).
+    static func withAccount(
+        _ account: AccountReference, _ context: RequestContext, now: Timestamp,
+        _ answer: @escaping @Sendable (DecisionState, RequestContext) throws(HTTPError) -> HTTPResponse
+    ) throws(HTTPError) -> Reply {
         switch account {
-        case .inline(let a): return context.program.prepare(a)
-        case .id(let id): return try stored(id, context, now: now)
+        case .inline(let a):
+            return .response(
+                try answer(DecisionState(prepared: context.program.prepare(a), usage: [:], known: true), context))
+        case .id(let id): return try withStored(id, context, now: now, answer)
         }
     }
 
-    /// A stored account for a decision: from this replica's cache when it is trusted and covers the usage asked
-    /// for (no database round trip), else read through the database (and cached); while the database does not
-    /// answer, a cached entry is used even when the cache is not trusted. `known` is false for an id that is not
-    /// stored.
-    static func resolve(_ id: String, _ context: RequestContext, now: Timestamp, limits: [Int]) throws(HTTPError) -> (
-        prepared: PreparedAccount, usage: [Int: Int64], known: Bool
-    ) {
+    /// `withAccount` for an account id.
+    static func withStored(
+        _ id: String, _ context: RequestContext, now: Timestamp,
+        _ answer: @escaping @Sendable (DecisionState, RequestContext) throws(HTTPError) -> HTTPResponse
+    ) throws(HTTPError) -> Reply {
         guard let store = context.store else { throw .storeUnavailable(statelessDetail) }
         let program = context.program
-        guard let cache = store.cache else {
-            try context.waitAllowed()
-            do {
-                let found = try store.loadForDecision(id, program: program, now: now, limitFeatures: limits)
-                return (program.prepare(found?.account ?? Account(id: id)), found?.usage ?? [:], found != nil)
-            } catch {
-                context.metrics.storeErrors.add(1, ordering: .relaxed)
-                throw .storeUnavailable(error.description)
+        switch store.lookup(id, program: program, now: now, limits: []) {
+        case .cached(let state): return .response(try answer(state, context))
+        case .load:
+            return .wait { (context) throws(HTTPError) in
+                try answer(try load(store, id, context, now: now, limits: []), context)
             }
-        }
-        if cache.trusted.load(ordering: .relaxed), let hit = fromCache(cache, id, program, now, limits) {
-            cache.hits.add(1, ordering: .relaxed)
-            return hit
-        }
-        try context.waitAllowed()
-        cache.misses.add(1, ordering: .relaxed)
-        let since = cache.generation
-        do {
-            let entry = try store.cachedAccount(id, program: program, now: now)
-            cache.insert(id, entry, loadedSince: since)
-            var used: [Int: Int64] = [:]
-            for f in limits { used[f] = entry.usage(of: f, at: now, program: program) ?? 0 }
-            return (entry.prepared, used, entry.exists)
-        } catch {
-            context.metrics.storeErrors.add(1, ordering: .relaxed)
-            if let stale = fromCache(cache, id, program, now, limits) { return stale }
-            throw .storeUnavailable(error.description)
         }
     }
 
-    /// From the cache, when the entry covers the usage of every limit in `limits` at `now`.
-    private static func fromCache(
-        _ cache: AccountCache, _ id: String, _ program: Program, _ now: Timestamp, _ limits: [Int]
-    ) -> (prepared: PreparedAccount, usage: [Int: Int64], known: Bool)? {
-        guard let (prepared, entry) = cache.lookup(id, program: program) else { return nil }
-        if limits.isEmpty { return (prepared, [:], entry.exists) }
-        var used: [Int: Int64] = [:]
-        for f in limits {
-            guard let value = entry.usage(of: f, at: now, program: program) else { return nil }
-            used[f] = value
+    /// A stored account read through the database (on a thread that may wait); a database that does not answer is
+    /// 503 `store_unavailable` unless a cached entry can stand in (both counted in metrics).
+    static func load(_ store: AccountStore, _ id: String, _ context: RequestContext, now: Timestamp, limits: [Int])
+        throws(HTTPError) -> DecisionState
+    {
+        do {
+            let state = try store.load(id, program: context.program, now: now, limits: limits)
+            if state.stale { context.metrics.storeErrors.add(1, ordering: .relaxed) }
+            return state
+        } catch {
+            context.metrics.storeErrors.add(1, ordering: .relaxed)
+            throw .storeUnavailable(error.description)
         }
-        return (prepared, used, entry.exists)
     }
 }

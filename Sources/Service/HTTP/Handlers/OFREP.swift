@@ -18,7 +18,7 @@ enum OFREP {
     /// The evaluation subject from a request body, or the OFREP error response (PARSE_ERROR, then
     /// TARGETING_KEY_MISSING, then INVALID_CONTEXT).
     static func subject(_ rc: RequestContext, _ body: [UInt8], key: String?, now: Timestamp) throws(HTTPError)
-        -> (PreparedAccount, User?)
+        -> (AccountReference, User?)
     {
         let program = rc.program
         let value: JSONValue
@@ -49,7 +49,7 @@ enum OFREP {
                 400, key: key, "INVALID_CONTEXT", "targetingKey must be 1–255 characters without control characters")
         }
         let decoder = RequestDecoder(program: program)
-        let prepared: PreparedAccount
+        let subject: AccountReference
         if let accountJSON = field("account") {
             var account: Account
             do {
@@ -61,15 +61,10 @@ enum OFREP {
                 throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
             }
             account.id = targetingKey
-            prepared = program.prepare(account)
+            subject = .inline(account)
         } else if rc.store != nil {
             // The stored account (an unknown id has no subscription).
-            do {
-                prepared = try Decisions.resolve(targetingKey, rc, now: now, limits: []).prepared
-            } catch {
-                if error.isMustWait { throw error }
-                throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
-            }
+            subject = .id(targetingKey)
         } else {
             throw .ofrep(400, key: key, "INVALID_CONTEXT", "without an account store the context must carry 'account'")
         }
@@ -86,7 +81,29 @@ enum OFREP {
             }
             user = u
         }
-        return (prepared, user)
+        return (subject, user)
+    }
+
+    /// Answers with the subject's account (a stored one through the cache, or the database on the blocking pool); a
+    /// store that does not answer is OFREP's 503 `GENERAL`.
+    static func withSubject(
+        _ subject: AccountReference, _ context: RequestContext, key: String?, now: Timestamp,
+        _ answer: @escaping @Sendable (PreparedAccount) -> HTTPResponse
+    ) throws(HTTPError) -> Reply {
+        let reply: Reply
+        do {
+            reply = try Decisions.withAccount(subject, context, now: now) { (state, _) in answer(state.prepared) }
+        } catch {
+            throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
+        }
+        guard case .wait(let work) = reply else { return reply }
+        return .wait { (context) throws(HTTPError) in
+            do {
+                return try work(&context)
+            } catch {
+                throw .ofrep(503, key: key, "GENERAL", "the account store is unavailable")
+            }
+        }
     }
 
     /// One evaluation as an OFREP success object.
@@ -146,7 +163,7 @@ enum OFREP {
         }
     }
 
-    static func single(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+    static func single(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> Reply {
         let program = context.program
         let key = context.parameters[0]
         guard let k = lookup(program, key) else {
@@ -154,21 +171,26 @@ enum OFREP {
         }
         let now = context.now()
         let (account, user) = try subject(context, req.body, key: key, now: now)
-        var ev = Evaluation(program: program, account: account, user: user, now: now)
-        return .json(200, evaluate(&ev, key, k))
+        return try withSubject(account, context, key: key, now: now) { account in
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            return .json(200, evaluate(&ev, key, k))
+        }
     }
 
     /// Every flag and every feature; `ETag` over the answer, `If-None-Match` → 304.
-    static func bulk(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
+    static func bulk(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> Reply {
         let program = context.program
         let now = context.now()
         let (account, user) = try subject(context, req.body, key: nil, now: now)
-        var ev = Evaluation(program: program, account: account, user: user, now: now)
-        var flags: [JSONValue] = []
-        for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
-        for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }
-        let bytes = JSONWriter.serialize(.object([("flags", .array(flags))]))
-        return withETag("\"" + SHA256.hex(SHA256.hash(bytes)).prefix(32) + "\"", bytes, req.ifNoneMatch)
+        let ifNoneMatch = req.ifNoneMatch
+        return try withSubject(account, context, key: nil, now: now) { account in
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            var flags: [JSONValue] = []
+            for (i, f) in program.policy.flags.enumerated() { flags.append(evaluate(&ev, f.name, .flag(i))) }
+            for (i, f) in program.policy.features.enumerated() { flags.append(evaluate(&ev, f.name, .feature(i))) }
+            let bytes = JSONWriter.serialize(.object([("flags", .array(flags))]))
+            return withETag("\"" + SHA256.hex(SHA256.hash(bytes)).prefix(32) + "\"", bytes, ifNoneMatch)
+        }
     }
 
     static func configuration(_ req: HTTPRequest, _ context: inout RequestContext) -> HTTPResponse {

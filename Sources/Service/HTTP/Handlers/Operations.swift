@@ -11,7 +11,6 @@ enum Operations {
     static func readyz(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) -> HTTPResponse {
         var store = "stateless"
         if let s = context.store {
-            try context.waitAllowed()
             guard s.ping() else { throw .storeUnavailable("the account store does not answer") }
             store = "postgresql"
         }

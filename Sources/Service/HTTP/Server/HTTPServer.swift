@@ -21,8 +21,10 @@ final class HTTPServer: @unchecked Sendable {
         var headTimeoutSeconds = 10.0
         /// The whole request, body included, must be in this long (else 408).
         var requestTimeoutSeconds = 30.0
-        /// Connections per client address (0: no cap).
-        var perAddressLimit = 256
+        /// Connections per client address (0: no cap). Off by default: a service's own connection pool behind one
+        /// proxy address is the normal case, and evicting stalled connections when the global limit is full already
+        /// keeps slow clients from holding the service.
+        var perAddressLimit = 0
         /// Bytes that all request bodies in flight may hold together (0: no budget).
         var bodyMemory = 64 << 20
     }
@@ -118,22 +120,23 @@ final class HTTPServer: @unchecked Sendable {
             }
             let route = Int(chttp_tag(ex))
             guard route >= 0 else { return }
-            guard let answered = responder.respond(to: req, route: route, mayBlock: false) else {
-                answerLater(ex, req, route)
+            switch responder.respond(to: req, route: route) {
+            case .exchange(let answered): exchange = answered
+            case .wait(let work):
+                answerLater(ex, work)
                 return
             }
-            exchange = answered
         }
         responder.finish(exchange, queued: queue(ex, exchange.response))
     }
 
-    /// Suspends the connection and answers on the blocking pool (the request waits on the database).
-    private func answerLater(_ ex: OpaquePointer, _ req: HTTPRequest, _ route: Int) {
+    /// Suspends the connection and finishes the request on the blocking pool (the request waits on the database).
+    private func answerLater(_ ex: OpaquePointer, _ work: @escaping @Sendable () -> Exchange) {
         chttp_defer(ex)
         let exchange = UnsafeSendable(ex)
         let responder = self.responder
         let accepted = blocking.submit { [self] in
-            guard let e = responder.respond(to: req, route: route, mayBlock: true) else { return }
+            let e = work()
             responder.finish(e, queued: complete(exchange.value, e.response))
         }
         if !accepted {
