@@ -422,6 +422,21 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(failure?.offset == at)
     }
 
+    /// Member names compare by Unicode scalars (SPEC §2.1): `"é"` and `"e\u0301"` are two names, in small objects
+    /// (the scan) and large ones (the hash set).
+    @Test(arguments: [1, 100])
+    func membersThatDifferOnlyInNormalizationAreNotDuplicates(_ filler: Int) throws {
+        let members = (0..<filler).map { "\"f\($0)\":0" } + [#""\#u{e9}":1"#, #""e\u0301":2"#]
+        guard case .object(let parsed) = try JSONParser.parse(Array(("{" + members.joined(separator: ",") + "}").utf8))
+        else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(parsed.count == filler + 2)
+        #expect(JSONValue.object(parsed)["e\u{301}"] == .int(2))
+        #expect(JSONValue.object(parsed)["\u{e9}"] == .int(1))
+    }
+
     @Test func writerEscapesAndRoundTrips() throws {
         let s = "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f} é 😀 </script>"
         let bytes = JSONWriter.serialize(.string(s))

@@ -291,3 +291,84 @@ def test_an_object_with_many_keys_is_parsed_in_linear_time(svc):
     status, _, _ = svc.request("POST", "/v1/check", body, {"Content-Type": "application/json"})
     assert status == 200
     assert time.monotonic() - t0 < 5, "parsing must be linear in the input"
+
+
+def _raw(svc, request, timeout=10):
+    """Sends raw bytes on a new connection and reads until the service closes it; the status line and the body."""
+    s = socket.create_connection((svc.host, svc.port), timeout=timeout)
+    try:
+        s.sendall(request)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), head.decode(), body
+
+
+def test_a_burst_of_connections_from_one_address_is_answered():
+    """500 connections opened at once from one address (a service's own pool behind one proxy address), each sending
+    one check: every one is answered (no per-address cap by default)."""
+    s = Service()
+    try:
+        body = json.dumps(check_body({"feature": "psa_integration"})).encode()
+        req = (b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+               % len(body)) + body
+        socks = [socket.create_connection((s.host, s.port), timeout=10) for _ in range(500)]
+        statuses = [None] * len(socks)
+
+        def go(i):
+            try:
+                socks[i].sendall(req)
+                statuses[i] = socks[i].recv(65536).split(b"\r\n", 1)[0]
+            except OSError as e:
+                statuses[i] = repr(e).encode()
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(len(socks))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for so in socks:
+            so.close()
+        assert statuses.count(b"HTTP/1.1 200 OK") == 500, {x: statuses.count(x) for x in set(statuses)}
+    finally:
+        assert s.stop() == 0
+
+
+def test_a_connection_over_the_limit_is_told_503_with_retry_after():
+    """Every slot busy with a request whose body is still coming: a new connection cannot make room, so once its
+    request head is in it is answered 503 `server_busy` with Retry-After, then closed."""
+    s = Service(args=("--max-connections", "20"))
+    busy = []
+    try:
+        for _ in range(20):
+            c = socket.create_connection((s.host, s.port), timeout=5)
+            c.sendall(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n"
+                      b"\r\n{")
+            busy.append(c)
+        time.sleep(0.3)
+        status, head, body = _raw(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert status == "HTTP/1.1 503 Service Unavailable", head
+        assert "Retry-After: 1" in head
+        assert json.loads(body)["error"] == "server_busy"
+    finally:
+        for c in busy:
+            c.close()
+        assert s.stop() == 0
+
+
+def test_a_request_head_over_the_limit_is_answered_not_reset(svc):
+    """A `PUT` whose path is 100,000 characters, with a body behind it, ten times: each client reads a 414 answer
+    (the socket lingers, so the unread body does not turn the close into a reset). Header fields over the limit: 431."""
+    body = b'{"source": "admin"}'
+    for _ in range(10):
+        status, _, _ = _raw(svc, b"PUT /v1/accounts/" + b"x" * 100_000 + b" HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                            b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert status == "HTTP/1.1 414 URI Too Long"
+    status, _, _ = _raw(svc, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 20_000 + b"\r\n\r\n")
+    assert status == "HTTP/1.1 431 Request Header Fields Too Large"

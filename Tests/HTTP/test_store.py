@@ -10,6 +10,7 @@ import tempfile
 import signal
 import threading
 import time
+import unicodedata
 import urllib.parse
 from pathlib import Path
 
@@ -123,6 +124,65 @@ def test_invalid_ids_are_refused_and_change_nothing(replicas, id):
     assert status == 400
     status, r = call(a, "GET", "/v1/accounts?limit=1000")
     assert all(x["id"] != id for x in r["accounts"])
+
+
+def test_ids_that_differ_only_in_normalization_are_two_accounts(replicas):
+    """Ids are bytes (SPEC §9 "compared exactly"): `zoë` composed (NFC) and decomposed (NFD) are two accounts, in
+    the cache as in the database, whichever is asked about first."""
+    a, b = replicas
+    base = fresh("zo")
+    nfc, nfd = base + "\u00eb-7", base + "e\u0308-7"
+    assert put(a, nfc, {"source": "admin", "subscription": {"plan": "pro", "status": "active"}})[0] == 201
+    for svc in (a, b, a):
+        assert check(svc, nfd, {"feature": "psa_integration"})[0]["error"] == "no_subscription"
+        assert check(svc, nfc, {"feature": "psa_integration"})[0]["allowed"] is True
+    assert put(b, nfd, {"source": "admin", "subscription": {"plan": "free", "status": "active"}})[0] == 201
+    for svc in (a, b):
+        assert check(svc, nfc, {"feature": "max_trees", "usage": 0})[0]["limit"] == 25
+        assert check(svc, nfd, {"feature": "max_trees", "usage": 0})[0]["limit"] == 3
+    # The other order: the unstored id asked about first, then stored.
+    other = fresh("zo") + "e\u0308"
+    assert check(a, other, {"feature": "psa_integration"})[0]["error"] == "no_subscription"
+    assert check(a, unicodedata.normalize("NFC", other), {"feature": "psa_integration"})[0]["error"] == "no_subscription"
+    # Event ids and idempotency keys too.
+    ev = {"id": "evt_\u00e9", "time": "2026-05-01T00:00:00Z"}
+    assert put(a, nfc, {"source": "admin", "attributes": {"n": 1}, "event": ev})[1]["applied"] is True
+    ev2 = {"id": "evt_e\u0301", "time": "2026-05-01T00:00:00Z"}
+    r = put(a, nfc, {"source": "admin", "attributes": {"n": 2}, "event": ev2})[1]
+    assert r["applied"] is True and r["account"]["attributes"] == {"n": 2}
+    for key in ("k\u00e9", "ke\u0301"):
+        status, r = call(a, "POST", f"/v1/accounts/{q(nfc)}/usage/max_trees", {"amount": 1, "idempotency_key": key})
+        assert status == 200 and r["allowed"] is True
+    assert call(a, "GET", f"/v1/accounts/{q(nfc)}/usage/max_trees")[1]["used"] == 2
+
+
+@pytest.mark.parametrize("field", ["reason", "actor"])
+def test_a_nul_in_an_override_text_is_refused_and_stores_nothing(replicas, field):
+    a, _ = replicas
+    id = fresh()
+    put(a, id, {"source": "admin", "subscription": {"plan": "pro", "status": "active"}})
+    body = {"value": True, "reason": "pilot", "actor": "ana"}
+    body[field] = "r\u0000x"
+    status, r = call(a, "PUT", f"/v1/accounts/{q(id)}/overrides/sso", body)
+    assert status == 400 and r["error"] == "invalid_request" and r["path"] == field
+    assert call(a, "GET", f"/v1/accounts/{q(id)}")[1]["overrides"] == []
+
+
+def test_nul_in_keys_and_event_ids_is_refused_and_in_attributes_kept_exactly(replicas):
+    a, b = replicas
+    id = fresh()
+    put(a, id, {"source": "admin", "subscription": {"plan": "pro", "status": "active"}})
+    status, r = call(a, "POST", f"/v1/accounts/{q(id)}/usage/max_trees", {"amount": 1, "idempotency_key": "k\u0000"})
+    assert status == 400 and r["path"] == "idempotency_key"
+    status, r = put(a, id, {"source": "admin", "event": {"id": "e\u0000", "time": "2026-05-01T00:00:00Z"}})
+    assert status == 400 and r["path"] == "event.id"
+    assert put(a, id, {"source": "admin\u0000"})[0] == 400
+    status, r = put(a, id, {"source": "admin", "attributes": {"k\u0000": "a\u0000b"}})
+    assert status == 200 and r["account"]["attributes"] == {"k\u0000": "a\u0000b"}
+    assert call(b, "GET", f"/v1/accounts/{q(id)}")[1]["attributes"] == {"k\u0000": "a\u0000b"}
+    assert call(a, "GET", f"/v1/accounts/{q(id)}/usage/max_trees")[1]["used"] == 0
+    audit = call(a, "GET", f"/v1/accounts/{q(id)}/audit")[1]["entries"]
+    assert audit[0]["new"]["attributes"] == {"k\u0000": "a\u0000b"}
 
 
 def test_a_100000_character_id_is_refused_not_500(replicas):

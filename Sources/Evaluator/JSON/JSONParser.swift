@@ -53,8 +53,10 @@ public struct JSONParser {
             i += 1
             var members: [(String, JSONValue)] = []
             // Duplicate keys: a scan of the few members small objects have; past `scanLimit` members a hash set
-            // (String hashing is seeded per process), so an object of n keys costs O(n), never O(n²).
-            var keys = Set<String>()
+            // (hashing is seeded per process), so an object of n keys costs O(n), never O(n²). Keys compare by
+            // their Unicode scalars, as SPEC §2.1 says strings compare (a `String` would also equate canonically
+            // equivalent keys, `"é"` and `"e\u{301}"`).
+            var keys = Set<ScalarKey>()
             skipWhitespace()
             if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -67,12 +69,12 @@ public struct JSONParser {
                 let key = try string()
                 let duplicate: Bool
                 if members.count < JSONParser.scanLimit {
-                    duplicate = members.contains { $0.0 == key }
+                    duplicate = members.contains { $0.0.utf8.elementsEqual(key.utf8) }
                 } else {
-                    if keys.isEmpty { keys = Set(members.map(\.0)) }
+                    if keys.isEmpty { keys = Set(members.map { ScalarKey($0.0) }) }
                     // Grow fourfold rather than twofold: each growth rehashes every key.
                     if keys.count == keys.capacity { keys.reserveCapacity(keys.count * 4) }
-                    duplicate = !keys.insert(key).inserted
+                    duplicate = !keys.insert(ScalarKey(key)).inserted
                 }
                 if duplicate { throw Failure(message: "duplicate key \"\(key)\"", offset: keyAt) }
                 skipWhitespace()
@@ -265,5 +267,22 @@ public struct JSONParser {
         guard v >= min, v <= 0x10FFFF, !(v >= 0xD800 && v < 0xE000) else { throw fail("invalid UTF-8") }
         i += n
         return n
+    }
+}
+
+/// A string compared and hashed by its Unicode scalars (its UTF-8 bytes), not by canonical equivalence as a Swift
+/// `String` is: how SPEC §2.1 compares strings and §9 compares ids ("compared exactly"), and how PostgreSQL stores
+/// them. For JSON member names here, and in the service for every map of client-supplied names (account ids,
+/// idempotency keys), so that `"zoë"` composed (NFC) and decomposed (NFD) are two keys.
+public struct ScalarKey: Hashable, Sendable {
+    public let string: String
+
+    public init(_ string: String) { self.string = string }
+
+    public static func == (a: ScalarKey, b: ScalarKey) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+
+    public func hash(into hasher: inout Hasher) {
+        var s = string
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

@@ -27,7 +27,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public subscript(key: String) -> JSONValue? {
-        if case .object(let members) = self { return members.first { $0.0 == key }?.1 }
+        if case .object(let members) = self { return members.first { $0.0.utf8.elementsEqual(key.utf8) }?.1 }
         return nil
     }
 

@@ -1,21 +1,5 @@
 import Synchronization
 
-/// An account id as a key: compared and hashed by its UTF-8 bytes, as PostgreSQL and SPEC §9 compare ids ("compared
-/// exactly"). A Swift `String` compares by canonical equivalence, so `"zoë"` composed and decomposed would be one key
-/// and two stored accounts would share one cache entry.
-struct AccountKey: Hashable, Sendable {
-    let id: String
-
-    init(_ id: String) { self.id = id }
-
-    static func == (a: AccountKey, b: AccountKey) -> Bool { a.id.utf8.elementsEqual(b.id.utf8) }
-
-    func hash(into hasher: inout Hasher) {
-        var id = id
-        id.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
-}
-
 /// One account as a replica keeps it in memory, immutable (a change replaces the entry whole): its stored state,
 /// the account prepared for one program, and the usage of its limit features around the instant it was loaded.
 /// Compact on purpose (a few hundred bytes for an account without usage or overrides): only non-zero usage sums,
@@ -91,16 +75,16 @@ final class CachedAccount: Sendable {
 /// an entry found prepared for another program is prepared again outside the lock and replaced whole.
 final class AccountCache: Sendable {
     struct State {
-        var entries: [AccountKey: CachedAccount] = [:]
+        var entries: [ScalarKey: CachedAccount] = [:]
         /// Bumped by every invalidation; `recent` remembers when each account was last invalidated, and `floor`
         /// stands in for everything older that `recent` no longer holds.
         var generation = 0
-        var recent: [AccountKey: Int] = [:]
+        var recent: [ScalarKey: Int] = [:]
         var floor = 0
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let tick = Atomic<UInt64>(0)
     /// Whether notifications are flowing (the listener is connected and LISTENing).
     let trusted = Atomic<Bool>(false)
@@ -119,7 +103,7 @@ final class AccountCache: Sendable {
 
     /// The cached entry for `id`, prepared for `program`; nil when not cached.
     func lookup(_ id: String, program: Program) -> CachedAccount? {
-        let key = AccountKey(id)
+        let key = ScalarKey(id)
         guard let found = state.withLock({ $0.entries[key] }) else { return nil }
         found.lastUsed.store(tick.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
         if found.prepared.programSerial == program.serial { return found }
@@ -142,7 +126,7 @@ final class AccountCache: Sendable {
     /// Caches an account whose load started at mark `since`; when the account was invalidated meanwhile, what was
     /// loaded may already be stale and is not kept.
     func insert(_ id: String, _ entry: CachedAccount, loadedSince since: Int) {
-        let key = AccountKey(id)
+        let key = ScalarKey(id)
         entry.lastUsed.store(tick.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
         state.withLock { s in
             guard since >= s.floor, (s.recent[key] ?? 0) <= since else { return }
@@ -153,7 +137,7 @@ final class AccountCache: Sendable {
 
     /// Drops one account (a NOTIFY, or this replica's own write).
     func invalidate(_ id: String) {
-        let key = AccountKey(id)
+        let key = ScalarKey(id)
         state.withLock { s in
             s.generation += 1
             s.recent[key] = s.generation

@@ -53,9 +53,19 @@ final class DatabaseConnection {
     /// Whether the connection is still usable (a dropped one is replaced by the pool).
     var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK }
 
+    /// libpq takes parameters as C strings: a U+0000 would silently cut one short. The handlers refuse such
+    /// texts with 400; this is the net under them (a text is stored exactly or not at all).
+    static func refuseNUL(_ parameters: [String?]) throws(StoreError) {
+        for p in parameters where p?.utf8.contains(0) == true {
+            throw .failed(
+                sqlstate: "22021", message: "a text parameter contains U+0000, which PostgreSQL text cannot hold")
+        }
+    }
+
     /// Runs one statement with text parameters.
     @discardableResult
     func execute(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> Rows {
+        try Self.refuseNUL(parameters)
         let result: OpaquePointer? = withCStringArray(parameters) { values in
             PQexecParams(raw, sql, Int32(parameters.count), nil, values, nil, nil, 0)
         }
@@ -101,6 +111,7 @@ final class DatabaseConnection {
     func pipeline(_ batch: [(sql: String, parameters: [String?])]) throws(StoreError) -> [Rows] {
         guard PQenterPipelineMode(raw) == 1 else { throw .unavailable(Self.message(raw)) }
         defer { _ = PQexitPipelineMode(raw) }
+        for (_, parameters) in batch { try Self.refuseNUL(parameters) }
         for (sql, parameters) in batch {
             let sent = withCStringArray(parameters) { values in
                 PQsendQueryParams(raw, sql, Int32(parameters.count), nil, values, nil, nil, 0)

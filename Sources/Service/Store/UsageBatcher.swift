@@ -76,7 +76,10 @@ final class UsageBatcher: @unchecked Sendable {
     /// One transaction for the whole batch; rolled back (every job fails) when a statement fails.
     static func apply(_ batch: [Job], _ db: DatabaseConnection) throws(StoreError) -> [Result<JSONValue, StoreRefusal>]
     {
-        let accounts = Array(Set(batch.map(\.id))).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        // Distinct by bytes (two ids that differ only in Unicode normalization are two accounts, two locks).
+        let accounts = Set(batch.map { ScalarKey($0.id) }).map(\.string).sorted {
+            $0.utf8.lexicographicallyPrecedes($1.utf8)
+        }
         var statements: [(sql: String, parameters: [String?])] = [("BEGIN", [])]
         for id in accounts { statements.append(("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])) }
         var windows: [UsageWindow] = []
@@ -107,13 +110,14 @@ final class UsageBatcher: @unchecked Sendable {
             var results: [Result<JSONValue, StoreRefusal>] = []
             var writes: [(sql: String, parameters: [String?])] = []
             // Within the batch: amounts recorded so far per (account, feature, window start), answers per key.
-            var recorded: [String: Int64] = [:]
-            var answered: [String: JSONValue] = [:]
+            // (Keyed by bytes: ids and idempotency keys that differ only in normalization are different.)
+            var recorded: [ScalarKey: Int64] = [:]
+            var answered: [ScalarKey: JSONValue] = [:]
             var touched: [String] = []
             for (k, job) in batch.enumerated() {
                 let row = rows[1 + accounts.count + k].first ?? []
                 let feature = job.program.policy.features[job.feature]
-                let replayKey = "\(job.id)\u{0}\(feature.name)\u{0}\(job.key)"
+                let replayKey = ScalarKey("\(job.id)\u{0}\(feature.name)\u{0}\(job.key)")
                 if let earlier = answered[replayKey] {
                     results.append(.success(earlier))
                     continue
@@ -145,8 +149,8 @@ final class UsageBatcher: @unchecked Sendable {
                         base = try AccountStore.used(db, job.id, feature.name, window)
                     }
                 }
-                let slot =
-                    "\(job.id)\u{0}\(feature.name)\u{0}\(window.start?.rfc3339 ?? "")\u{0}\(window.end?.rfc3339 ?? "")"
+                let slot = ScalarKey(
+                    "\(job.id)\u{0}\(feature.name)\u{0}\(window.start?.rfc3339 ?? "")\u{0}\(window.end?.rfc3339 ?? "")")
                 let used = base + (recorded[slot] ?? 0)
                 var ev = Evaluation(
                     program: job.program, account: job.program.prepare(account), user: nil, now: job.now)
@@ -164,7 +168,7 @@ final class UsageBatcher: @unchecked Sendable {
                         [job.id, feature.name, job.key] + job.now.parameters
                             + [String(d.allowed ? job.amount : 0), AccountStore.text(answer)]
                     ))
-                if !touched.contains(job.id) { touched.append(job.id) }
+                if !touched.contains(where: { $0.utf8.elementsEqual(job.id.utf8) }) { touched.append(job.id) }
                 results.append(.success(answer))
             }
             for id in touched { writes.append(("SELECT pg_notify($1, $2)", AccountStore.notifyParameters(id))) }

@@ -59,7 +59,8 @@ enum Accounts {
         }
     }
 
-    /// A required string of 1…`max` Unicode scalars (reason, actor, idempotency key).
+    /// A required string of 1…`max` Unicode scalars without U+0000 (reason, actor, idempotency key): PostgreSQL's
+    /// text cannot hold U+0000, and a text is stored exactly or refused, never cut short.
     static func text(_ m: [String: JSONValue], _ key: String, max: Int, required: Bool = true) throws(HTTPError)
         -> String?
     {
@@ -69,6 +70,9 @@ enum Accounts {
         }
         guard case .string(let s) = v, (1...max).contains(s.unicodeScalars.count) else {
             throw HTTPError(400, "invalid_request", "\(key) must be a string of 1 to \(max) characters", path: key)
+        }
+        guard !s.utf8.contains(0) else {
+            throw HTTPError(400, "invalid_request", "\(key) may not contain U+0000", path: key)
         }
         return s
     }
@@ -210,8 +214,11 @@ enum Accounts {
         if let e = m["event"] {
             do throws(RequestError) {
                 let em = try RequestDecoder.members(e, "event", allowed: ["id", "time"])
-                guard case .string(let eid)? = em["id"], (1...255).contains(eid.unicodeScalars.count) else {
-                    throw RequestError(detail: "event.id must be a string of 1 to 255 characters", path: "event.id")
+                guard case .string(let eid)? = em["id"], (1...255).contains(eid.unicodeScalars.count),
+                    !eid.utf8.contains(0)
+                else {
+                    throw RequestError(
+                        detail: "event.id must be a string of 1 to 255 characters without U+0000", path: "event.id")
                 }
                 guard let time = try RequestDecoder.timestamp(em["time"], "event.time") else {
                     throw RequestError(detail: "event.time is required", path: "event.time")

@@ -57,7 +57,7 @@ enum OFREP {
             } catch {
                 throw .ofrep(400, key: key, "INVALID_CONTEXT", error.detail)
             }
-            if let id = account.id, id != targetingKey {
+            if let id = account.id, !id.utf8.elementsEqual(targetingKey.utf8) {
                 throw .ofrep(400, key: key, "INVALID_CONTEXT", "context.account.id differs from targetingKey")
             }
             account.id = targetingKey
