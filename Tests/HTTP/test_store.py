@@ -137,9 +137,13 @@ def test_ids_that_differ_only_in_normalization_are_two_accounts(replicas):
         assert check(svc, nfd, {"feature": "psa_integration"})[0]["error"] == "no_subscription"
         assert check(svc, nfc, {"feature": "psa_integration"})[0]["allowed"] is True
     assert put(b, nfd, {"source": "admin", "subscription": {"plan": "free", "status": "active"}})[0] == 201
-    for svc in (a, b):
+    for svc in (b, a):
+        # (Replica a learns of b's write by notification, within 1 s.)
+        deadline = time.monotonic() + 1.5
+        while check(svc, nfd, {"feature": "max_trees", "usage": 0})[0].get("limit") != 3:
+            assert time.monotonic() < deadline, "the NFD account was not stored as its own account"
+            time.sleep(0.05)
         assert check(svc, nfc, {"feature": "max_trees", "usage": 0})[0]["limit"] == 25
-        assert check(svc, nfd, {"feature": "max_trees", "usage": 0})[0]["limit"] == 3
     # The other order: the unstored id asked about first, then stored.
     other = fresh("zo") + "e\u0308"
     assert check(a, other, {"feature": "psa_integration"})[0]["error"] == "no_subscription"
