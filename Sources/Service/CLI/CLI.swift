@@ -146,7 +146,9 @@ enum CLI {
 /// Parsed arguments: one optional positional DIR plus named options.
 struct Arguments {
     var positional: [String] = []
+    /// The last value of each valued option; `all` has every value of one given several times.
     var options: [String: String] = [:]
+    var all: [String: [String]] = [:]
     var flags: Set<String> = []
 
     /// `valued` options take the next argument; `switches` take none.
@@ -169,6 +171,7 @@ struct Arguments {
                         options[name] = args[i + 1]
                         i += 1
                     }
+                    all[name, default: []].append(options[name]!)
                 } else if switches.contains(name), inline == nil {
                     flags.insert(name)
                 } else {

@@ -16,7 +16,7 @@ enum ServeCommand {
             valued: [
                 "--listen", "--keys-file", "--database-url", "--threads", "--head-timeout", "--request-timeout",
                 "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory", "--data-dir",
-                "--db-connections", "--cache-size",
+                "--db-connections", "--cache-size", "--database-read-url", "--warm",
             ],
             switches: ["--stateless", "--no-watch"])
         let dir = try parsed.directory()
@@ -58,7 +58,7 @@ enum ServeCommand {
         let edge = try edgeConfig(parsed)
         let store: StoreSetup
         do {
-            store = try StoreSetup.open(parsed, threads: edge.threads)
+            store = try StoreSetup.open(parsed, threads: edge.threads, holder: holder)
         } catch {
             output.error("error: \(error.description)")
             return ExitCode.failure
@@ -154,7 +154,7 @@ struct StoreSetup {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    static func open(_ parsed: Arguments, threads: Int) throws(Failure) -> StoreSetup {
+    static func open(_ parsed: Arguments, threads: Int, holder: PolicyHolder) throws(Failure) -> StoreSetup {
         if parsed.flags.contains("--stateless") { return StoreSetup(mode: "stateless") }
         var setup = StoreSetup(mode: "postgresql")
         var conninfo = parsed.options["--database-url"] ?? ""
@@ -175,7 +175,11 @@ struct StoreSetup {
         let capacity = Int(parsed.options["--cache-size"] ?? "") ?? 100_000
         let cache = capacity > 0 ? AccountCache(capacity: capacity) : nil
         let listener = cache.map { StoreListener(conninfo: conninfo, cache: $0) }
-        let store = AccountStore(pool: ConnectionPool(conninfo: conninfo, size: size), cache: cache, listener: listener)
+        let primary = ConnectionPool(conninfo: conninfo, size: size)
+        // Standbys for reads (docs/STORE.md "Standbys"): cache misses, GET /v1/accounts…, usage and audit reads.
+        let readURLs = parsed.all["--database-read-url"] ?? []
+        let standbys = readURLs.isEmpty ? nil : Standbys(conninfos: readURLs, primary: primary, connections: size)
+        let store = AccountStore(pool: primary, cache: cache, listener: listener, standbys: standbys)
         do {
             try store.migrate()
         } catch {
@@ -184,9 +188,17 @@ struct StoreSetup {
         }
         setup.store = store
         listener?.start()
+        standbys?.start()
+        if let n = parsed.options["--warm"] {
+            guard let count = Int(n), count >= 0 else { throw Failure(description: "--warm takes a number of accounts") }
+            if count > 0 { store.warm(count, program: { holder.program }) }
+        }
         Log.line(
             "info", "store_ready",
-            [("mode", .string(setup.mode)), ("connections", .int(Int64(size))), ("cache_size", .int(Int64(capacity)))])
+            [
+                ("mode", .string(setup.mode)), ("connections", .int(Int64(size))), ("cache_size", .int(Int64(capacity))),
+                ("standbys", .array((standbys?.all ?? []).map { .string($0.name) })),
+            ])
         return setup
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// An account as stored: its subscription and attributes as they were sent (JSON), and its overrides.
 struct StoredAccount: Sendable {
     var id: String
@@ -137,14 +139,58 @@ final class AccountStore: Sendable {
     let cache: AccountCache?
     let listener: StoreListener?
     let batcher: UsageBatcher
+    /// Standbys for reads (`--database-read-url`), and what this replica has acknowledged or been notified of, so
+    /// that a read there is never older than that; nil without standbys.
+    let standbys: Standbys?
+    let positions: CommitPositions?
+    /// Cache misses, read in one statement per group of waiting requests.
+    let coldReader: ColdReader
+    /// The cache's warm-up, when `serve --warm` asked for one.
+    let warming = Mutex<Warmup?>(nil)
     /// The NOTIFY channel every write announces its account on.
     static let channel = "entitlements_accounts"
 
-    init(pool: ConnectionPool, cache: AccountCache? = nil, listener: StoreListener? = nil) {
+    init(pool: ConnectionPool, cache: AccountCache? = nil, listener: StoreListener? = nil, standbys: Standbys? = nil) {
         self.pool = pool
         self.cache = cache
         self.listener = listener
+        self.standbys = standbys
+        positions = standbys == nil ? nil : CommitPositions()
+        listener?.positions = positions
         batcher = UsageBatcher(pool: pool, writers: max(1, pool.size / 2))
+        coldReader = ColdReader(primary: pool, standbys: standbys, readers: max(1, pool.size / 4))
+    }
+
+    /// The pool a read about `id` (nil: about many accounts) goes to: a standby that has replayed everything this
+    /// replica knows of, else the primary.
+    func readPool(for id: String?) -> ConnectionPool {
+        guard let standbys, let positions else { return pool }
+        let required = id.map { positions.required($0) } ?? positions.highest
+        return standbys.pick(required: required)?.pool ?? pool
+    }
+
+    /// Runs a read on a standby when one is fresh enough for `id`, else (or when the standby fails) on the primary.
+    func read<T>(about id: String?, _ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+        let chosen = readPool(for: id)
+        if chosen !== pool {
+            do {
+                return try chosen.withConnection(body)
+            } catch {
+                standbys?.all.first { $0.pool === chosen }?.failed(error)
+            }
+        }
+        return try pool.withConnection(body)
+    }
+
+    /// After a commit that changed `ids`: where the primary's log is now (at or after that commit), so that reads on
+    /// standbys about these accounts wait for it to be replayed. Only with standbys.
+    func noteCommit(_ ids: [String]) {
+        guard let positions else { return }
+        if let row = try? pool.withConnection({ (db) throws(StoreError) in
+            try db.execute("SELECT pg_current_wal_lsn()::text").first
+        }), let lsn = CommitPositions.parse(row[0]) {
+            positions.committed(ids, at: lsn)
+        }
     }
 
     /// What health and metrics show of the store.
@@ -154,7 +200,8 @@ final class AccountStore: Sendable {
             cachedAccounts: cache?.count ?? 0, hitRatio: cache?.hitRatio ?? 0,
             lastLagSeconds: Double(listener?.lastLagMicros.load(ordering: .relaxed) ?? 0) / 1e6,
             maxLagSeconds: Double(listener?.maxLagMicros.load(ordering: .relaxed) ?? 0) / 1e6,
-            notifications: listener?.notifications.load(ordering: .relaxed) ?? 0)
+            notifications: listener?.notifications.load(ordering: .relaxed) ?? 0,
+            standbys: standbys?.all.map(\.json) ?? [], warmup: warming.withLock { $0 }?.json)
     }
 
     func migrate() throws(StoreError) { try Schema.migrate(pool) }
@@ -165,7 +212,7 @@ final class AccountStore: Sendable {
     // MARK: - Reads
 
     func load(_ id: String) throws(StoreError) -> StoredAccount? {
-        try pool.withConnection { (db) throws(StoreError) in try Self.load(db, id) }
+        try read(about: id) { (db) throws(StoreError) in try Self.load(db, id) }
     }
 
     /// A stored account as the evaluator sees it, with the usage recorded in the period containing `now` of each
@@ -173,7 +220,7 @@ final class AccountStore: Sendable {
     func loadForDecision(_ id: String, program: Program, now: Timestamp, limitFeatures: [Int]) throws(StoreError)
         -> (account: Account, usage: [Int: Int64])?
     {
-        try pool.withConnection { (db) throws(StoreError) in
+        try read(about: id) { (db) throws(StoreError) in
             guard let stored = try Self.load(db, id) else { return nil }
             let account = stored.account(program)
             var usage: [Int: Int64] = [:]
@@ -224,7 +271,7 @@ final class AccountStore: Sendable {
 
     /// Accounts by id (bytewise order), after `after`, at most `limit`; whether more follow.
     func list(after: String?, limit: Int) throws(StoreError) -> ([(id: String, subscription: JSONValue)], Bool) {
-        try pool.withConnection { (db) throws(StoreError) in
+        try read(about: nil) { (db) throws(StoreError) in
             let rows = try db.execute(
                 """
                 SELECT account_id, subscription FROM ent_accounts
@@ -240,7 +287,7 @@ final class AccountStore: Sendable {
     /// Audit entries of an account, newest first, strictly before `before`; whether more follow. nil when the
     /// account never had an entry and does not exist.
     func audit(_ id: String, before: Timestamp?, limit: Int) throws(StoreError) -> ([JSONValue], Bool)? {
-        try pool.withConnection { (db) throws(StoreError) in
+        try read(about: id) { (db) throws(StoreError) in
             let b = before?.parameters ?? [nil, nil]
             let rows = try db.execute(
                 """
@@ -278,6 +325,7 @@ final class AccountStore: Sendable {
                 return value
             }
         }
+        noteCommit([id])
         cache?.invalidate(id)
         return value
     }
@@ -289,40 +337,11 @@ final class AccountStore: Sendable {
     }
 
     /// An account as the cache keeps it: prepared for `program`, with the usage of every limit feature around
-    /// `now` (an id that is not stored gives an entry that says so).
+    /// `now` (an id that is not stored gives an entry that says so). One statement, shared with the other misses
+    /// waiting at the same moment, on a standby when one has replayed far enough (`ColdReader`).
     func cachedAccount(_ id: String, program: Program, now: Timestamp) throws(StoreError) -> CachedAccount {
-        try pool.withConnection { (db) throws(StoreError) in
-            guard let stored = try Self.load(db, id) else {
-                return CachedAccount(
-                    exists: false, stored: nil, prepared: program.prepare(Account(id: id), precomputeRollouts: true),
-                    loadedAt: now, usageProgram: program.serial, used: [], records: [])
-            }
-            let account = stored.account(program)
-            var used: [(feature: String, amount: Int64)] = []
-            var records: [(feature: String, at: Timestamp, amount: Int64)] = []
-            for feature in program.policy.features where feature.kind == .limit {
-                let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
-                if feature.period == .rolling24h {
-                    let lo = window.start?.parameters ?? [nil, nil]
-                    for r in try db.execute(
-                        """
-                        SELECT at_s, at_n, amount FROM ent_usage
-                        WHERE account_id = $1 AND feature = $2 AND amount > 0
-                          AND ($3::bigint IS NULL OR (at_s, at_n) >= ($3::bigint, $4::integer))
-                        """, [id, feature.name] + lo
-                    ).values {
-                        let at = Timestamp(seconds: Int64(r[0] ?? "0") ?? 0, nanos: Int32(r[1] ?? "0") ?? 0)
-                        records.append((feature.name, at, Int64(r[2] ?? "0") ?? 0))
-                    }
-                } else {
-                    let sum = try Self.used(db, id, feature.name, window)
-                    if sum != 0 { used.append((feature.name, sum)) }
-                }
-            }
-            return CachedAccount(
-                exists: true, stored: stored, prepared: program.prepare(account, precomputeRollouts: true),
-                loadedAt: now, usageProgram: program.serial, used: used, records: records)
-        }
+        try coldReader.read(
+            ColdReader.Job(id: id, program: program, now: now, required: positions?.required(id) ?? 0))
     }
 
     func put(_ id: String, _ change: AccountChange, program: Program, now: Timestamp) throws(StoreError) -> Result<
@@ -499,6 +518,7 @@ final class AccountStore: Sendable {
     ) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
         let job = UsageBatcher.Job(id: id, feature: f, amount: amount, key: key, program: program, now: now)
         let result = try batcher.consume(job)
+        noteCommit([id])
         cache?.invalidate(id)
         return result
     }
@@ -508,7 +528,7 @@ final class AccountStore: Sendable {
         JSONValue, StoreRefusal
     > {
         let feature = program.policy.features[f]
-        return try pool.withConnection { (db) throws(StoreError) in
+        return try read(about: id) { (db) throws(StoreError) in
             guard let stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
             let account = stored.account(program)
             let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
@@ -583,13 +603,20 @@ struct StoreHealth: Sendable {
     var lastLagSeconds: Double
     var maxLagSeconds: Double
     var notifications: Int
+    /// Each standby's state (`Standbys.Standby.json`); empty without standbys.
+    var standbys: [JSONValue] = []
+    /// The cache's warm-up (`--warm N`), when one was asked for.
+    var warmup: JSONValue?
 
     var json: JSONValue {
-        .object([
+        var m: [(String, JSONValue)] = [
             ("connected", .bool(connected)), ("listening", .bool(listening)),
             ("cached_accounts", .int(Int64(cachedAccounts))), ("cache_hit_ratio", .number(String(hitRatio))),
             ("notification_lag_seconds", .number(String(lastLagSeconds))),
             ("notification_lag_max_seconds", .number(String(maxLagSeconds))),
-        ])
+        ]
+        if !standbys.isEmpty { m.append(("standbys", .array(standbys))) }
+        if let warmup { m.append(("warmup", warmup)) }
+        return .object(m)
     }
 }

@@ -21,6 +21,9 @@ final class StoreListener: @unchecked Sendable {
     let notifications = Atomic<Int>(0)
     /// The server process of the LISTEN connection (tests terminate it).
     let backendPID = Atomic<Int>(0)
+    /// With standbys: the accounts notified are recorded with the primary's log position after them, so reads about
+    /// them on a standby wait for it. Set once, before `start`.
+    nonisolated(unsafe) var positions: CommitPositions?
 
     init(conninfo: String, cache: AccountCache) {
         self.conninfo = conninfo
@@ -44,7 +47,15 @@ final class StoreListener: @unchecked Sendable {
                 continue
             }
             do {
-                for payload in try db.notifications(waitingUpTo: 250) { apply(payload) }
+                let payloads = try db.notifications(waitingUpTo: 250)
+                for payload in payloads { apply(payload) }
+                if let positions, !payloads.isEmpty {
+                    // Notifications arrive after their commits: where the log is now is at or after every one.
+                    let ids = payloads.compactMap { p in p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) } }
+                    if let lsn = CommitPositions.parse(try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil) {
+                        positions.committed(ids, at: lsn)
+                    }
+                }
             } catch {
                 cache.trusted.store(false, ordering: .relaxed)
                 connection = nil
@@ -61,6 +72,12 @@ final class StoreListener: @unchecked Sendable {
             let db = try DatabaseConnection(conninfo)
             try db.execute("LISTEN \(AccountStore.channel)")
             connection = db
+            // Notifications before this moment may have been missed: reads on standbys wait for everything up to here.
+            if let positions,
+                let lsn = CommitPositions.parse(try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil)
+            {
+                positions.raiseFloor(to: lsn)
+            }
             // Everything cached so far is older than the first notification we are now sure to get.
             cache.clear()
             cache.trusted.store(true, ordering: .relaxed)

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// `GET /healthz`, `GET /readyz` and `GET /metrics` (SPEC §6.5): no key needed.
 enum Operations {
     /// The process is up: always 200; with a store, also its state (connected, listening, cache, lag).
@@ -12,6 +14,11 @@ enum Operations {
         var store = "stateless"
         if let s = context.store {
             guard s.ping() else { throw .storeUnavailable("the account store does not answer") }
+            if let w = s.warming.withLock({ $0 }), !w.done.load(ordering: .relaxed) {
+                throw HTTPError(
+                    503, "warming_up",
+                    "the cache is being warmed: \(w.loaded.load(ordering: .relaxed)) of \(w.target) accounts loaded")
+            }
             store = "postgresql"
         }
         return .json(
