@@ -190,13 +190,16 @@ struct StoreSetup {
         listener?.start()
         standbys?.start()
         if let n = parsed.options["--warm"] {
-            guard let count = Int(n), count >= 0 else { throw Failure(description: "--warm takes a number of accounts") }
+            guard let count = Int(n), count >= 0 else {
+                throw Failure(description: "--warm takes a number of accounts")
+            }
             if count > 0 { store.warm(count, program: { holder.program }) }
         }
         Log.line(
             "info", "store_ready",
             [
-                ("mode", .string(setup.mode)), ("connections", .int(Int64(size))), ("cache_size", .int(Int64(capacity))),
+                ("mode", .string(setup.mode)), ("connections", .int(Int64(size))),
+                ("cache_size", .int(Int64(capacity))),
                 ("standbys", .array((standbys?.all ?? []).map { .string($0.name) })),
             ])
         return setup

@@ -66,7 +66,11 @@ final class ColdReader: @unchecked Sendable {
             var batch: [Job] = []
             var rest: [Job] = []
             for job in queue {
-                if job.program.serial == serial && batch.count < batchSize { batch.append(job) } else { rest.append(job) }
+                if job.program.serial == serial && batch.count < batchSize {
+                    batch.append(job)
+                } else {
+                    rest.append(job)
+                }
             }
             queue = rest
             condition.unlock()

@@ -37,7 +37,8 @@ final class Standbys: Sendable {
         /// A read failed: skip this standby until the health thread finds it answering again.
         func failed(_ error: StoreError) {
             usable.store(false, ordering: .relaxed)
-            Log.line("warn", "standby_read_failed", [("standby", .string(name)), ("detail", .string(error.description))])
+            Log.line(
+                "warn", "standby_read_failed", [("standby", .string(name)), ("detail", .string(error.description))])
         }
 
         var json: JSONValue {
@@ -121,7 +122,9 @@ final class Standbys: Sendable {
                 } catch {
                     connections[i] = nil
                     if s.reachable.load(ordering: .relaxed) || s.usable.load(ordering: .relaxed) {
-                        Log.line("warn", "standby_down", [("standby", .string(s.name)), ("detail", .string(error.description))])
+                        Log.line(
+                            "warn", "standby_down",
+                            [("standby", .string(s.name)), ("detail", .string(error.description))])
                     }
                     s.reachable.store(false, ordering: .relaxed)
                     s.usable.store(false, ordering: .relaxed)

@@ -51,8 +51,11 @@ final class StoreListener: @unchecked Sendable {
                 for payload in payloads { apply(payload) }
                 if let positions, !payloads.isEmpty {
                     // Notifications arrive after their commits: where the log is now is at or after every one.
-                    let ids = payloads.compactMap { p in p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) } }
-                    if let lsn = CommitPositions.parse(try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil) {
+                    let ids = payloads.compactMap { p in p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) }
+                    }
+                    if let lsn = CommitPositions.parse(
+                        try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil)
+                    {
                         positions.committed(ids, at: lsn)
                     }
                 }
