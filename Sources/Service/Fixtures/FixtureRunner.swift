@@ -358,7 +358,7 @@ struct FixtureRunner {
                     ["unknown_feature", "invalid_request", "invalid_path"].contains(error)
                 {
                     let detail = actual["detail"].flatMap { if case .string(let d) = $0 { d } else { nil } }
-                    mismatches.insert("the check was rejected: \(error)" + (detail.map { " (\($0))" } ?? ""), at: 0)
+                    mismatches.insert("the check was rejected (\(error))" + (detail.map { ": \($0)" } ?? ""), at: 0)
                 }
                 failures.append(
                     FixtureFailure(
