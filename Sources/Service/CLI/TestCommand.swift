@@ -56,7 +56,8 @@ enum TestCommand {
         let prefix = dir == "." ? "" : dir + "/"
         if compiled.policy == nil {
             // Said once, not once per case: no case can run on a bundle that does not compile.
-            output.line("error: the policy bundle does not compile; \(results.count) case\(results.count == 1 ? "" : "s") not run")
+            let notRun = results.isEmpty ? "" : "; \(results.count) case\(results.count == 1 ? "" : "s") not run"
+            output.line("error: the policy bundle does not compile" + notRun)
         } else {
             for r in results where !r.passed {
                 if format == "json" {
