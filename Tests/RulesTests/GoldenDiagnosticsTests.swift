@@ -17,7 +17,11 @@ import Testing
     @Test(arguments: cases)
     func brokenBundle(_ name: String) throws {
         let dir = try Self.materialized(Self.root.appendingPathComponent(name))
-        defer { if dir.path.hasPrefix(FileManager.default.temporaryDirectory.path) { try? FileManager.default.removeItem(at: dir) } }
+        defer {
+            if dir.path.hasPrefix(FileManager.default.temporaryDirectory.path) {
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
         let out = try PolicyCompiler.compile(directory: dir.path)
         #expect(out.policy == nil, "a broken bundle must not compile")
         #expect(out.diagnostics.contains { $0.severity == .error })
@@ -126,7 +130,8 @@ import Testing
                 #expect(files.contains("expected.txt"), "\(name) has no expected.txt")
                 #expect(files.contains { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }, "\(name) has no policy file")
                 let expected = try String(
-                    contentsOf: root.appendingPathComponent(name).appendingPathComponent("expected.txt"), encoding: .utf8)
+                    contentsOf: root.appendingPathComponent(name).appendingPathComponent("expected.txt"),
+                    encoding: .utf8)
                 for code in DiagnosticCode.allCases where expected.contains("[\(code.rawValue)]") {
                     shown.insert(code.rawValue)
                 }

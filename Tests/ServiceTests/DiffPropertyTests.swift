@@ -29,7 +29,8 @@ import Testing
     static func scalars(_ v: JSONValue, at path: [Step] = []) -> [([Step], JSONValue)] {
         switch v {
         case .object(let fields): return fields.flatMap { scalars($0.1, at: path + [.key($0.0)]) }
-        case .array(let items): return items.enumerated().flatMap { scalars($0.element, at: path + [.index($0.offset)]) }
+        case .array(let items):
+            return items.enumerated().flatMap { scalars($0.element, at: path + [.index($0.offset)]) }
         case .null: return []
         default: return [(path, v)]
         }
@@ -57,7 +58,9 @@ import Testing
         case .int(let i): return [.int(i + 1), .int(i - 1), .string("unlimited")]
         case .string(let s):
             var out: [JSONValue] = []
-            if let unit = s.last, "smhdw".contains(unit), let n = Int(s.dropLast()) { out.append(.string("\(n + 1)\(unit)")) }
+            if let unit = s.last, "smhdw".contains(unit), let n = Int(s.dropLast()) {
+                out.append(.string("\(n + 1)\(unit)"))
+            }
             if s == "unlimited" { out.append(.int(1_000_000)) }
             out += [.string("(\(s)) and true"), .string(s + "x"), .string("${" + s + "}")]
             out += (["live", "locked", "none", "billing"] + vocabulary).filter { $0 != s }.prefix(24).map {
@@ -81,7 +84,9 @@ import Testing
         let (oldDir, newDir) = (tmp.appendingPathComponent("old"), tmp.appendingPathComponent("new"))
         for dir in [oldDir, newDir] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            for s in sources { try s.text.write(to: dir.appendingPathComponent(s.path), atomically: true, encoding: .utf8) }
+            for s in sources {
+                try s.text.write(to: dir.appendingPathComponent(s.path), atomically: true, encoding: .utf8)
+            }
         }
 
         var mutated = 0

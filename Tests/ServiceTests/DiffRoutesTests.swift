@@ -60,7 +60,9 @@ import Testing
         let (code, out) = run(["diff", Self.dir + "/old", Self.dir + "/new", "--format", "markdown"])
         #expect(code == 0)
         #expect(out.hasPrefix("### Entitlements policy diff: `\(Self.dir)/old` → `\(Self.dir)/new`\n"))
-        #expect(out.contains("**plan** (3)\n\n| name | key | old | new |\n|---|---|---|---|\n| `free` | `seats` | 1 | 2 |\n"))
+        #expect(
+            out.contains(
+                "**plan** (3)\n\n| name | key | old | new |\n|---|---|---|---|\n| `free` | `seats` | 1 | 2 |\n"))
         #expect(out.contains("| `live` | `allowlist` | - GET /api/docs/\\* when facts.paid | — |\n"))
         #expect(out.contains("| `audit` |  | — | added (boolean) |\n"))
         #expect(out.hasSuffix("\n9 changes.\n"))
@@ -118,8 +120,14 @@ import Testing
             "subscription: statuses.past_due.live true -> false"
         ),
         ("subscription.yaml", "warning: 3d", "warning: 5d", "subscription: trial.warning 3d -> 5d"),
-        ("subscription.yaml", "unknown_status: locked", "unknown_status: live", "subscription: unknown_status locked -> live"),
-        ("subscription.yaml", "locked_grants: none", "locked_grants: free", "subscription: locked_grants (none) -> free"),
+        (
+            "subscription.yaml", "unknown_status: locked", "unknown_status: live",
+            "subscription: unknown_status locked -> live"
+        ),
+        (
+            "subscription.yaml", "locked_grants: none", "locked_grants: free",
+            "subscription: locked_grants (none) -> free"
+        ),
         (
             "denials.yaml", "upgrade_url: /account/billing/select-plan\n  no_subscription",
             "upgrade_url: /billing\n  no_subscription",
@@ -147,8 +155,10 @@ import Testing
         try FileManager.default.copyItem(atPath: CLITests.policies, toPath: tmp.path)
         let path = tmp.appendingPathComponent("subscription.yaml")
         let text = try String(contentsOf: path, encoding: .utf8)
-        try text.replacingOccurrences(of: #""now < subscription.period_end""#, with: #""(now  <  (subscription.period_end))""#)
-            .write(to: path, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(
+            of: #""now < subscription.period_end""#, with: #""(now  <  (subscription.period_end))""#
+        )
+        .write(to: path, atomically: true, encoding: .utf8)
         #expect(run(["diff", CLITests.policies, tmp.path, "--exit-code"]) == (0, "no changes\n"))
     }
 

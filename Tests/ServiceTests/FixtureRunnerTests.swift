@@ -30,10 +30,12 @@ import Testing
         #expect(
             out.contains(
                 "\(Self.bundle)/tests/mixed.yaml:15: FAIL wrong expectation\n"
-                    + "  checks[1] {\"feature\":\"seats\",\"usage\":5}\n    allowed: expected true, got false\n"), "\(out)")
+                    + "  checks[1] {\"feature\":\"seats\",\"usage\":5}\n    allowed: expected true, got false\n"),
+            "\(out)")
         #expect(out.contains("\n    value: expected 1, got true\n"))
         #expect(out.contains("\n    limit: expected null, but the result has no 'limit'\n"))
-        #expect(out.contains("\n  fixture error: account: account.subscription.period_end must be an RFC 3339 timestamp"))
+        #expect(
+            out.contains("\n  fixture error: account: account.subscription.period_end must be an RFC 3339 timestamp"))
         #expect(out.contains("\n  unknown key 'chek' in a case (did you mean 'check'?)\n"))
         #expect(!out.contains("FAIL passes"))
         #expect(out.split(separator: "\n").filter { $0.contains(": FAIL ") }.count == 5)
@@ -78,7 +80,9 @@ import Testing
         let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         let lines = out.split(separator: "\n").map(String.init)
-        #expect(lines.contains("    allowd: expected true, but the result has no 'allowd' (did you mean 'allowed'?)"), "\(out)")
+        #expect(
+            lines.contains("    allowd: expected true, but the result has no 'allowd' (did you mean 'allowed'?)"),
+            "\(out)")
         #expect(lines.contains("    value: expected true, got false"))
         #expect(lines.contains("  line 6: checks[1] {\"feature\":\"psa_intergration\"}"))
         #expect(
@@ -89,13 +93,19 @@ import Testing
 
     /// A bundle that does not compile is said once, not once per case; its cases count as failed.
     @Test func aBrokenBundleIsReportedOnce() throws {
-        let fixture = "cases:\n" + String(repeating: "  - { account: { subscription: null }, check: { feature: x }, expect: { allowed: true } }\n", count: 3)
+        let fixture =
+            "cases:\n"
+            + String(
+                repeating:
+                    "  - { account: { subscription: null }, check: { feature: x }, expect: { allowed: true } }\n",
+                count: 3)
         let dir = try CLITests.makeBundle(["a.yaml": "plans:\n  pro: { extends: nope }\n", "tests/t.yaml": fixture])
         defer { try? FileManager.default.removeItem(at: dir) }
         let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         #expect(out.components(separatedBy: "does not compile").count == 2, "\(out)")
-        #expect(out.hasSuffix("error: the policy bundle does not compile; 3 cases not run\n0 passed, 3 failed\n"), "\(out)")
+        #expect(
+            out.hasSuffix("error: the policy bundle does not compile; 3 cases not run\n0 passed, 3 failed\n"), "\(out)")
     }
 
     /// A fixture account with an unknown plan is a fixture error, not a silent run on the defaults (with a did-you-mean

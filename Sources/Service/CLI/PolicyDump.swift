@@ -24,7 +24,8 @@ struct PolicyDump {
         var compact: String {
             switch self {
             case .leaf(let s): s
-            case .map(let entries, _): "{" + entries.map { "\($0.key): \($0.node.compact)" }.joined(separator: ", ") + "}"
+            case .map(let entries, _):
+                "{" + entries.map { "\($0.key): \($0.node.compact)" }.joined(separator: ", ") + "}"
             case .items(let xs): "[" + xs.joined(separator: ", ") + "]"
             }
         }
@@ -59,7 +60,9 @@ struct PolicyDump {
             let own = Set(entries.map(\.key))
             for (f, feature) in policy.features.enumerated() {
                 let value = JSONWriter.string(program.json(program.grant(plan: i, feature: f).value, feature: f))
-                entries.append(Entry(key: own.contains(feature.name) ? "grants.\(feature.name)" : feature.name, node: .leaf(value)))
+                entries.append(
+                    Entry(key: own.contains(feature.name) ? "grants.\(feature.name)" : feature.name, node: .leaf(value))
+                )
             }
             plans.append(Entry(key: plan.name, node: .map(entries, ordered: false)))
         }
@@ -97,7 +100,9 @@ struct PolicyDump {
         if let t = value as? Template, case .object(let fields) = t {
             // A denial body: one key per field, so a changed field shows as `body.upgrade_url`.
             return .map(
-                fields.map { Entry(key: $0.key, node: node($0.value, label: label, feature: feature) ?? .leaf("null")) },
+                fields.map {
+                    Entry(key: $0.key, node: node($0.value, label: label, feature: feature) ?? .leaf("null"))
+                },
                 ordered: false)
         }
         if let s = leaf(value, label: label, feature: feature) { return .leaf(s) }
@@ -142,7 +147,8 @@ struct PolicyDump {
         case .tuple:
             let parts = m.children.filter { !Self.skipped(label: "", value: $0.value) }
             if parts.count == 1 { return node(parts[0].value, label: label, feature: feature) }
-            return .leaf(parts.compactMap { node($0.value, label: label, feature: feature)?.compact }.joined(separator: " "))
+            return .leaf(
+                parts.compactMap { node($0.value, label: label, feature: feature)?.compact }.joined(separator: " "))
         case .struct, .class:
             return structNode(value, feature: featureContext(value) ?? feature)
         default:
@@ -196,7 +202,8 @@ struct PolicyDump {
         case let b as Bool: return label == "unknownStatusLive" ? (b ? "live" : "locked") : "\(b)"
         case let i as Int:
             switch label {
-            case "plan", "parent", "lockedGrants", _ where label.hasSuffix("Plan"):
+            case "plan", "parent", "lockedGrants",
+                _ where label.hasSuffix("Plan"):
                 return policy.plans.indices.contains(i) ? policy.plans[i].name : "\(i)"
             case "feature": return policy.features.indices.contains(i) ? policy.features[i].name : "\(i)"
             case "deny": return policy.denials.indices.contains(i) ? policy.denials[i].name : "\(i)"
@@ -304,7 +311,9 @@ struct PolicyDump {
         return a + b.filter { !known.contains($0) }
     }
 
-    static func compare(_ x: Node?, _ y: Node?, section: String, name: String?, path: [String], into out: inout [Change]) {
+    static func compare(
+        _ x: Node?, _ y: Node?, section: String, name: String?, path: [String], into out: inout [Change]
+    ) {
         // A fact's (or any entry's) `expr` is the entry's own value: `fact paid: 'a' -> 'b'`.
         let key = path.filter { $0 != "expr" }.joined(separator: ".")
         func emit(_ k: Change.Kind) { out.append(Change(section: section, name: name, key: key, kind: k)) }
@@ -454,7 +463,8 @@ enum ExprText {
             }
             return JSONWriter.string(.string(s))
         case .list(let xs): return "[" + xs.map { template($0, p) }.joined(separator: ", ") + "]"
-        case .object(let kv): return "{" + kv.map { "\($0.key): \(template($0.value, p))" }.joined(separator: ", ") + "}"
+        case .object(let kv):
+            return "{" + kv.map { "\($0.key): \(template($0.value, p))" }.joined(separator: ", ") + "}"
         }
     }
 }

@@ -178,7 +178,10 @@ struct FixtureRunner {
     ) -> [FixtureFailure] {
         let others = ["account", "user", "now", "explain", "check", "checks", "snapshot"].filter { f[$0] != nil }
         guard others.isEmpty else {
-            return [FixtureFailure(line: line, "an 'assign' case takes only 'expect' (not \(others.joined(separator: ", ")))")]
+            return [
+                FixtureFailure(
+                    line: line, "an 'assign' case takes only 'expect' (not \(others.joined(separator: ", ")))")
+            ]
         }
         guard let expect else { return [FixtureFailure(line: q.start.line, "'assign' needs 'expect'")] }
         guard case .mapping(let pairs) = q.kind else {
