@@ -287,28 +287,30 @@ struct PolicyDump {
         var out: [Change] = []
         let sa = a.root
         let sb = b.root
-        for key in mergedKeys(sa.map(\.key), sb.map(\.key)) {
-            let x = sa.first { $0.key == key }?.node ?? .leaf("(none)")
-            let y = sb.first { $0.key == key }?.node ?? .leaf("(none)")
-            if case .map(let ex, true) = x, case .map(let ey, true) = y {
+        for (key, x, y) in paired(sa, sb) {
+            if case .map(let ex, true)? = x, case .map(let ey, true)? = y {
                 // A named section: `plan pro: …`.
                 let kind = key.hasSuffix("s") ? String(key.dropLast()) : key
-                for name in mergedKeys(ex.map(\.key), ey.map(\.key)) {
-                    compare(
-                        ex.first { $0.key == name }?.node, ey.first { $0.key == name }?.node, section: kind, name: name,
-                        path: [], into: &out)
+                for (name, u, v) in paired(ex, ey) {
+                    compare(u, v, section: kind, name: name, path: [], into: &out)
                 }
                 orderChange(ex, ey, section: key, name: nil, path: [], into: &out)
             } else {
-                compare(x, y, section: key, name: nil, path: [], into: &out)
+                compare(x ?? .leaf("(none)"), y ?? .leaf("(none)"), section: key, name: nil, path: [], into: &out)
             }
         }
         return out
     }
 
-    static func mergedKeys(_ a: [String], _ b: [String]) -> [String] {
-        let known = Set(a)
-        return a + b.filter { !known.contains($0) }
+    /// The keys of both sides in a stable order (the old side's, then those only the new one has), each with its
+    /// node on either side (nil where absent).
+    static func paired(_ a: [Entry], _ b: [Entry]) -> [(String, Node?, Node?)] {
+        let na = Dictionary(a.map { ($0.key, $0.node) }, uniquingKeysWith: { first, _ in first })
+        let nb = Dictionary(b.map { ($0.key, $0.node) }, uniquingKeysWith: { first, _ in first })
+        var seen = Set<String>()
+        var out: [(String, Node?, Node?)] = []
+        for e in a + b where seen.insert(e.key).inserted { out.append((e.key, na[e.key], nb[e.key])) }
+        return out
     }
 
     static func compare(
@@ -324,10 +326,8 @@ struct PolicyDump {
         case (nil, let n?): emit(.added(typeDetail(n)))
         case (_?, nil): emit(.removed)
         case (.map(let ex, let ordered)?, .map(let ey, _)?):
-            for k in mergedKeys(ex.map(\.key), ey.map(\.key)) {
-                compare(
-                    ex.first { $0.key == k }?.node, ey.first { $0.key == k }?.node, section: section, name: name,
-                    path: path + [k], into: &out)
+            for (k, u, v) in paired(ex, ey) {
+                compare(u, v, section: section, name: name, path: path + [k], into: &out)
             }
             if ordered { orderChange(ex, ey, section: section, name: name, path: path, into: &out) }
         case (.items(let ix)?, .items(let iy)?):
