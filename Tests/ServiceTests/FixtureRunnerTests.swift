@@ -12,6 +12,13 @@ import Testing
         return (code, b.out + b.err)
     }
 
+    /// `entitlements test` on a bundle made of `files` (paths to text), removed afterwards.
+    func test(_ files: [String: String]) throws -> (Int32, String) {
+        let dir = try CLITests.makeBundle(files)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        return run(["test", dir.path])
+    }
+
     /// The sample bundle's own fixtures all pass (CI runs the same through `entitlements test`).
     @Test func sampleBundleFixturesPass() {
         let (code, out) = run(["test", CLITests.policies])
@@ -73,11 +80,9 @@ import Testing
                   - { check: { feature: psa_intergration }, expect: { allowed: true } }
 
             """
-        let dir = try CLITests.makeBundle([
+        let (code, out) = try test([
             "a.yaml": "features:\n  psa_integration: { type: boolean }\nplans:\n  pro: {}\n", "tests/t.yaml": fixture,
         ])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         let lines = out.split(separator: "\n").map(String.init)
         #expect(
@@ -99,9 +104,7 @@ import Testing
                 repeating:
                     "  - { account: { subscription: null }, check: { feature: x }, expect: { allowed: true } }\n",
                 count: 3)
-        let dir = try CLITests.makeBundle(["a.yaml": "plans:\n  pro: { extends: nope }\n", "tests/t.yaml": fixture])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (code, out) = run(["test", dir.path])
+        let (code, out) = try test(["a.yaml": "plans:\n  pro: { extends: nope }\n", "tests/t.yaml": fixture])
         #expect(code == 1)
         #expect(out.components(separatedBy: "does not compile").count == 2, "\(out)")
         #expect(
@@ -144,12 +147,10 @@ import Testing
                 expect: { allowed: false }
 
             """
-        let dir = try CLITests.makeBundle([
+        let (code, out) = try test([
             "a.yaml": "features:\n  sso: { type: boolean }\nplans:\n  enterprise: { grants: { sso: true } }\n",
             "tests/t.yaml": fixture,
         ])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         #expect(
             out.contains(
@@ -218,13 +219,11 @@ import Testing
                 expect: { allowed: false, error: unknown_plan }
 
             """
-        let dir = try CLITests.makeBundle([
+        let (code, out) = try test([
             "a.yaml": "plans:\n  pro: { aliases: [team], assignable_via: [checkout, admin] }\n"
                 + "  enterprise: { assignable_via: [admin] }\n",
             "tests/t.yaml": fixture,
         ])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let (code, out) = run(["test", dir.path])
         #expect(code == 1)
         #expect(
             out.contains(
