@@ -20,6 +20,7 @@ import Testing
         #expect(code == 0)
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.contains("feature audit: added (boolean)"))
+        #expect(lines.contains("feature audit: default (none) -> false"), "a new entry's values are listed")
         #expect(lines.contains("plan free: seats 1 -> 2"))
         #expect(lines.contains("plan pro: audit (none) -> true"))
         #expect(!lines.contains { $0.hasPrefix("plan pro: seats") })
@@ -65,7 +66,7 @@ import Testing
                 "**plan** (3)\n\n| name | key | old | new |\n|---|---|---|---|\n| `free` | `seats` | 1 | 2 |\n"))
         #expect(out.contains("| `live` | `allowlist` | - GET /api/docs/\\* when facts.paid | — |\n"))
         #expect(out.contains("| `audit` |  | — | added (boolean) |\n"))
-        #expect(out.hasSuffix("\n9 changes.\n"))
+        #expect(out.hasSuffix("\n11 changes.\n"))
     }
 
     /// Git revisions of the bundle folder: the bundle as of each commit.

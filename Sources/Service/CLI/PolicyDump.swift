@@ -323,7 +323,16 @@ struct PolicyDump {
         case (nil, nil): return
         case (nil, .leaf(let n)?): emit(.changed("(none)", n))
         case (.leaf(let o)?, nil): emit(.changed(o, "(none)"))
-        case (nil, let n?): emit(.added(typeDetail(n)))
+        case (nil, let n?):
+            // What a new entry holds is what a reviewer reads: the `added` line, then each of its values.
+            emit(.added(typeDetail(n)))
+            if case .map(let entries, _) = n {
+                for e in entries where e.key != "type" && e.node != .leaf("(none)") && e.node != .items([]) {
+                    compare(nil, e.node, section: section, name: name, path: path + [e.key], into: &out)
+                }
+            } else if case .items(let items) = n {
+                for i in items { out.append(Change(section: section, name: name, key: key, kind: .itemAdded(i))) }
+            }
         case (_?, nil): emit(.removed)
         case (.map(let ex, let ordered)?, .map(let ey, _)?):
             for (k, u, v) in paired(ex, ey) {
