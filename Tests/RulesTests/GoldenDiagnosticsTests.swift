@@ -3,22 +3,49 @@ import Rules
 import Testing
 
 /// Every directory under Tests/Fixtures/invalid is a broken bundle with the exact diagnostics it must produce
-/// in `expected.txt`. `UPDATE_GOLDEN=1 swift test` rewrites them (review the diff!).
+/// in `expected.txt`. `UPDATE_GOLDEN=1 swift test` rewrites them (review the diff!). A file too big for git is a
+/// recipe, `NAME.repeat`: a count on the first line, then the text written that many times as NAME.
 @Suite struct GoldenDiagnosticsTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/invalid")
 
+    /// The case folders; a missing corpus yields no arguments here, and `everyCodeHasAGoldenCase` fails on it.
     static var cases: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
     }
 
     @Test(arguments: cases)
     func brokenBundle(_ name: String) throws {
-        let dir = Self.root.appendingPathComponent(name)
+        let dir = try Self.materialized(Self.root.appendingPathComponent(name))
+        defer {
+            if dir.path.hasPrefix(FileManager.default.temporaryDirectory.path) {
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
         let out = try PolicyCompiler.compile(directory: dir.path)
         #expect(out.policy == nil, "a broken bundle must not compile")
         #expect(out.diagnostics.contains { $0.severity == .error })
-        try Self.compareWithGolden(out, dir: dir, name: name)
+        try Self.compareWithGolden(out, dir: Self.root.appendingPathComponent(name), name: name)
+    }
+
+    /// The case folder itself, or a temporary copy with its `NAME.repeat` recipes written out as NAME.
+    static func materialized(_ dir: URL) throws -> URL {
+        let fm = FileManager.default
+        let recipes = try fm.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".repeat") }
+        guard !recipes.isEmpty else { return dir }
+        let copy = fm.temporaryDirectory.appendingPathComponent("golden-\(UUID())")
+        try fm.copyItem(at: dir, to: copy)
+        for r in recipes {
+            let text = try String(contentsOf: dir.appendingPathComponent(r), encoding: .utf8)
+            let firstLine = text.prefix { $0 != "\n" }
+            let count = try #require(Int(firstLine), "\(r): the first line is a count")
+            let unit = text.dropFirst(firstLine.count + 1)
+            try String(repeating: String(unit), count: count).write(
+                to: copy.appendingPathComponent(String(r.dropLast(".repeat".count))), atomically: true,
+                encoding: .utf8)
+            try fm.removeItem(at: copy.appendingPathComponent(r))
+        }
+        return copy
     }
 
     /// The rendered diagnostics must equal `dir/expected.txt` (`UPDATE_GOLDEN=1` rewrites it).
@@ -87,6 +114,31 @@ import Testing
 
     @Test func corpusCoversManyErrorKinds() {
         #expect(Self.cases.count >= 30)
+    }
+
+    /// DiagnosticCode's promise: every code has a golden case whose expected output shows it. The folders are read
+    /// with errors thrown, so a moved or empty corpus fails here instead of running zero cases; so does a case
+    /// folder without a policy file or an `expected.txt`.
+    @Test func everyCodeHasAGoldenCase() throws {
+        let fm = FileManager.default
+        var shown = Set<String>()
+        for (root, minimum) in [(Self.root, 30), (Self.warningsRoot, 8)] {
+            let names = try fm.contentsOfDirectory(atPath: root.path)
+            #expect(names.count >= minimum, "\(root.path) holds \(names.count) cases")
+            for name in names {
+                let files = try fm.contentsOfDirectory(atPath: root.appendingPathComponent(name).path)
+                #expect(files.contains("expected.txt"), "\(name) has no expected.txt")
+                #expect(files.contains { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }, "\(name) has no policy file")
+                let expected = try String(
+                    contentsOf: root.appendingPathComponent(name).appendingPathComponent("expected.txt"),
+                    encoding: .utf8)
+                for code in DiagnosticCode.allCases where expected.contains("[\(code.rawValue)]") {
+                    shown.insert(code.rawValue)
+                }
+            }
+        }
+        let missing = DiagnosticCode.allCases.map(\.rawValue).filter { !shown.contains($0) }
+        #expect(missing.isEmpty, "codes without a golden case: \(missing)")
     }
 }
 

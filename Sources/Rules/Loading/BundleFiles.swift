@@ -44,7 +44,14 @@ public enum BundleFiles {
                 let childRel = rel.isEmpty ? name : rel + "/" + name
                 if excludingTests && rel.isEmpty && name == "tests" { continue }
                 var childIsDir: ObjCBool = false
-                guard fm.fileExists(atPath: abs + "/" + name, isDirectory: &childIsDir) else { continue }
+                guard fm.fileExists(atPath: abs + "/" + name, isDirectory: &childIsDir) else {
+                    // A policy file that is a broken symbolic link is listed, so reading it reports it
+                    // (unreadable_file) instead of the bundle silently losing it.
+                    if isPolicyFile(name), (try? fm.destinationOfSymbolicLink(atPath: abs + "/" + name)) != nil {
+                        found.append(childRel)
+                    }
+                    continue
+                }
                 if childIsDir.boolValue {
                     if childRel.split(separator: "/").count < 32 { stack.append(childRel) }
                 } else if isPolicyFile(name) {
@@ -72,7 +79,10 @@ public enum BundleFiles {
                 continue
             }
             guard let data = FileManager.default.contents(atPath: abs) else {
-                diags.append(Diagnostic(code: .unreadable_file, "cannot read file", at: origin))
+                let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: abs)).map {
+                    ": it is a symbolic link to '\($0)', which does not exist"
+                }
+                diags.append(Diagnostic(code: .unreadable_file, "cannot read file" + (link ?? ""), at: origin))
                 continue
             }
             files.append(SourceFile(path: rel, bytes: [UInt8](data)))

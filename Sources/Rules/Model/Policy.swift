@@ -100,6 +100,9 @@ public struct Plan: Sendable {
     public var sort: Int64?
     public var grants: [Grant]
     public var location: SourceLocation
+
+    /// Whether `source` may put an account on this plan (`assignable_via`; a plan without it: every source).
+    public func isAssignable(via source: AssignSource) -> Bool { assignableVia?.contains(source) ?? true }
 }
 
 /// The `subscription` section: statuses and their liveness, the trial, `locked_grants` (SPEC §2.4).

@@ -1,9 +1,9 @@
 import Foundation
 
 /// `entitlements diff OLD NEW | REV [REV2] [DIR] [--accounts FILE [--manifest FILE]] [--now T] [--exit-code]
-/// [--format text|markdown]`: what a policy change changes — (plan, feature) values, features, guards, allowlist
-/// entries, flags and facts; with sample accounts, whose decisions change (and with a route manifest, which route
-/// decisions). OLD and NEW are bundle folders, or git revisions of the bundle folder DIR (default ./Policies).
+/// [--format text|markdown]`: what a policy change changes — every compiled value of the bundle (`PolicyDump`: plans
+/// and their effective grants, features, subscription, facts, lists, guards, flags, denials and any later section);
+/// with sample accounts, whose decisions change (and with a route manifest, which route decisions). OLD and NEW are bundle folders, or git revisions of the bundle folder DIR (default ./Policies).
 enum DiffCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
         let parsed = try Arguments(
@@ -39,41 +39,38 @@ enum DiffCommand {
         if format == "markdown" {
             output.out(markdown(lines, old: sides.oldLabel, new: sides.newLabel))
         } else {
-            for l in lines { output.line(l) }
+            for l in lines { output.line(l.line) }
             output.line(lines.isEmpty ? "no changes" : "\(lines.count) change\(lines.count == 1 ? "" : "s")")
         }
         return parsed.flags.contains("--exit-code") && !lines.isEmpty ? ExitCode.failure : ExitCode.ok
     }
 
-    /// A pull-request comment: a heading with the two sides, then the changes grouped by what they are about.
-    static func markdown(_ lines: [String], old: String, new: String) -> String {
+    /// A pull-request comment: a heading with the two sides, then one table per section (name, key, old, new).
+    static func markdown(_ changes: [PolicyDump.Change], old: String, new: String) -> String {
         var out = "### Entitlements policy diff: `\(old)` → `\(new)`\n\n"
-        if lines.isEmpty { return out + "No changes.\n" }
-        var groups: [(String, [String])] = []
-        for l in lines {
-            let kind = String(l.prefix { $0 != " " && $0 != ":" })
-            if let i = groups.firstIndex(where: { $0.0 == kind }) {
-                groups[i].1.append(l)
+        if changes.isEmpty { return out + "No changes.\n" }
+        var groups: [(String, [PolicyDump.Change])] = []
+        for c in changes {
+            if let i = groups.firstIndex(where: { $0.0 == c.section }) {
+                groups[i].1.append(c)
             } else {
-                groups.append((kind, [l]))
+                groups.append((c.section, [c]))
             }
         }
-        for (kind, items) in groups {
-            out += "**\(kind)** (\(items.count))\n\n"
-            for l in items {
-                let rest = l.dropFirst(kind.count).drop { $0 == " " }
-                if let colon = rest.range(of: ": ") {
-                    let change = markdownEscape(String(rest[colon.upperBound...])).replacingOccurrences(
-                        of: " -> ", with: " → ")
-                    out += "- `\(rest[..<colon.lowerBound])`: \(change)\n"
-                } else {
-                    out += "- \(markdownEscape(String(rest)))\n"
-                }
+        for (section, items) in groups {
+            out += "**\(section)** (\(items.count))\n\n| name | key | old | new |\n|---|---|---|---|\n"
+            for c in items {
+                let (o, n) = c.columns
+                out += "| \(code(c.name ?? "")) | \(code(c.key)) | \(cell(o)) | \(cell(n)) |\n"
             }
             out += "\n"
         }
-        return out + "\(lines.count) change\(lines.count == 1 ? "" : "s").\n"
+        return out + "\(changes.count) change\(changes.count == 1 ? "" : "s").\n"
     }
+
+    /// A table cell: escaped, and never empty (a dash for "nothing").
+    static func cell(_ s: String) -> String { s.isEmpty ? "—" : markdownEscape(s) }
+    static func code(_ s: String) -> String { s.isEmpty ? "" : "`\(s.replacingOccurrences(of: "`", with: "'"))`" }
 
     static func markdownEscape(_ s: String) -> String {
         var o = ""
@@ -95,106 +92,16 @@ enum DiffCommand {
         return s
     }
 
-    /// Walks two name-keyed lists in a stable order (the old order, then names only the new one has): one line
-    /// `KIND NAME: added|removed`, or one per change `changes` reports for a name in both.
-    static func compare<T>(
-        _ kind: String, _ xs: [T], _ ys: [T], _ name: (T) -> String, added: (T) -> String = { _ in "added" },
-        _ changes: (T, T) -> [String]
-    ) -> [String] {
-        let na = xs.map(name)
-        let nb = ys.map(name)
-        var out: [String] = []
-        for n in na + nb.filter({ !na.contains($0) }) {
-            switch (na.firstIndex(of: n), nb.firstIndex(of: n)) {
-            case (nil, let j?): out.append("\(kind) \(n): \(added(ys[j]))")
-            case (_?, nil): out.append("\(kind) \(n): removed")
-            case (let i?, let j?): out += changes(xs[i], ys[j]).map { "\(kind) \(n): \($0)" }
-            default: break
-            }
-        }
-        return out
-    }
-
-    /// Changes between two bundles, one line each, in a stable order.
-    static func policyChanges(_ a: Program, _ b: Program) -> [String] {
-        let pa = a.policy
-        let pb = b.policy
-        var out = compare("feature", pa.features, pb.features, \.name, added: { "added (\($0.kind.rawValue))" }) {
-            x, y in
-            var c: [String] = []
-            if x.kind != y.kind { c.append("type \(x.kind.rawValue) -> \(y.kind.rawValue)") }
-            let dx = text(a.json(x.defaultValue, feature: a.featureID(x.name)!))
-            let dy = text(b.json(y.defaultValue, feature: b.featureID(y.name)!))
-            if dx != dy { c.append("default \(dx) -> \(dy)") }
-            if x.values != y.values { c.append("values \(x.values) -> \(y.values)") }
-            if x.period != y.period { c.append("period \(x.period.rawValue) -> \(y.period.rawValue)") }
-            return c
-        }
-        // Each plan's effective value of each feature (along `extends`).
-        let featureNames = pa.features.map(\.name) + pb.features.map(\.name).filter { a.featureID($0) == nil }
-        out += compare(
-            "plan", pa.plans.enumerated().map { ($0.offset, $0.element) },
-            pb.plans.enumerated().map { ($0.offset, $0.element) },
-            \.1.name
-        ) { x, y in
-            var c: [String] = []
-            for f in featureNames {
-                let vx =
-                    a.featureID(f).map { text(a.json(a.grant(plan: x.0, feature: $0).value, feature: $0)) } ?? "(none)"
-                let vy =
-                    b.featureID(f).map { text(b.json(b.grant(plan: y.0, feature: $0).value, feature: $0)) } ?? "(none)"
-                if vx != vy { c.append("\(f) \(vx) -> \(vy)") }
-            }
-            let ex = x.1.parent.map { pa.plans[$0].name }
-            let ey = y.1.parent.map { pb.plans[$0].name }
-            if ex != ey { c.append("extends \(ex ?? "(none)") -> \(ey ?? "(none)")") }
-            return c
-        }
-        // Guards and their allowlists (order matters: guards run in order).
-        out += compare("guard", pa.guards, pb.guards, \.name) { x, y in
-            var c: [String] = []
-            if x.requiresText != y.requiresText { c.append("requires '\(x.requiresText)' -> '\(y.requiresText)'") }
-            if pa.denials[x.deny].name != pb.denials[y.deny].name {
-                c.append("deny \(pa.denials[x.deny].name) -> \(pb.denials[y.deny].name)")
-            }
-            let ax = x.appliesTo.map(\.text)
-            let ay = y.appliesTo.map(\.text)
-            if ax != ay { c.append("applies_to \(ax) -> \(ay)") }
-            let entry = { (e: Guard.AllowEntry) in e.pattern.text + (e.whenText.map { " when \($0)" } ?? "") }
-            let lx = x.allow.map(entry)
-            let ly = y.allow.map(entry)
-            c += lx.filter { !ly.contains($0) }.map { "allowlist - \($0)" }
-            c += ly.filter { !lx.contains($0) }.map { "allowlist + \($0)" }
-            return c
-        }
-        let ga = pa.guards.map(\.name)
-        let gb = pb.guards.map(\.name)
-        if ga.filter(gb.contains) != gb.filter(ga.contains) { out.append("guards: order \(ga) -> \(gb)") }
-        out += compare("flag", pa.flags, pb.flags, \.name) { x, y in
-            var c: [String] = []
-            if x.defaultValue != y.defaultValue {
-                c.append("default \(text(Evaluation.json(x.defaultValue))) -> \(text(Evaluation.json(y.defaultValue)))")
-            }
-            let rule = { (r: Flag.Rule) in "when \(r.whenText) -> \(text(Evaluation.json(r.value)))" }
-            let rx = x.rules.map(rule)
-            let ry = y.rules.map(rule)
-            guard rx != ry else { return c }
-            c += rx.filter { !ry.contains($0) }.map { "rule - \($0)" }
-            c += ry.filter { !rx.contains($0) }.map { "rule + \($0)" }
-            if Set(rx) == Set(ry) { c.append("rules reordered") }
-            return c
-        }
-        out += compare("fact", pa.facts, pb.facts, \.name) { x, y in
-            x.text != y.text ? ["'\(x.text)' -> '\(y.text)'"] : []
-        }
-        return out
+    /// Changes between two bundles, in a stable order: every compiled value, compared key by key (`PolicyDump`).
+    static func policyChanges(_ a: Program, _ b: Program) -> [PolicyDump.Change] {
+        PolicyDump.changes(PolicyDump(program: a), PolicyDump(program: b))
     }
 
     /// Sample accounts (a YAML or JSON mapping of name to account, or a list of accounts with ids): whose snapshot
     /// (features, facts, flags, liveness) differs between the two bundles at `now`.
     static func accountChanges(
         _ a: Program, _ b: Program, accountsFile: String, now: Timestamp, routes: [String] = []
-    ) throws -> [String] {
+    ) throws -> [PolicyDump.Change] {
         guard let data = FileManager.default.contents(atPath: accountsFile) else {
             throw UsageError(message: "cannot read accounts file '\(accountsFile)'")
         }
@@ -222,7 +129,10 @@ enum DiffCommand {
         default:
             throw UsageError(message: "\(accountsFile): expected a mapping of name to account, or a list of accounts")
         }
-        var out: [String] = []
+        var out: [PolicyDump.Change] = []
+        func change(_ name: String, _ key: String, _ old: String, _ new: String) {
+            out.append(PolicyDump.Change(section: "account", name: name, key: key, kind: .changed(old, new)))
+        }
         let (decodeA, decodeB) = (RequestDecoder(program: a), RequestDecoder(program: b))
         // Route decisions for a signed-in user with a verified e-mail (the common case a widened or narrowed
         // allowlist changes).
@@ -240,7 +150,9 @@ enum DiffCommand {
                 px = a.prepare(try decodeA.account(json))
                 py = b.prepare(try decodeB.account(json))
             } catch {
-                out.append("account \(name): cannot be read: \(error.detail)")
+                out.append(
+                    PolicyDump.Change(
+                        section: "account", name: name, key: "", kind: .note("cannot be read: \(error.detail)")))
                 continue
             }
             var ea = Evaluation(program: a, account: px, user: nil, now: now)
@@ -253,7 +165,7 @@ enum DiffCommand {
                 if x.allowed && y.allowed { continue }
                 let da = summary(x, a)
                 let db = summary(y, b)
-                if da != db { out.append("account \(name): route \(route) \(da) -> \(db)") }
+                if da != db { change(name, "route \(route)", da, db) }
             }
             let sa = ea.snapshot()
             let sb = eb.snapshot()
@@ -262,13 +174,13 @@ enum DiffCommand {
                 for (k, v) in ma {
                     let w = mb.first { $0.0 == k }?.1
                     if w == nil {
-                        out.append("account \(name): \(section).\(k) \(text(v)) -> (none)")
+                        change(name, "\(section).\(k)", text(v), "(none)")
                     } else if w! != v {
-                        out.append("account \(name): \(section).\(k) \(text(v)) -> \(text(w!))")
+                        change(name, "\(section).\(k)", text(v), text(w!))
                     }
                 }
                 for (k, w) in mb where !ma.contains(where: { $0.0 == k }) {
-                    out.append("account \(name): \(section).\(k) (none) -> \(text(w))")
+                    change(name, "\(section).\(k)", "(none)", text(w))
                 }
             }
         }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// `entitlements test [DIR] [--junit FILE] [--filter TEXT] [--http URL [--ignore-digest]] [--allow-empty]`: runs
-/// DIR/tests/**/*.yaml. A run of zero cases fails unless `--allow-empty`; `--http` first checks that the service is
+/// `entitlements test [DIR] [--junit FILE] [--filter TEXT] [--format text|json] [--http URL [--ignore-digest]]
+/// [--allow-empty]`: runs DIR/tests/**/*.yaml. Failures print in the per-key form on a terminal and in a CI log
+/// alike (`--format json`: one JSON object per failing case). A run of zero cases fails unless `--allow-empty`; `--http` first checks that the service is
 /// reachable and serves the same bundle (digest) as DIR.
 enum TestCommand {
     static func run(_ args: [String], output: CLIOutput) throws -> Int32 {
@@ -20,7 +21,7 @@ enum TestCommand {
         if wantsCoverage && parsed.options["--http"] != nil {
             throw UsageError(message: "coverage is recorded in-process; drop --http to measure it")
         }
-        let format = parsed.options["--format"] ?? (output.isTerminal ? "text" : "json")
+        let format = parsed.options["--format"] ?? "text"
         guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
         let compiled = try compileBundle(dir)
@@ -53,27 +54,18 @@ enum TestCommand {
             results += runner.run(file: file, bytes: [UInt8](data))
         }
         let prefix = dir == "." ? "" : dir + "/"
-        // Piped: one line per failing case: file:line (of its first failing check), the case, expected and actual.
-        // On a terminal (or --format text): the case, then each failure with the result's verdict and trace.
-        for r in results where !r.passed {
-            if format == "text" {
-                output.line("\(prefix)\(r.file):\(failureLine(r)): FAIL \(r.name)")
-                for f in r.failures {
-                    let at = f.line.flatMap { $0 == failureLine(r) ? nil : "line \($0): " } ?? ""
-                    output.line("  " + at + f.message)
-                    for d in f.details { output.line("    " + d) }
-                    if let e = f.expected { output.line("    expected: \(JSONWriter.string(e))") }
-                    if let a = f.actual {
-                        for l in ExplainText.result(a, label: "result", indent: "    ") { output.line(l) }
-                        output.line("    actual: \(JSONWriter.string(a))")
-                    }
+        if compiled.policy == nil {
+            // Said once, not once per case: no case can run on a bundle that does not compile.
+            let notRun = results.isEmpty ? "" : "; \(results.count) case\(results.count == 1 ? "" : "s") not run"
+            output.line("error: the policy bundle does not compile" + notRun)
+        } else {
+            for r in results where !r.passed {
+                if format == "json" {
+                    output.line(JSONWriter.string(caseJSON(r, prefix: prefix)))
+                } else {
+                    for l in caseLines(r, prefix: prefix) { output.line(l) }
                 }
-                continue
             }
-            // The line is printed once: a failure on it says only what differed.
-            let line = failureLine(r)
-            let failures = r.failures.map { $0.line == line ? $0.unlocated : $0.description }
-            output.line("\(prefix)\(r.file):\(line): FAIL \(r.name): \(failures.joined(separator: " | "))")
         }
         let passed = results.filter(\.passed).count
         let failed = results.count - passed
@@ -136,6 +128,64 @@ enum TestCommand {
         )
     }
 
+    /// The widest line the per-key form prints (SPEC §5: about 120 characters); longer ones wrap.
+    static let width = 120
+
+    /// A failing case, as a terminal and a CI log show it alike: `file:line: FAIL name`, then one line per
+    /// mismatching key (`allowed: expected true, got false`) under the check it belongs to, a rejected check on a
+    /// line of its own, and fixture errors; no line wider than `width`.
+    static func caseLines(_ r: FixtureRunner.CaseResult, prefix: String) -> [String] {
+        let line = failureLine(r)
+        var out = ["\(prefix)\(r.file):\(line): FAIL \(r.name)"]
+        for f in r.failures {
+            let at = f.line.flatMap { $0 == line ? nil : "line \($0): " } ?? ""
+            if f.details.isEmpty {
+                out += wrap(at + f.message, indent: "  ")
+            } else {
+                out += wrap(at + f.message, indent: "  ")
+                for d in f.details { out += wrap(d, indent: "    ") }
+            }
+        }
+        return out
+    }
+
+    /// `text` cut at spaces into lines of at most `width` characters, each starting with `indent` (continuations
+    /// indented two more); a word longer than a line is cut where it must be.
+    static func wrap(_ text: String, indent: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        var lead = indent
+        while lead.count + rest.count > width {
+            let room = width - lead.count
+            let window = rest.prefix(room)
+            let cut = window.lastIndex(of: " ").flatMap { $0 > window.startIndex ? $0 : nil } ?? window.endIndex
+            out.append(lead + rest[..<cut])
+            rest = rest[cut...].drop { $0 == " " }
+            lead = indent + "  "
+        }
+        out.append(lead + rest)
+        return out
+    }
+
+    /// `--format json`: one JSON object per failing case, every failure with its expected and actual values whole.
+    static func caseJSON(_ r: FixtureRunner.CaseResult, prefix: String) -> JSONValue {
+        .object([
+            ("file", .string(prefix + r.file)), ("line", .int(Int64(failureLine(r)))), ("name", .string(r.name)),
+            (
+                "failures",
+                .array(
+                    r.failures.map { f in
+                        var o: [(String, JSONValue)] = [("message", .string(f.message))]
+                        if let l = f.line { o.append(("line", .int(Int64(l)))) }
+                        if !f.details.isEmpty { o.append(("mismatches", .array(f.details.map { .string($0) }))) }
+                        if let e = f.expected { o.append(("expected", e)) }
+                        if let a = f.actual { o.append(("actual", a)) }
+                        return .object(o)
+                    })
+            ),
+        ])
+    }
+
     /// The line of the first failure when it names one, else the case's line.
     static func failureLine(_ r: FixtureRunner.CaseResult) -> Int { r.failures.first?.line ?? r.line }
 
@@ -171,9 +221,10 @@ enum TestCommand {
                 if c.passed {
                     x += "/>\n"
                 } else {
-                    x +=
-                        ">\n      <failure message=\"\(esc(c.failures.first?.description.split(separator: "\n").first.map(String.init) ?? "failed"))\">"
-                    x += esc(c.failures.map(\.description).joined(separator: "\n")) + "</failure>\n    </testcase>\n"
+                    // The same lines as the terminal and the CI log, without the heading the testcase already is.
+                    let lines = caseLines(c, prefix: prefix).dropFirst().map { String($0.dropFirst(2)) }
+                    x += ">\n      <failure message=\"\(esc(c.failures.first?.message ?? "failed"))\">"
+                    x += esc(lines.joined(separator: "\n")) + "</failure>\n    </testcase>\n"
                 }
             }
             x += "  </testsuite>\n"

@@ -149,9 +149,9 @@ struct FixtureRunner {
     /// A fixture account whose plan is unknown would otherwise run silently on the defaults (an unknown plan grants
     /// only feature defaults), so it is a fixture error unless the case asserts the `unknown_plan` warning anywhere in
     /// its expectations: a typo or a plan renamed without an alias never passes unnoticed, and a case that tests an
-    /// unknown plan says so. A null plan is an unknown plan (SPEC §10). An unlisted status is different: the bundle
-    /// says how one behaves (`subscription.unknown_status`), so testing one is ordinary; only a status close to a
-    /// declared one (`actve`) is taken for a typo, again unless the case asserts `unknown_status`.
+    /// unknown plan says so. A null plan is an unknown plan (SPEC §9). So is a status the bundle does not declare
+    /// (a typo like `actve`, or a status renamed in the bundle): the case must assert `unknown_status` to test how
+    /// `subscription.unknown_status` treats one.
     static func unknownSubscription(_ account: Account, _ p: Policy, case c: YAMLNode) -> String? {
         guard let sub = account.subscription else { return nil }
         func asserts(_ warning: String) -> Bool { JSONWriter.string(YAMLJSON.convert(c)).contains(warning) }
@@ -162,13 +162,68 @@ struct FixtureRunner {
                 + "assert `warnings: [unknown_plan]` if the case tests that"
         }
         let statuses = p.subscription.statuses.map(\.name)
-        if let status = sub.status, !statuses.contains(status), let meant = Suggest.closest(to: status, in: statuses),
-            !asserts("unknown_status")
-        {
-            return "fixture error: account status '\(status)' is not a declared status (did you mean '\(meant)'?); "
+        if let status = sub.status, !statuses.contains(status), !asserts("unknown_status") {
+            return "fixture error: account status '\(status)' is not a declared status" + Suggest.hint(status, statuses)
+                + "; "
                 + "assert `warnings: [unknown_status]` if the case tests an unlisted status"
         }
         return nil
+    }
+
+    /// An `assign` case: may `source` put an account on `plan` (a key or alias)? The result is what the store
+    /// decides for the same write: `{allowed: true, plan}` with the plan key, or `{allowed: false, error:
+    /// plan_not_assignable, plan, assignable_via}`, or `{allowed: false, error: unknown_plan}`.
+    static func assignCase(
+        _ q: YAMLNode, expect: YAMLNode?, fields f: [String: YAMLNode], line: Int, policy: Policy
+    ) -> [FixtureFailure] {
+        let others = ["account", "user", "now", "explain", "check", "checks", "snapshot"].filter { f[$0] != nil }
+        guard others.isEmpty else {
+            return [
+                FixtureFailure(
+                    line: line, "an 'assign' case takes only 'expect' (not \(others.joined(separator: ", ")))")
+            ]
+        }
+        guard let expect else { return [FixtureFailure(line: q.start.line, "'assign' needs 'expect'")] }
+        guard case .mapping(let pairs) = q.kind else {
+            return [FixtureFailure(line: q.start.line, "'assign' must be a mapping with 'plan' and 'source'")]
+        }
+        let (a, errors) = fields(pairs, allowed: FixtureShape.assignKeys, in: " in 'assign'")
+        guard errors.isEmpty else { return errors }
+        guard let planNode = a["plan"], case .string(let planName)? = planNode.resolved,
+            let sourceNode = a["source"], case .string(let sourceName)? = sourceNode.resolved
+        else { return [FixtureFailure(line: q.start.line, "'assign' needs 'plan' and 'source' (strings)")] }
+        let sources = AssignSource.allCases.map(\.rawValue)
+        guard let source = AssignSource(rawValue: sourceName) else {
+            return [
+                FixtureFailure(
+                    line: sourceNode.start.line,
+                    "fixture error: unknown source '\(sourceName)'" + Suggest.hint(sourceName, sources)
+                        + "; sources are \(sources.joined(separator: ", "))")
+            ]
+        }
+        let actual: JSONValue
+        if let i = policy.planLookup[planName] {
+            let plan = policy.plans[i]
+            if plan.isAssignable(via: source) {
+                actual = .object([("allowed", .bool(true)), ("plan", .string(plan.name))])
+            } else {
+                let via = AssignSource.allCases.filter { plan.assignableVia?.contains($0) ?? true }
+                actual = .object([
+                    ("allowed", .bool(false)), ("error", .string("plan_not_assignable")), ("plan", .string(plan.name)),
+                    ("assignable_via", .array(via.map { .string($0.rawValue) })),
+                ])
+            }
+        } else {
+            actual = .object([("allowed", .bool(false)), ("error", .string("unknown_plan"))])
+        }
+        let expected = YAMLJSON.convert(expect)
+        let mismatches = PartialMatch.mismatches(expected: expected, actual: actual, path: "")
+        guard !mismatches.isEmpty else { return [] }
+        return [
+            FixtureFailure(
+                line: q.start.line, "assign \(JSONWriter.string(YAMLJSON.convert(q)))", details: mismatches,
+                expected: expected, actual: actual)
+        ]
     }
 
     /// A mapping's known fields, and an error line for each unknown key (fixtures reject unknown keys).
@@ -256,14 +311,19 @@ struct FixtureRunner {
             pairs,
             allowed: FixtureShape.caseKeys,
             in: " in a case")
+        if let question = f["assign"] {
+            guard errors.isEmpty else { return errors }
+            return Self.assignCase(question, expect: f["expect"], fields: f, line: c.start.line, policy: program.policy)
+        }
         if f["check"] != nil && f["expect"] == nil {
             errors.append(FixtureFailure(line: c.start.line, "'check' needs 'expect'"))
         }
         if f["expect"] != nil && f["check"] == nil {
-            errors.append(FixtureFailure(line: c.start.line, "'expect' needs 'check'"))
+            errors.append(FixtureFailure(line: c.start.line, "'expect' needs 'check' or 'assign'"))
         }
         if f["check"] == nil && f["checks"] == nil && f["snapshot"] == nil {
-            errors.append(FixtureFailure(line: c.start.line, "a case needs 'check' + 'expect', 'checks' or 'snapshot'"))
+            errors.append(
+                FixtureFailure(line: c.start.line, "a case needs 'check' + 'expect', 'checks', 'snapshot' or 'assign'"))
         }
         guard errors.isEmpty else { return errors }
         // The subject: account, user, now (a malformed one is a fixture error, not a check result).
@@ -358,7 +418,7 @@ struct FixtureRunner {
                     ["unknown_feature", "invalid_request", "invalid_path"].contains(error)
                 {
                     let detail = actual["detail"].flatMap { if case .string(let d) = $0 { d } else { nil } }
-                    mismatches.insert("the check was rejected: \(error)" + (detail.map { " (\($0))" } ?? ""), at: 0)
+                    mismatches.insert("the check was rejected (\(error))" + (detail.map { ": \($0)" } ?? ""), at: 0)
                 }
                 failures.append(
                     FixtureFailure(

@@ -6,8 +6,10 @@ import Rules
 enum FixtureShape {
     static let fileKeys = ["name", "description", "now", "accounts", "users", "cases"]
     static let caseKeys = [
-        "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot",
+        "name", "description", "account", "user", "now", "explain", "check", "expect", "checks", "snapshot", "assign",
     ]
+    /// The keys of an `assign` case's question.
+    static let assignKeys = ["plan", "source"]
 
     /// The type of every account, subscription, override and user member, by name; a test checks each decoder key
     /// has one.
@@ -48,6 +50,18 @@ enum FixtureShape {
     /// What a result must contain (a partial match: only the keys written are compared).
     static var expect: ValueShape { .map(.any) }
 
+    /// An assignment question: the `assignable_via` rules, aliases resolved, as the store applies them.
+    static var assign: ShapeObject {
+        ShapeObject(
+            "A plan assignment",
+            [
+                .init("plan", .string, required: true, "A plan key or alias"),
+                .init(
+                    "source", .oneOf(AssignSource.allCases.map(\.rawValue)), required: true,
+                    "Who assigns it: signup, checkout, admin or billing_sync"),
+            ])
+    }
+
     static var checkPair: ShapeObject {
         ShapeObject(
             "A check and what its result must contain",
@@ -66,9 +80,10 @@ enum FixtureShape {
             "now": (.timestamp, "The evaluation instant"),
             "explain": (.boolean, "Ask for traces"),
             "check": (.object(check), "One check (with expect)"),
-            "expect": (expect, "What the one check's result must contain"),
+            "expect": (expect, "What the one check's (or the assignment's) result must contain"),
             "checks": (.list(.object(checkPair)), "Several checks, each with expect"),
             "snapshot": (.map(.any), "What the account's snapshot must contain"),
+            "assign": (.object(assign), "May this source put an account on this plan? (with expect)"),
         ]
         return ShapeObject("A fixture case", caseKeys.map { ShapeObject.Member($0, shapes[$0]!.0, shapes[$0]!.1) })
     }

@@ -375,7 +375,7 @@ final class AccountStore: Sendable {
                 let new = change.plan.flatMap { lookup[$0] }
                 if current == nil || old == nil || new != old {
                     guard let new else { return .failure(.unknownPlan(change.plan)) }
-                    if let via = program.policy.plans[new].assignableVia, !via.contains(change.source) {
+                    if !program.policy.plans[new].isAssignable(via: change.source) {
                         return .failure(.planNotAssignable(plan: change.plan ?? "", source: change.source.rawValue))
                     }
                 }
