@@ -67,7 +67,8 @@ enum CLI {
                                                            lock, grace and read-only ends, override expiries) and
                                                            what changes there
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
-                [--db-connections N] [--cache-size N] [--keys-file FILE] [--threads N] [--no-watch]
+                [--db-connections N] [--cache-size N] [--database-read-url URL …] [--warm N]
+                [--keys-file FILE] [--threads N] [--no-watch]
                 [--head-timeout S] [--request-timeout S] [--idle-timeout S] [--max-connections N]
                 [--per-address-limit N] [--body-memory MIB]
                                                            run the HTTP service (default store: a private
