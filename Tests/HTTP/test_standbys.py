@@ -172,3 +172,30 @@ def test_a_promoted_standby_serves_after_a_restart(cluster):
         assert check(svc, id, {"feature": "psa_integration"})[0]["error"] == "feature_not_in_plan"
     finally:
         svc.stop()
+
+
+def test_warm_up_fills_the_cache_before_ready(cluster):
+    """`--warm N`: a replica reads the N most recently written accounts into its cache (from the standby) before
+    `/readyz` says ready; `/healthz` shows the progress."""
+    primary, standby = cluster
+    writer = Service(env=KEYS, store=primary.url)
+    ids = [fresh("warm") for _ in range(60)]
+    try:
+        for id in ids:
+            assert put(writer, id, {"source": "admin", "subscription": PRO})[0] == 201
+    finally:
+        writer.stop()
+    time.sleep(1.0)
+    svc = serve(primary, standby, "--warm", "50")
+    try:
+        wait_for(lambda: call(svc, "GET", "/readyz", headers={})[0] == 200, what="the warm-up to finish")
+        health = store_health(svc)
+        assert health["warmup"] == {"target": 50, "loaded": 50, "done": True, "failed": False}
+        assert health["cached_accounts"] >= 50
+        hits = health["cache_hit_ratio"]
+        # The 50 most recent are cached: asking about them is a cache hit.
+        for id in ids[-50:]:
+            assert check(svc, id, {"feature": "psa_integration"})[0]["allowed"] is True
+        assert store_health(svc)["cache_hit_ratio"] > hits
+    finally:
+        svc.stop()

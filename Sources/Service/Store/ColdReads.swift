@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Cache misses, read in one statement (docs/STORE.md, "Cold reads"). An account's whole decision state — the
 /// account, its overrides, the usage sum of every fixed-period limit feature in the period containing the decision's
 /// `now`, the records of rolling ones — comes from one statement, and the misses of every request waiting at that
@@ -284,6 +288,13 @@ extension AccountStore {
         let warmup = Warmup(target: count)
         warming.withLock { $0 = warmup }
         let t = Thread { [self] in
+            // Entries loaded before the listener LISTENs would be dropped when it does (each could be older than its
+            // first notification): start once it listens (or after 10 s, then as a cache that is not trusted yet).
+            var waited = 0
+            while let listener, !listener.listening, waited < 200 {
+                usleep(50_000)
+                waited += 1
+            }
             do throws(StoreError) {
                 let ids = try read(about: nil) { (db) throws(StoreError) in
                     try db.execute(
