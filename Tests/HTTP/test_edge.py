@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import Service, check_body, slowloris
+from test_hostile import raw_exchange
 
 SMUGGLED = b"GET /SMUGGLED HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = json.dumps(check_body({"feature": "sso"})).encode()
@@ -294,19 +295,9 @@ def test_an_object_with_many_keys_is_parsed_in_linear_time(svc):
 
 
 def _raw(svc, request, timeout=10):
-    """Sends raw bytes on a new connection and reads until the service closes it; the status line and the body."""
-    s = socket.create_connection((svc.host, svc.port), timeout=timeout)
-    try:
-        s.sendall(request)
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
+    """Sends raw bytes on a new connection and reads until the service closes it; the status line, the head and the
+    body."""
+    head, _, body = raw_exchange(svc, request, timeout=timeout).partition(b"\r\n\r\n")
     return head.split(b"\r\n")[0].decode(), head.decode(), body
 
 
