@@ -134,14 +134,21 @@ final class Standbys: Sendable {
         }
     }
 
-    /// A conninfo with a connection timeout, so a dead standby fails fast (a URL gets `connect_timeout` as a query
-    /// parameter, `key=value` form gets one more pair).
+    /// A conninfo with bounds, so a dead or unreachable standby fails fast instead of holding a read: 2 s to
+    /// connect, TCP keepalives that give up on a silent peer after about 3 s, and 2 s for sent data to be
+    /// acknowledged. (A URL gets them as query parameters, `key=value` form as more pairs; settings already given
+    /// are kept. Over a Unix socket only the first applies.)
     static func withTimeout(_ conninfo: String) -> String {
-        if conninfo.contains("connect_timeout") { return conninfo }
+        let bounds = [
+            ("connect_timeout", "2"), ("keepalives", "1"), ("keepalives_idle", "1"), ("keepalives_interval", "1"),
+            ("keepalives_count", "2"), ("tcp_user_timeout", "2000"),
+        ].filter { !conninfo.contains($0.0) }
+        guard !bounds.isEmpty else { return conninfo }
         if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
-            return conninfo + (conninfo.contains("?") ? "&" : "?") + "connect_timeout=2"
+            return conninfo + (conninfo.contains("?") ? "&" : "?")
+                + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
         }
-        return conninfo + " connect_timeout=2"
+        return conninfo + " " + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
     }
 
     /// `host:port/dbname` of a conninfo, never its password.
