@@ -62,6 +62,7 @@ struct chttp_server {
     atomic_size_t body_bytes;
     atomic_uint_fast64_t head_timeouts, request_timeouts, evicted, refused;
     lingering *lingering;  // guarded by `lock`
+    unsigned lingering_count;
 
     pthread_mutex_t lock;  // guards the connection list
     conn *head, *tail;
@@ -135,7 +136,8 @@ static bool same_address(const conn *a, const conn *b) {
 static conn *oldest_waiting(chttp_server *s, const conn *like) {
     conn *best = NULL;
     for (conn *k = s->head; k; k = k->next) {
-        if (k->closing || k->phase != WAIT_HEAD) continue;
+        // (A refused connection is waiting to be told 503, not for a slot: it is never the one evicted.)
+        if (k->closing || k->refuse || k->phase != WAIT_HEAD) continue;
         if (like && !same_address(k, like)) continue;
         if (best == NULL || k->since_ms < best->since_ms) best = k;
     }
@@ -161,6 +163,8 @@ enum { REFUSED_HEAD_MS = 2000, LINGER_MS = 2000 };
 static void linger_if_unread(chttp_server *s, int fd) {
     int pending = 0;
     if (fd < 0 || ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0) return;
+    // Bounded: past as many lingering sockets as connections, a socket closes at once (its client may see a reset).
+    if (s->lingering_count >= s->connection_limit) return;
     lingering *l = malloc(sizeof *l);
     if (l == NULL) return;
     l->fd = dup(fd);
@@ -173,16 +177,18 @@ static void linger_if_unread(chttp_server *s, int fd) {
     l->until_ms = now_ms() + LINGER_MS;
     l->next = s->lingering;
     s->lingering = l;
+    s->lingering_count++;
     pthread_cond_signal(&s->wake);
 }
 
-// Reads and discards what lingering sockets received; closes those whose client closed or whose time is up.
+// Reads and discards what lingering sockets received (at most 64 KiB each per tick, so a fast sender cannot hold the
+// watchdog, which runs this under the connection list's lock); closes those whose client closed or whose time is up.
 static void drain_lingering(chttp_server *s, uint64_t now, bool all) {
     char sink[4096];
     for (lingering **p = &s->lingering; *p;) {
         lingering *l = *p;
         bool done = all || now >= l->until_ms;
-        while (!done) {
+        for (int reads = 0; !done && reads < 16; reads++) {
             ssize_t n = recv(l->fd, sink, sizeof sink, 0);
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
@@ -192,6 +198,7 @@ static void drain_lingering(chttp_server *s, uint64_t now, bool all) {
             close(l->fd);
             *p = l->next;
             free(l);
+            s->lingering_count--;
         } else {
             p = &l->next;
         }

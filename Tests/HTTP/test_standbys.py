@@ -106,6 +106,45 @@ def test_a_lagging_standby_never_serves_older_state(cluster):
         lagging.close()
 
 
+def test_a_standby_slightly_behind_is_used_and_never_serves_older_state(cluster):
+    """A standby 300 ms behind stays in use (it has replayed what the primary wrote a second ago), so cache misses
+    right after a write meet a standby that has not replayed it yet: the replica that wrote, and the other one once
+    notified, must still never answer from before the write, nor go back to it."""
+    primary, _ = cluster
+    behind = Postgres(standby_of=primary, settings=["recovery_min_apply_delay=300ms"])
+    a = serve(primary, behind)
+    b = serve(primary, behind)
+    try:
+        wait_for(lambda: standby_usable(a) and standby_usable(b), what="the standby to be usable")
+        plans = ["free", "pro", "enterprise"]
+        expected = {"free": 3, "pro": 25, "enterprise": "unlimited"}
+        ids = [fresh("near") for _ in range(6)]
+        for id in ids:
+            assert put(a, id, {"source": "admin", "subscription": PRO})[0] == 201
+        time.sleep(1.0)
+        for id in ids:  # cold reads on b, from the standby
+            assert check(b, id, {"feature": "max_trees", "usage": 0})[0]["limit"] == 25
+        reads = store_health(b)["standbys"][0]["reads"]
+        assert reads > 0, "the standby was never read from"
+        for round in range(3):
+            for n, id in enumerate(ids):
+                plan = plans[(n + round) % 3]
+                assert put(a, id, {"source": "admin", "subscription": {"plan": plan, "status": "active"}})[0] == 200
+                assert check(a, id, {"feature": "max_trees", "usage": 0})[0].get("limit") == expected[plan]
+                deadline = time.monotonic() + 1.0
+                while check(b, id, {"feature": "max_trees", "usage": 0})[0].get("limit") != expected[plan]:
+                    assert time.monotonic() < deadline, f"replica b did not see {plan} within 1 s"
+                    time.sleep(0.01)
+                for _ in range(3):
+                    assert check(b, id, {"feature": "max_trees", "usage": 0})[0].get("limit") == expected[plan]
+        for s in (a, b):
+            assert s.proc.poll() is None, s.log()
+    finally:
+        a.stop()
+        b.stop()
+        behind.close()
+
+
 def test_a_standby_that_is_down_is_skipped(cluster):
     primary, standby = cluster
     svc = serve(primary, standby)

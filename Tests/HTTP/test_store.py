@@ -160,6 +160,22 @@ def test_ids_that_differ_only_in_normalization_are_two_accounts(replicas):
     assert call(a, "GET", f"/v1/accounts/{q(nfc)}/usage/max_trees")[1]["used"] == 2
 
 
+def test_attribute_names_that_differ_only_in_normalization_are_refused(replicas):
+    """JSON member names compare by scalars, so `"é"` and `"e\u0301"` are two names; an account's attributes would
+    merge them, so such a pair is refused rather than silently losing one."""
+    a, _ = replicas
+    id = fresh()
+    attrs = '{"\u00e9": 1, "e\u0301": 2}'
+    status, _, body = a.request("PUT", f"/v1/accounts/{q(id)}", '{"source": "admin", "attributes": ' + attrs + "}",
+                                {**ADMIN, "Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["path"] == "attributes"
+    assert call(a, "GET", f"/v1/accounts/{q(id)}")[0] == 404
+    body = '{"account": {"subscription": {"plan": "pro", "status": "active"}, "attributes": ' + attrs + \
+        '}, "checks": [{"feature": "sso"}]}'
+    status, _, r = a.request("POST", "/v1/check", body, {**CHECK, "Content-Type": "application/json"})
+    assert status == 400 and json.loads(r)["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("field", ["reason", "actor"])
 def test_a_nul_in_an_override_text_is_refused_and_stores_nothing(replicas, field):
     a, _ = replicas

@@ -279,10 +279,7 @@ struct FastCheckDecoder {
     mutating func attributes() -> [String: JSONValue]?? {
         guard let v = subtree(depth: 2) else { return nil }
         if case .null = v { return .some(nil) }
-        guard case .object(let ms) = v else { return nil }
-        var out: [String: JSONValue] = [:]
-        out.reserveCapacity(ms.count)
-        for (k, x) in ms { out[k] = x }
+        guard case .object(let ms) = v, let out = RequestDecoder.attributeMap(ms) else { return nil }
         return .some(out)
     }
 

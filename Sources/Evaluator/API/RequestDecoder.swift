@@ -145,14 +145,25 @@ public struct RequestDecoder: Sendable {
         return a
     }
 
-    func attributes(_ v: JSONValue, _ path: String) throws(RequestError) -> [String: JSONValue] {
+    public func attributes(_ v: JSONValue, _ path: String) throws(RequestError) -> [String: JSONValue] {
         guard case .object(let ms) = v else {
             throw RequestError(detail: "\(path) must be an object, got \(v.typeName)", path: path)
         }
+        guard let out = Self.attributeMap(ms) else {
+            throw RequestError(
+                detail: "\(path) has two names that differ only in Unicode normalization (names compare exactly)",
+                path: path)
+        }
+        return out
+    }
+
+    /// Attributes by name; nil when two names differ only in Unicode normalization (`"é"` and `"e\u{301}"`): the
+    /// JSON parser takes them as two names (they compare by scalars), but a `String` key would merge them.
+    static func attributeMap(_ ms: [(String, JSONValue)]) -> [String: JSONValue]? {
         var out: [String: JSONValue] = [:]
         out.reserveCapacity(ms.count)
         for (k, val) in ms { out[k] = val }
-        return out
+        return out.count == ms.count ? out : nil
     }
 
     public func subscription(_ v: JSONValue, _ path: String) throws(RequestError) -> SubscriptionState {

@@ -170,6 +170,8 @@ struct StoreSetup {
                 throw Failure(description: "embedded PostgreSQL: \(error.description)")
             }
         }
+        // Bounded: a primary that becomes unreachable fails statements in seconds, not minutes (docs/STORE.md).
+        conninfo = ConnectionPool.bounded(conninfo)
         let size = Int(parsed.options["--db-connections"] ?? "") ?? max(4, threads * 2)
         // The account cache (0 turns it off: every decision by id reads the database).
         let capacity = Int(parsed.options["--cache-size"] ?? "") ?? 100_000

@@ -184,12 +184,20 @@ final class AccountStore: Sendable {
 
     /// After a commit that changed `ids`: where the primary's log is now (at or after that commit), so that reads on
     /// standbys about these accounts wait for it to be replayed. Only with standbys.
-    func noteCommit(_ ids: [String]) {
+    func noteCommit(_ ids: [String], on connection: DatabaseConnection? = nil) {
         guard let positions else { return }
-        if let row = try? pool.withConnection({ (db) throws(StoreError) in
-            try db.execute("SELECT pg_current_wal_lsn()::text").first
-        }), let lsn = CommitPositions.parse(row[0]) {
+        let sql = "SELECT pg_current_wal_insert_lsn()::text"
+        let row: [String?]?
+        if let connection {
+            row = try? connection.execute(sql).first
+        } else {
+            row = try? pool.withConnection { (db) throws(StoreError) in try db.execute(sql).first }
+        }
+        if let lsn = CommitPositions.parse(row?[0] ?? nil) {
             positions.committed(ids, at: lsn)
+        } else {
+            // Not learnt: no standby answers until the listener reconnects and learns where the log is.
+            positions.raiseFloor(to: .max)
         }
     }
 
@@ -318,14 +326,16 @@ final class AccountStore: Sendable {
         throws(StoreError) -> T
     {
         let value = try pool.withConnection(locking: true) { (db) throws(StoreError) in
-            try db.transaction { (db) throws(StoreError) in
+            let value = try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)
                 if notifies { try db.execute("SELECT pg_notify($1, $2)", Self.notifyParameters(id)) }
                 return value
             }
+            // With standbys: where the log is after the commit, on the same connection, before the 2xx.
+            noteCommit([id], on: db)
+            return value
         }
-        noteCommit([id])
         cache?.invalidate(id)
         return value
     }

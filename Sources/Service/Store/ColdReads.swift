@@ -138,40 +138,46 @@ final class ColdReader: @unchecked Sendable {
                 rolling.append(f.period == .rolling24h ? "t" : "f")
             }
         }
-        let rows = try db.execute(
-            """
-            WITH ids AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS i(account_id, k)),
-            w AS (SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::bigint[],
-                                       $7::integer[], $8::boolean[]) AS w(k, feature, lo_s, lo_n, hi_s, hi_n, rolling))
-            SELECT ids.k, a.account_id IS NOT NULL, a.subscription, a.attributes,
-              (SELECT json_agg(json_build_array(o.feature, o.value, o.expires_at, o.reason, o.actor)
-                               ORDER BY o.feature COLLATE "C")
-                 FROM ent_overrides o WHERE a.account_id IS NOT NULL AND o.account_id = ids.account_id),
-              (SELECT json_agg(json_build_array(s.feature, s.total)) FROM (
-                 SELECT w.feature, (SELECT sum(u.amount) FROM ent_usage u
-                   WHERE u.account_id = ids.account_id AND u.feature = w.feature
-                     AND (w.lo_s IS NULL OR (u.at_s, u.at_n) >= (w.lo_s, w.lo_n))
-                     AND (w.hi_s IS NULL OR (u.at_s, u.at_n) < (w.hi_s, w.hi_n))) AS total
-                 FROM w WHERE w.k = ids.k AND NOT w.rolling AND a.account_id IS NOT NULL) s
-               WHERE s.total IS NOT NULL AND s.total <> 0),
-              (SELECT json_agg(json_build_array(u.feature, u.at_s, u.at_n, u.amount))
-                 FROM w JOIN ent_usage u ON u.account_id = ids.account_id AND u.feature = w.feature
-                WHERE w.k = ids.k AND w.rolling AND a.account_id IS NOT NULL AND u.amount > 0
-                  AND (u.at_s, u.at_n) >= (w.lo_s, w.lo_n)),
-              coalesce(pg_last_wal_replay_lsn()::text, '')
-            FROM ids LEFT JOIN ent_accounts a ON a.account_id = ids.account_id
-            ORDER BY ids.k
-            """,
-            [
-                pgArray(batch.map(\.id)), pgArray(job), pgArray(feature), pgArray(lo), pgArray(loN), pgArray(hi),
-                pgArray(hiN), pgArray(rolling),
-            ]
-        ).values
+        // The replay position first, as a statement of its own: replay only moves forward, so what it says is at or
+        // before the snapshot of the read that follows (read within the same statement, it could be later).
+        let results = try db.pipeline([
+            ("SELECT coalesce(pg_last_wal_replay_lsn()::text, '')", []),
+            (
+                """
+                WITH ids AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS i(account_id, k)),
+                w AS (SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::bigint[],
+                                           $7::integer[], $8::boolean[]) AS w(k, feature, lo_s, lo_n, hi_s, hi_n, rolling))
+                SELECT ids.k, a.account_id IS NOT NULL, a.subscription, a.attributes,
+                  (SELECT json_agg(json_build_array(o.feature, o.value, o.expires_at, o.reason, o.actor)
+                                   ORDER BY o.feature COLLATE "C")
+                     FROM ent_overrides o WHERE a.account_id IS NOT NULL AND o.account_id = ids.account_id),
+                  (SELECT json_agg(json_build_array(s.feature, s.total)) FROM (
+                     SELECT w.feature, (SELECT sum(u.amount) FROM ent_usage u
+                       WHERE u.account_id = ids.account_id AND u.feature = w.feature
+                         AND (w.lo_s IS NULL OR (u.at_s, u.at_n) >= (w.lo_s, w.lo_n))
+                         AND (w.hi_s IS NULL OR (u.at_s, u.at_n) < (w.hi_s, w.hi_n))) AS total
+                     FROM w WHERE w.k = ids.k AND NOT w.rolling AND a.account_id IS NOT NULL) s
+                   WHERE s.total IS NOT NULL AND s.total <> 0),
+                  (SELECT json_agg(json_build_array(u.feature, u.at_s, u.at_n, u.amount))
+                     FROM w JOIN ent_usage u ON u.account_id = ids.account_id AND u.feature = w.feature
+                    WHERE w.k = ids.k AND w.rolling AND a.account_id IS NOT NULL AND u.amount > 0
+                      AND (u.at_s, u.at_n) >= (w.lo_s, w.lo_n)),
+                  true
+                FROM ids LEFT JOIN ent_accounts a ON a.account_id = ids.account_id
+                ORDER BY ids.k
+                """,
+                [
+                    pgArray(batch.map(\.id)), pgArray(job), pgArray(feature), pgArray(lo), pgArray(loN), pgArray(hi),
+                    pgArray(hiN), pgArray(rolling),
+                ]
+            ),
+        ])
+        let rows = results[1].values
         guard rows.count == batch.count else {
             throw .failed(sqlstate: "XX000", message: "a cold read returned \(rows.count) rows for \(batch.count)")
         }
         // A primary replays nothing: it has every commit.
-        let replayed = rows.first.flatMap { CommitPositions.parse($0[7]) } ?? .max
+        let replayed = CommitPositions.parse(results[0].first?[0] ?? nil) ?? .max
         var entries: [CachedAccount] = []
         for (j, row) in zip(batch, rows) {
             entries.append(try entry(j, row, program, db))

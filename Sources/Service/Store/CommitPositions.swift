@@ -37,8 +37,14 @@ final class CommitPositions: Sendable {
         }
     }
 
-    /// Everything up to `lsn` is required (the listener (re)connected: notifications before it may have been lost).
+    /// Everything up to `lsn` is required (`.max`: every read goes to the primary, when a commit's position could
+    /// not be learnt).
     func raiseFloor(to lsn: UInt64) { state.withLock { $0.floor = max($0.floor, lsn) } }
+
+    /// The listener (re)connected at the primary's position `lsn`: notifications before it may have been lost, so
+    /// everything up to it is required; that position is at or past every earlier commit, so it also replaces a
+    /// `.max` floor set while positions could not be learnt.
+    func resetFloor(to lsn: UInt64) { state.withLock { $0.floor = lsn } }
 
     /// `X/Y` (PostgreSQL's text form of a `pg_lsn`) as a number; nil for anything else (or SQL NULL).
     static func parse(_ text: String?) -> UInt64? {

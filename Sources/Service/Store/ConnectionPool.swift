@@ -35,7 +35,7 @@ final class ConnectionPool: Sendable {
         let deadline = DispatchTime.now() + waitSeconds
         if locking {
             guard lockingSlots.wait(timeout: deadline) == .success else {
-                throw .unavailable("no database connection free within \(waitSeconds) s")
+                throw .unavailable("\(Self.noFreeConnection) \(waitSeconds) s")
             }
         }
         defer { if locking { lockingSlots.signal() } }
@@ -53,7 +53,7 @@ final class ConnectionPool: Sendable {
         throws(StoreError) -> T
     {
         guard slots.wait(timeout: deadline) == .success else {
-            throw .unavailable("no database connection free within \(waitSeconds) s")
+            throw .unavailable("\(Self.noFreeConnection) \(waitSeconds) s")
         }
         defer { slots.signal() }
         let connection = try take()
@@ -73,6 +73,29 @@ final class ConnectionPool: Sendable {
         let value = try body(fresh)
         give(fresh)
         return value
+    }
+
+    /// The start of the error a call gets when no connection was free in time.
+    static let noFreeConnection = "no database connection free within"
+
+    /// A conninfo with bounds, so a dead or unreachable server fails fast instead of holding a request: 2 s to
+    /// connect, TCP keepalives that give up on a silent peer after about 3 s, and 2 s for sent data to be
+    /// acknowledged. (A URL gets them as query parameters, `key=value` form as more pairs; settings already given
+    /// are kept. Over a Unix socket only the first applies.)
+    static func bounded(_ conninfo: String) -> String {
+        let isURL = conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://")
+        let bounds = [
+            ("connect_timeout", "2"), ("keepalives", "1"), ("keepalives_idle", "1"), ("keepalives_interval", "1"),
+            ("keepalives_count", "2"), ("tcp_user_timeout", "2000"),
+        ].filter { key, _ in
+            !conninfo.contains(isURL ? "?\(key)=" : "\(key)=") && !(isURL && conninfo.contains("&\(key)="))
+        }
+        guard !bounds.isEmpty else { return conninfo }
+        if isURL {
+            return conninfo + (conninfo.contains("?") ? "&" : "?")
+                + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        }
+        return conninfo + " " + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
     }
 
     private func take() throws(StoreError) -> DatabaseConnection {

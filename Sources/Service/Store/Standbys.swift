@@ -34,8 +34,10 @@ final class Standbys: Sendable {
             if lsn != .max && lsn > replayed.load(ordering: .relaxed) { replayed.store(lsn, ordering: .relaxed) }
         }
 
-        /// A read failed: skip this standby until the health thread finds it answering again.
+        /// A read failed: skip this standby until the health thread finds it answering again (unless it only had no
+        /// free connection in time: that read goes to the primary, the standby stays in use).
         func failed(_ error: StoreError) {
+            if case .unavailable(let m) = error, m.hasPrefix(ConnectionPool.noFreeConnection) { return }
             usable.store(false, ordering: .relaxed)
             Log.line(
                 "warn", "standby_read_failed", [("standby", .string(name)), ("detail", .string(error.description))])
@@ -60,7 +62,7 @@ final class Standbys: Sendable {
     static let maxLagSeconds = 1.0
 
     init(conninfos: [String], primary: ConnectionPool, connections: Int) {
-        all = conninfos.map { Standby(conninfo: Self.withTimeout($0), size: connections) }
+        all = conninfos.map { Standby(conninfo: ConnectionPool.bounded($0), size: connections) }
         self.primary = primary
     }
 
@@ -87,12 +89,21 @@ final class Standbys: Sendable {
         // The primary's position over the last few seconds: a standby must have replayed the one of a second ago.
         var history: [(at: Double, lsn: UInt64)] = []
         var connections: [DatabaseConnection?] = Array(repeating: nil, count: all.count)
+        // Its own connection to the primary (not one of the pool's, which requests need).
+        var primaryConnection: DatabaseConnection?
         while !stopping.load(ordering: .relaxed) {
             let now = Clock.monotonicSeconds()
-            if let row = try? primary.withConnection({ (db) throws(StoreError) in
-                try db.execute("SELECT pg_current_wal_lsn()::text").first
-            }), let lsn = CommitPositions.parse(row[0]) {
-                history.append((now, lsn))
+            do throws(StoreError) {
+                let db: DatabaseConnection
+                if let open = primaryConnection { db = open } else { db = try DatabaseConnection(primary.conninfo) }
+                primaryConnection = db
+                if let lsn = CommitPositions.parse(
+                    try db.execute("SELECT pg_current_wal_insert_lsn()::text").first?[0] ?? nil)
+                {
+                    history.append((now, lsn))
+                }
+            } catch {
+                primaryConnection = nil
             }
             history.removeAll { $0.at < now - 10 }
             let target = history.last { $0.at <= now - Self.maxLagSeconds }?.lsn ?? 0
@@ -132,23 +143,6 @@ final class Standbys: Sendable {
             }
             usleep(200_000)
         }
-    }
-
-    /// A conninfo with bounds, so a dead or unreachable standby fails fast instead of holding a read: 2 s to
-    /// connect, TCP keepalives that give up on a silent peer after about 3 s, and 2 s for sent data to be
-    /// acknowledged. (A URL gets them as query parameters, `key=value` form as more pairs; settings already given
-    /// are kept. Over a Unix socket only the first applies.)
-    static func withTimeout(_ conninfo: String) -> String {
-        let bounds = [
-            ("connect_timeout", "2"), ("keepalives", "1"), ("keepalives_idle", "1"), ("keepalives_interval", "1"),
-            ("keepalives_count", "2"), ("tcp_user_timeout", "2000"),
-        ].filter { !conninfo.contains($0.0) }
-        guard !bounds.isEmpty else { return conninfo }
-        if conninfo.hasPrefix("postgres://") || conninfo.hasPrefix("postgresql://") {
-            return conninfo + (conninfo.contains("?") ? "&" : "?")
-                + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
-        }
-        return conninfo + " " + bounds.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
     }
 
     /// `host:port/dbname` of a conninfo, never its password.

@@ -48,17 +48,21 @@ final class StoreListener: @unchecked Sendable {
             }
             do {
                 let payloads = try db.notifications(waitingUpTo: 250)
-                for payload in payloads { apply(payload) }
                 if let positions, !payloads.isEmpty {
-                    // Notifications arrive after their commits: where the log is now is at or after every one.
-                    let ids = payloads.compactMap { p in p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) }
+                    // Notifications arrive after their commits: where the log is now is at or after every one. It
+                    // is recorded before the entries are dropped, so that a miss that follows the drop never reads a
+                    // standby that has not replayed the change (and a miss that began before it is not cached).
+                    let ids = payloads.compactMap { p in
+                        p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) }
                     }
-                    if let lsn = CommitPositions.parse(
-                        try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil)
-                    {
+                    let row = try db.execute("SELECT pg_current_wal_insert_lsn()::text").first
+                    if let lsn = CommitPositions.parse(row?[0] ?? nil) {
                         positions.committed(ids, at: lsn)
+                    } else {
+                        positions.raiseFloor(to: .max)
                     }
                 }
+                for payload in payloads { apply(payload) }
             } catch {
                 cache.trusted.store(false, ordering: .relaxed)
                 connection = nil
@@ -76,10 +80,9 @@ final class StoreListener: @unchecked Sendable {
             try db.execute("LISTEN \(AccountStore.channel)")
             connection = db
             // Notifications before this moment may have been missed: reads on standbys wait for everything up to here.
-            if let positions,
-                let lsn = CommitPositions.parse(try db.execute("SELECT pg_current_wal_lsn()::text").first?[0] ?? nil)
-            {
-                positions.raiseFloor(to: lsn)
+            if let positions {
+                let row = try db.execute("SELECT pg_current_wal_insert_lsn()::text").first
+                positions.resetFloor(to: CommitPositions.parse(row?[0] ?? nil) ?? .max)
             }
             // Everything cached so far is older than the first notification we are now sure to get.
             cache.clear()

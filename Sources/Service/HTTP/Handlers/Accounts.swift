@@ -209,6 +209,11 @@ enum Accounts {
             guard case .object = a else {
                 throw HTTPError(400, "invalid_request", "attributes must be an object", path: "attributes")
             }
+            do throws(RequestError) {
+                _ = try RequestDecoder(program: context.program).attributes(a, "attributes")
+            } catch {
+                throw HTTPError(error)
+            }
             change.attributes = a
         }
         if let e = m["event"] {
