@@ -281,6 +281,63 @@ def test_events_duplicate_stale_equal_offsets_and_nanoseconds(replicas):
     assert [e.get("event_id") for e in entries] == ["e5", "e3", "e1"]
 
 
+def entitlements(svc, id, now):
+    status, r = call(svc, "GET", f"/v1/accounts/{q(id)}/entitlements?now={urllib.parse.quote(now)}", headers=CHECK)
+    assert status == 200, r
+    return r
+
+
+def test_a_write_that_ends_a_live_subscription_records_its_instant(replicas):
+    """SPEC §2.4/§9: live → not live by a write without ended_at stores the write's instant as ended_at, so the
+    sample policy's 30-day read-only window runs from the cancellation; a given ended_at is kept as sent."""
+    a, b = replicas
+    id = fresh()
+    assert put(a, id, {"source": "checkout", "subscription": {"plan": "pro", "status": "active"}})[0] == 201
+    before = time.time()
+    status, r = put(a, id, {"source": "admin", "subscription": {"plan": "pro", "status": "canceled"}})
+    after = time.time()
+    assert status == 200
+    ended = r["account"]["subscription"]["ended_at"]
+    assert ended is not None
+    t = time.mktime(time.strptime(ended[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert before - 1 <= t <= after + 1, ended
+    # Every replica reads it back and derives locked_at from it.
+    assert call(b, "GET", f"/v1/accounts/{q(id)}")[1]["subscription"]["ended_at"] == ended
+    snap = entitlements(b, id, ended)
+    assert snap["subscription"]["locked_at"] == ended and snap["facts"]["in_read_only_window"] is True
+    # A later write that keeps it not live and names no ended_at keeps the stored instant.
+    r = put(b, id, {"source": "admin", "subscription": {"plan": "pro", "status": "canceled", "seats": 2}})[1]
+    assert r["account"]["subscription"]["ended_at"] == ended
+    # A given ended_at is stored as sent, never replaced.
+    other = fresh()
+    put(a, other, {"source": "checkout", "subscription": {"plan": "pro", "status": "active"}})
+    r = put(a, other, {"source": "admin", "subscription": {"plan": "pro", "status": "canceled",
+                                                          "ended_at": "2026-05-01T00:00:00.5Z"}})[1]
+    assert r["account"]["subscription"]["ended_at"] == "2026-05-01T00:00:00.5Z"
+    snap = entitlements(a, other, "2026-05-20T00:00:00Z")
+    assert snap["subscription"]["locked_at"] == "2026-05-01T00:00:00.5Z"
+    assert snap["facts"]["in_read_only_window"] is True
+    assert entitlements(a, other, "2026-06-01T00:00:00Z")["facts"]["in_read_only_window"] is False
+    # Created not live, or live → live: nothing is invented.
+    fresh_canceled = fresh()
+    r = put(a, fresh_canceled, {"source": "admin", "subscription": {"plan": "pro", "status": "canceled"}})[1]
+    assert r["account"]["subscription"]["ended_at"] is None
+    r = put(a, id, {"source": "admin", "subscription": {"plan": "pro", "status": "active"}})[1]
+    assert r["account"]["subscription"]["ended_at"] is None
+
+
+def test_an_event_that_ends_a_trial_records_its_instant_and_a_bad_ended_at_is_refused(replicas):
+    a, _ = replicas
+    id = fresh()
+    assert call(a, "POST", f"/v1/accounts/{q(id)}/trial")[0] == 201
+    status, r = put(a, id, {"source": "billing_sync", "subscription": {"plan": "pro", "status": "incomplete"},
+                            "event": {"id": "evt_end", "time": "2026-05-10T00:00:00Z"}})
+    assert status == 200 and r["account"]["subscription"]["ended_at"] is not None
+    status, r = put(a, id, {"source": "admin", "subscription": {"plan": "pro", "status": "canceled",
+                                                                "ended_at": "last week"}})
+    assert status == 400 and r["path"] == "subscription.ended_at"
+
+
 def test_duplicate_event_of_an_unknown_account_answers_null(replicas):
     a, _ = replicas
     id = fresh()

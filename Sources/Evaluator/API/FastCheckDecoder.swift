@@ -440,7 +440,12 @@ struct FastCheckDecoder {
                 s.seats = v
             default:
                 guard let t = optionalTimestamp() else { return false }
-                if k == 2 { s.periodStart = t } else if k == 3 { s.periodEnd = t } else { s.pastDueSince = t }
+                switch k {
+                case 2: s.periodStart = t
+                case 3: s.periodEnd = t
+                case 4: s.pastDueSince = t
+                default: s.endedAt = t
+                }
             }
         }
         return false
@@ -561,7 +566,7 @@ enum KeyTable {
         switch self {
         case .request: ["account", "user", "now", "explain", "checks"]
         case .account: ["id", "subscription", "overrides", "attributes"]
-        case .subscription: ["plan", "status", "period_start", "period_end", "past_due_since", "seats"]
+        case .subscription: ["plan", "status", "period_start", "period_end", "past_due_since", "seats", "ended_at"]
         case .override: ["feature", "value", "expires_at", "reason", "actor"]
         case .user: ["id", "email", "email_verified_at", "created_at", "attributes"]
         case .check: ["feature", "route", "flag", "usage", "amount", "value"]
@@ -619,6 +624,8 @@ enum KeyTable {
                 if w.0 == 0x73_7461_6573 { return 5 }  // seats
             case 6:
                 if w.0 == 0x7375_7461_7473 { return 1 }  // status
+            case 8:
+                if w.0 == 0x7461_5f64_6564_6e65 { return 6 }  // ended_at
             case 10:
                 if w.0 == 0x655f_646f_6972_6570 && w.1 == 0x646e { return 3 }  // period_end
             case 12:

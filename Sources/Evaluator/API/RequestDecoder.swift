@@ -175,7 +175,8 @@ public struct RequestDecoder: Sendable {
             periodStart: try Self.timestamp(m["period_start"], "\(path).period_start"),
             periodEnd: try Self.timestamp(m["period_end"], "\(path).period_end"),
             pastDueSince: try Self.timestamp(m["past_due_since"], "\(path).past_due_since"),
-            seats: try Self.int(m["seats"], "\(path).seats"))
+            seats: try Self.int(m["seats"], "\(path).seats"),
+            endedAt: try Self.timestamp(m["ended_at"], "\(path).ended_at"))
     }
 
     public func override(_ v: JSONValue, _ path: String) throws(RequestError) -> Override {

@@ -2,7 +2,9 @@
 public enum RequestKeys {
     public static let request = ["account", "user", "now", "explain", "checks"]
     public static let account = ["id", "subscription", "overrides", "attributes"]
-    public static let subscription = ["plan", "status", "period_start", "period_end", "past_due_since", "seats"]
+    public static let subscription = [
+        "plan", "status", "period_start", "period_end", "past_due_since", "seats", "ended_at",
+    ]
     public static let override = ["feature", "value", "expires_at", "reason", "actor"]
     public static let user = ["id", "email", "email_verified_at", "created_at", "attributes"]
     public static let check = ["feature", "route", "flag", "usage", "amount", "value"]

@@ -78,6 +78,7 @@ public enum Timeline {
         add(sub?.periodStart, "subscription.period_start")
         add(sub?.periodEnd, "subscription.period_end")
         add(sub?.pastDueSince, "subscription.past_due_since")
+        add(sub?.endedAt, "subscription.ended_at")
         if let end = sub?.periodEnd, let trial = config.trial {
             if let w = trial.warning { add(end.subtracting(w), "trial warning stage (period_end - \(w))") }
             if let u = trial.urgent { add(end.subtracting(u), "trial urgent stage (period_end - \(u))") }
@@ -161,7 +162,7 @@ public enum Timeline {
     public static func defaultSpan(account: Account, user: User?, now: Timestamp) -> (from: Timestamp, to: Timestamp) {
         let s = account.subscription
         let instants =
-            [s?.periodStart, s?.periodEnd, s?.pastDueSince, user?.createdAt, user?.emailVerifiedAt]
+            [s?.periodStart, s?.periodEnd, s?.pastDueSince, s?.endedAt, user?.createdAt, user?.emailVerifiedAt]
             .compactMap { $0 } + account.overrides.compactMap(\.expiresAt)
         let day = PolicyDuration(seconds: 86_400)
         let first = instants.min() ?? now

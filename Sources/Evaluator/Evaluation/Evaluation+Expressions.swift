@@ -140,6 +140,7 @@ extension Evaluation {
             case .period_start: return .some(prepared.account.subscription?.periodStart)
             case .period_end: return .some(prepared.account.subscription?.periodEnd)
             case .past_due_since: return .some(prepared.account.subscription?.pastDueSince)
+            case .ended_at: return .some(prepared.account.subscription?.endedAt)
             case .locked_at: return .some(subscription.lockedAt)
             default: return nil
             }
@@ -180,6 +181,7 @@ extension Evaluation {
         case .period_start: return prepared.account.subscription?.periodStart.map { .timestamp($0) } ?? .null
         case .period_end: return prepared.account.subscription?.periodEnd.map { .timestamp($0) } ?? .null
         case .past_due_since: return prepared.account.subscription?.pastDueSince.map { .timestamp($0) } ?? .null
+        case .ended_at: return prepared.account.subscription?.endedAt.map { .timestamp($0) } ?? .null
         case .seats: return prepared.account.subscription?.seats.map { .int($0) } ?? .null
         case .live: return .bool(subscription.live)
         case .locked_at: return subscription.lockedAt.map { .timestamp($0) } ?? .null

@@ -73,7 +73,7 @@ public struct Evaluation: ~Copyable {
         if trialing {
             if !d.live {
                 d.stage = .expired
-                d.lockedAt = prepared.account.subscription?.periodEnd
+                d.lockedAt = prepared.account.subscription?.periodEnd ?? lockInstant()
                 d.daysRemaining = 0
             } else if let end = prepared.account.subscription?.periodEnd {
                 // remaining = end - now, in whole seconds plus nanoseconds.
@@ -106,8 +106,19 @@ public struct Evaluation: ~Copyable {
             }
         } else {
             d.stage = prepared.account.subscription?.status == nil ? .none : .status
+            if !d.live { d.lockedAt = lockInstant() }
         }
         return d
+    }
+
+    /// When a subscription that is not live stopped being live, past a trial's end (SPEC §2.4): its `ended_at`,
+    /// else the `X` of its status's `now < X` live rule, else unknown.
+    mutating func lockInstant() -> Timestamp? {
+        if let ended = prepared.account.subscription?.endedAt { return ended }
+        guard prepared.status >= 0 else { return nil }
+        let root = program.statusLockRoots[prepared.status]
+        guard root >= 0, case .timestamp(let t) = eval(root) else { return nil }
+        return t
     }
 
     /// `subscription.stage` as a string.

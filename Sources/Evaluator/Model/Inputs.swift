@@ -5,11 +5,13 @@ public struct SubscriptionState: Sendable, Equatable {
     public var periodStart: Timestamp?
     public var periodEnd: Timestamp?
     public var pastDueSince: Timestamp?
+    /// When the subscription ended (a cancellation), if known: `locked_at` once it is not live (SPEC §2.4).
+    public var endedAt: Timestamp?
     public var seats: Int64?
 
     public init(
         plan: String? = nil, status: String? = nil, periodStart: Timestamp? = nil, periodEnd: Timestamp? = nil,
-        pastDueSince: Timestamp? = nil, seats: Int64? = nil
+        pastDueSince: Timestamp? = nil, seats: Int64? = nil, endedAt: Timestamp? = nil
     ) {
         self.plan = plan
         self.status = status
@@ -17,6 +19,7 @@ public struct SubscriptionState: Sendable, Equatable {
         self.periodEnd = periodEnd
         self.pastDueSince = pastDueSince
         self.seats = seats
+        self.endedAt = endedAt
     }
 }
 

@@ -38,6 +38,14 @@ struct InstantRuleFinder {
         return found
     }
 
+    /// The `X` of a live rule that is exactly `now < X` or `X > now` (X free of `now`): the instant it stops holding.
+    static func liveUntil(_ e: Expr) -> Expr? {
+        guard case .binary(let op, let a, let b) = e.kind else { return nil }
+        if op == .lt, isNow(a), !readsNow(b), b.type == .timestamp { return b }
+        if op == .gt, isNow(b), !readsNow(a), a.type == .timestamp { return a }
+        return nil
+    }
+
     static func isNow(_ e: Expr) -> Bool {
         if case .name(.now) = e.kind { return true }
         return false

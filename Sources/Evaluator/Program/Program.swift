@@ -44,6 +44,9 @@ public final class Program: @unchecked Sendable {
     /// Root of each status's live rule, or -1 when it is a constant (`statusAlways`).
     let statusRoots: [Int32]
     let statusAlways: [Bool]
+    /// Root of the `X` of each status whose live rule is `now < X` (or `X > now`), else -1: the instant such an
+    /// account stopped being live, its `locked_at` when the subscription has no `ended_at` (SPEC §2.4).
+    let statusLockRoots: [Int32]
     let flagRules: [[(root: Int32, readsUser: Bool, value: FlagValue)]]
     let denialBodies: [CompiledTemplate]
     /// Where the policy's comparisons with `now` can change their answer (for timelines).
@@ -100,18 +103,22 @@ public final class Program: @unchecked Sendable {
         factRoots = policy.facts.map { exprs.compile($0.expr) }
         var roots: [Int32] = []
         var always: [Bool] = []
+        var lockRoots: [Int32] = []
         for s in policy.subscription.statuses {
             switch s.live {
             case .always(let b):
                 roots.append(-1)
                 always.append(b)
+                lockRoots.append(-1)
             case .rule(let e, _):
                 roots.append(exprs.compile(e))
                 always.append(false)
+                lockRoots.append(InstantRuleFinder.liveUntil(e).map { exprs.compile($0) } ?? -1)
             }
         }
         statusRoots = roots
         statusAlways = always
+        statusLockRoots = lockRoots
         let matcher = routeMatcher ? RouteMatcher(policy.guards) : nil
         // Without the automaton (asked for, or too large), guards match pattern by pattern.
         guards = policy.guards.map { CompiledGuard($0, &exprs, patterns: matcher == nil) }

@@ -8,18 +8,18 @@ public enum ExprType: String, Sendable, Hashable, CustomStringConvertible {
 
 /// The `subscription.*` names: stored fields and derived values (SPEC §2.4).
 public enum SubscriptionField: String, Sendable, CaseIterable {
-    case status, plan, period_start, period_end, past_due_since, seats, live, locked_at, stage, days_remaining
+    case status, plan, period_start, period_end, past_due_since, ended_at, seats, live, locked_at, stage, days_remaining
     /// Stored fields (readable by `live` rules); the rest are derived.
     public var isStored: Bool {
         switch self {
-        case .status, .plan, .period_start, .period_end, .past_due_since, .seats: true
+        case .status, .plan, .period_start, .period_end, .past_due_since, .ended_at, .seats: true
         default: false
         }
     }
     public var type: ExprType {
         switch self {
         case .status, .plan, .stage: .string
-        case .period_start, .period_end, .past_due_since, .locked_at: .timestamp
+        case .period_start, .period_end, .past_due_since, .ended_at, .locked_at: .timestamp
         case .seats, .days_remaining: .int
         case .live: .bool
         }

@@ -181,7 +181,7 @@ struct Checker {
             }
             if context == .live && !f.isStored {
                 throw notAllowed(
-                    " (live reads only stored subscription fields: status, plan, period_start, period_end, past_due_since, seats)"
+                    " (live reads only stored subscription fields: status, plan, period_start, period_end, past_due_since, ended_at, seats)"
                 )
             }
             reads.subscription = true

@@ -16,7 +16,8 @@ enum FixtureShape {
     static let memberShapes: [String: ValueShape] = [
         "id": .string, "attributes": .map(.any), "plan": .anyOf([.string, .null]), "status": .anyOf([.string, .null]),
         "period_start": .anyOf([.timestamp, .null]), "period_end": .anyOf([.timestamp, .null]),
-        "past_due_since": .anyOf([.timestamp, .null]), "seats": .anyOf([.integer(min: 0, max: nil), .null]),
+        "past_due_since": .anyOf([.timestamp, .null]), "ended_at": .anyOf([.timestamp, .null]),
+        "seats": .anyOf([.integer(min: 0, max: nil), .null]),
         "feature": .string, "value": .any, "expires_at": .anyOf([.timestamp, .null]), "reason": .string,
         "actor": .string, "email": .anyOf([.string, .null]), "email_verified_at": .anyOf([.timestamp, .null]),
         "created_at": .anyOf([.timestamp, .null]),

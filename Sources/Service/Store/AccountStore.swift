@@ -248,7 +248,8 @@ final class AccountStore: Sendable {
             ).first
         else { return nil }
         var account = StoredAccount(
-            id: id, subscription: json(row[0]) ?? .null, attributes: json(row[1]) ?? .object([]), overrides: [])
+            id: id, subscription: withEndedAt(json(row[0]) ?? .null), attributes: json(row[1]) ?? .object([]),
+            overrides: [])
         for o in try db.execute(
             "SELECT feature, value, expires_at, reason, actor FROM ent_overrides WHERE account_id = $1 ORDER BY feature COLLATE \"C\"",
             [id]
@@ -259,6 +260,15 @@ final class AccountStore: Sendable {
                     reason: o[3] ?? "", actor: o[4] ?? ""))
         }
         return account
+    }
+
+    /// A subscription stored before `ended_at` existed reads back with it, null, before `seats` (SPEC §6.1's shape).
+    static func withEndedAt(_ subscription: JSONValue) -> JSONValue {
+        guard case .object(var members) = subscription, !members.contains(where: { $0.0 == "ended_at" }) else {
+            return subscription
+        }
+        members.insert(("ended_at", .null), at: members.firstIndex { $0.0 == "seats" } ?? members.endIndex)
+        return .object(members)
     }
 
     static func used(_ db: DatabaseConnection, _ id: String, _ feature: String, _ w: UsageWindow) throws(StoreError)
@@ -391,7 +401,9 @@ final class AccountStore: Sendable {
                 }
             }
             var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
-            if let s = change.subscription { next.subscription = s }
+            if let s = change.subscription {
+                next.subscription = Self.endedAt(s, replacing: current, program: program, now: now)
+            }
             if let a = change.attributes { next.attributes = a }
             let stamp = now.rfc3339
             try db.execute(
@@ -420,6 +432,40 @@ final class AccountStore: Sendable {
             try Self.appendAudit(db, id, now, entry)
             return .success(.applied(created: current == nil, next))
         }
+    }
+
+    /// A replacing subscription with its `ended_at` filled in when it names none (SPEC §2.4, §9): a write that moves
+    /// a live account to a status that is not live records its own instant; a write that keeps an account that is
+    /// not live so keeps the stored instant (a later sync of a canceled subscription must not move or erase when it
+    /// ended, and with it the policy's read-only window).
+    static func endedAt(_ new: JSONValue, replacing current: StoredAccount?, program: Program, now: Timestamp)
+        -> JSONValue
+    {
+        guard case .object(var members) = new, let current, case .object = current.subscription,
+            new["ended_at"] == nil || new["ended_at"] == .null
+        else { return new }
+        func live(_ subscription: JSONValue) -> Bool {
+            var a = current.account(program)
+            a.subscription = try? RequestDecoder(program: program).subscription(subscription, "subscription")
+            return Evaluation(program: program, account: program.prepare(a), user: nil, now: now).subscription.live
+        }
+        guard !live(new) else { return new }
+        let wasLive = live(current.subscription)
+        let ended: JSONValue
+        if wasLive {
+            ended = .string(now.rfc3339)
+        } else if let stored = current.subscription["ended_at"], case .string = stored {
+            ended = stored
+        } else {
+            return new
+        }
+        if let i = members.firstIndex(where: { $0.0 == "ended_at" }) {
+            members[i].1 = ended
+        } else {
+            let at = (members.firstIndex { $0.0 == "seats" }) ?? members.endIndex
+            members.insert(("ended_at", ended), at: at)
+        }
+        return .object(members)
     }
 
     func delete(_ id: String, actor: String, reason: String?, now: Timestamp) throws(StoreError) -> StoredAccount? {
@@ -454,7 +500,7 @@ final class AccountStore: Sendable {
             next.subscription = .object([
                 ("plan", .string(program.policy.plans[trial.plan].name)), ("status", .string("trialing")),
                 ("period_start", .string(now.rfc3339)), ("period_end", .string(end.rfc3339)),
-                ("past_due_since", .null), ("seats", next.subscription["seats"] ?? .null),
+                ("past_due_since", .null), ("ended_at", .null), ("seats", next.subscription["seats"] ?? .null),
             ])
             let stamp = now.rfc3339
             try db.execute(

@@ -254,7 +254,8 @@ enum Accounts {
         return .object([
             ("plan", s.plan.map { .string($0) } ?? .null), ("status", s.status.map { .string($0) } ?? .null),
             ("period_start", t(s.periodStart)), ("period_end", t(s.periodEnd)),
-            ("past_due_since", t(s.pastDueSince)), ("seats", s.seats.map { .int($0) } ?? .null),
+            ("past_due_since", t(s.pastDueSince)), ("ended_at", t(s.endedAt)),
+            ("seats", s.seats.map { .int($0) } ?? .null),
         ])
     }
 

@@ -100,6 +100,9 @@ enum PlaygroundPage {
                 <div><label for="period-start">Period start (UTC)</label><input id="period-start" type="datetime-local" step="1"></div>
                 <div><label for="period-end">Period end (UTC)</label><input id="period-end" type="datetime-local" step="1"></div>
               </div>
+              <div class="row">
+                <div><label for="ended-at">Ended at (UTC, a cancellation)</label><input id="ended-at" type="datetime-local" step="1"></div>
+              </div>
               <label for="overrides">Overrides (JSON list)</label>
               <textarea id="overrides" rows="2" placeholder='[{"feature":"sso","value":true,"expires_at":"2026-06-01T00:00:00Z"}]'></textarea>
               <label for="attributes">Account attributes (JSON object)</label>
@@ -230,7 +233,8 @@ enum PlaygroundPage {
           if (id) account = id;
           else {
             const sub = { plan: $("plan").value || null, status: $("status").value || null,
-              period_start: toRFC($("period-start").value), period_end: toRFC($("period-end").value) };
+              period_start: toRFC($("period-start").value), period_end: toRFC($("period-end").value),
+              ended_at: toRFC($("ended-at").value) };
             account = { id: "playground", subscription: sub };
             const o = $("overrides").value.trim(), a = $("attributes").value.trim();
             if (o) account.overrides = JSON.parse(o);
