@@ -350,10 +350,10 @@ def test_duplicate_event_of_an_unknown_account_answers_null(replicas):
 # --- plans --------------------------------------------------------------------------------------------------------
 
 ASSIGNABLE = {  # from Policies/plans.yaml
-    "free": {"signup", "admin"},
-    "starter": {"checkout", "admin", "billing_sync"},
-    "pro": {"checkout", "admin", "billing_sync"},
-    "team": {"checkout", "admin", "billing_sync"},  # an alias of pro
+    "free": {"signup", "admin", "stripe"},
+    "starter": {"checkout", "admin", "billing_sync", "stripe"},
+    "pro": {"checkout", "admin", "billing_sync", "stripe"},
+    "team": {"checkout", "admin", "billing_sync", "stripe"},  # an alias of pro
     "enterprise": {"admin"},
 }
 

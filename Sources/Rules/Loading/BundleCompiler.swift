@@ -25,6 +25,8 @@ struct BundleCompiler {
     var sectionIndex: [String: [String: Int]] = [:]
     var guardNodes: [YAMLNode] = []
     var subscriptionNode: YAMLNode?
+    /// Every file's `billing` section, in reading order (merged by `compileBilling`).
+    var billingNodes: [YAMLNode] = []
     var subscriptionKey: SourceLocation?
     /// Where each compiled guard's `deny:` is, and the plan/status names expressions compare with (for warnings).
     var guardDenyLocations: [SourceLocation] = []
@@ -128,6 +130,7 @@ struct BundleCompiler {
         compileGuards()
         compileFlags()
         compileDenialBodies()
+        compileBilling()
         if warnings && !diags.hasErrors { warn() }
         if !unparsed.isEmpty { dropReferencesIntoUnparsedFiles() }
     }
@@ -173,6 +176,8 @@ struct BundleCompiler {
                     subscriptionNode = v
                     subscriptionKey = k.start
                 }
+            case "billing":
+                if v.resolved != .null { billingNodes.append(v) }
             case "guards":
                 if v.resolved == .null { continue }
                 guard case .sequence(let items) = v.kind else {

@@ -12,6 +12,8 @@ public struct Policy: Sendable {
     public var flags: [Flag] = []
     public var denials: [Denial] = []
     public var denialLookup: [String: Int] = [:]
+    /// `billing.stripe`: how Stripe's webhooks map onto accounts (SPEC §6.6); nil when no file declares it.
+    public var stripe: StripeMapping?
     /// Bundle-relative paths of the files read, in reading order.
     public var files: [String] = []
     /// Lower-case hex SHA-256 over the files' paths and contents.
@@ -72,7 +74,35 @@ public struct Feature: Sendable {
 }
 
 /// Who may put an account on a plan (`assignable_via`, SPEC §2.3).
-public enum AssignSource: String, Sendable, CaseIterable { case signup, checkout, admin, billing_sync }
+public enum AssignSource: String, Sendable, CaseIterable { case signup, checkout, admin, billing_sync, stripe }
+
+/// The `billing.stripe` section (SPEC §6.6): where an event's account id is read, which Stripe price (id or
+/// `lookup_key`) puts an account on which plan, and which bundle status each Stripe status becomes.
+public struct StripeMapping: Sendable {
+    /// Where the account id of an event is read.
+    public enum AccountID: String, Sendable, CaseIterable {
+        case subscriptionMetadata = "subscription.metadata.account_id"
+        case customerMetadata = "customer.metadata.account_id"
+        case clientReferenceID = "client_reference_id"
+    }
+    /// The statuses Stripe gives a subscription; each maps to the bundle status of the same name unless `statuses`
+    /// says otherwise.
+    public static let stripeStatuses = [
+        "trialing", "active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "paused",
+    ]
+    public var accountID: AccountID = .subscriptionMetadata
+    /// Price id or lookup key → plan index, in declaration order.
+    public var prices: [(price: String, plan: Int)] = []
+    public var planOfPrice: [String: Int] = [:]
+    /// Stripe status → bundle status, only where they differ.
+    public var statuses: [String: String] = [:]
+    public var location: SourceLocation
+
+    public init(location: SourceLocation) { self.location = location }
+
+    /// The bundle status a Stripe status becomes.
+    public func status(_ stripe: String) -> String { statuses[stripe] ?? stripe }
+}
 
 /// A plan: catalog metadata, `extends`, aliases, assignability and its own grants.
 public struct Plan: Sendable {

@@ -187,6 +187,20 @@ public enum PolicyShape {
             key("description", .string, "When the denial happens"),
         ])
 
+    public static let stripe = ShapeObject(
+        "How Stripe's webhooks map onto accounts (POST /v1/billing/stripe)",
+        [
+            key(
+                "account_id", .oneOf(StripeMapping.AccountID.allCases.map(\.rawValue)),
+                "Where an event's account id is read (subscription.metadata.account_id)"),
+            key("prices", .map(.string), "Stripe price id or lookup_key → plan key"),
+            key("statuses", .map(.string), "Stripe status → bundle status, where they differ"),
+        ])
+
+    public static let billing = ShapeObject(
+        "Billing providers whose webhooks the service takes",
+        [key("stripe", .object(stripe), "Stripe (sections merge across files; a price may be mapped once)")])
+
     /// The top level of a policy file; every section is optional in any one file.
     public static let file = ShapeObject(
         "An Entitlements policy file",
@@ -200,5 +214,6 @@ public enum PolicyShape {
             key("guards", .list(.object(guardRule)), "Route guards, in order"),
             key("flags", .names(.object(flag)), "Flag key → flag"),
             key("denials", .names(.object(denial)), "Denial name → status and body"),
+            key("billing", .object(billing), "Billing webhooks: the Stripe mapping"),
         ])
 }
