@@ -34,7 +34,7 @@ import Testing
         #expect(code == 0)
         // The sample's two PSA guards share feature_not_in_plan, whose body says "feature": null on a route (the
         // fixtures pin that body), so validate warns about them and still succeeds; --strict fails.
-        #expect(out.contains("\nok: 7 files") && out.hasSuffix("; 2 warnings\n"), "\(out)")
+        #expect(out.contains("\nok: 8 files") && out.hasSuffix("; 2 warnings\n"), "\(out)")
         #expect(out.contains("guards.yaml:25:11: warning: [null_in_denial] guard 'psa_feature'"))
         #expect(run(["validate", Self.policies, "--strict"]).0 == 1)
     }
@@ -122,7 +122,7 @@ import Testing
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(out.contains("ok: 7 files"))
+        #expect(out.contains("ok: 8 files"))
     }
 }
 
