@@ -736,7 +736,8 @@ def test_replicas_starting_at_once_on_an_empty_database_all_come_up():
         for svc in services:
             assert put(svc, fresh(), {"source": "admin"})[0] == 201
             assert svc.stop() == 0
-        assert pg.psql("entitlements", "SELECT count(*) FROM ent_schema") == "1"
+        # Each migration ran once.
+        assert pg.psql("entitlements", "SELECT count(*) = max(version) FROM ent_schema") == "t"
     finally:
         pg.close()
 

@@ -96,9 +96,10 @@ public struct StripeMapping: Sendable {
     public var planOfPrice: [String: Int] = [:]
     /// Stripe status → bundle status, only where they differ.
     public var statuses: [String: String] = [:]
-    public var location: SourceLocation
+    /// Where the section is (nil: the empty mapping of a bundle without one).
+    public var location: SourceLocation?
 
-    public init(location: SourceLocation) { self.location = location }
+    public init(location: SourceLocation?) { self.location = location }
 
     /// The bundle status a Stripe status becomes.
     public func status(_ stripe: String) -> String { statuses[stripe] ?? stripe }

@@ -38,5 +38,10 @@ extension App {
         Route(
             "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
             waits: true, Accounts.usage),
+        // Billing in (SPEC §6.6): Stripe authenticates with its signature, not a key.
+        Route(
+            "/v1/billing/stripe", ["POST"], role: nil, body: .json, precheck: Billing.configured, waits: true,
+            Billing.stripe),
+        Route("/v1/billing/events", ["GET"], role: .admin, waits: true, Billing.events),
     ]
 }

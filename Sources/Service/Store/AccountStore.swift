@@ -127,6 +127,12 @@ struct AccountChange {
     var source: AssignSource
     var event: (id: String, time: Timestamp)?
     var actor: String
+
+    var withoutEvent: AccountChange {
+        var c = self
+        c.event = nil
+        return c
+    }
 }
 
 /// The PostgreSQL account store (SPEC §6.3, §7): accounts, overrides, the audit log, usage records, processed event
@@ -332,11 +338,12 @@ final class AccountStore: Sendable {
     /// writer's clock in nanoseconds, a tab, and the account id (the lag is measured from it).
     /// (`notifies: false`: the body sends the notification itself, with `notifyParameters`, when it changed
     /// something.)
-    func write<T>(_ id: String, notifies: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T)
-        throws(StoreError) -> T
-    {
+    /// (`commit: false`: everything is rolled back, a dry run.)
+    func write<T>(
+        _ id: String, notifies: Bool = true, commit: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T
+    ) throws(StoreError) -> T {
         let value = try pool.withConnection(locking: true) { (db) throws(StoreError) in
-            let value = try db.transaction { (db) throws(StoreError) in
+            let value = try db.transaction(commit: commit) { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)
                 if notifies { try db.execute("SELECT pg_notify($1, $2)", Self.notifyParameters(id)) }
@@ -369,69 +376,96 @@ final class AccountStore: Sendable {
     > {
         try write(id) { (db) throws(StoreError) in
             let current = try Self.load(db, id)
-            let lastEvent = try db.execute(
-                "SELECT last_event_s, last_event_n FROM ent_accounts WHERE account_id = $1", [id]
-            ).first
-            if let event = change.event {
-                // Duplicates first, then staleness, both before the plan is validated (SPEC §9).
-                if !(try db.execute(
-                    "SELECT 1 FROM ent_events WHERE account_id = $1 AND event_id = $2", [id, event.id]
-                ).isEmpty) {
-                    return .success(.ignored(reason: "duplicate", current))
-                }
-                if let s = lastEvent?[0].flatMap({ Int64($0) }), let n = lastEvent?[1].flatMap({ Int32($0) }),
-                    event.time < Timestamp(seconds: s, nanos: n)
-                {
-                    return .success(.ignored(reason: "stale", current))
-                }
+            if let event = change.event, let reason = try Self.ignoredEvent(db, id, event) {
+                return .success(.ignored(reason: reason, current))
             }
-            // The plan: checked on creation and whenever it changes (compared after alias resolution).
-            if case .object = change.subscription {
-                let lookup = program.policy.planLookup
-                let old = current.flatMap { $0.subscription["plan"] }.flatMap { p -> Int? in
-                    if case .string(let s) = p { return lookup[s] }
-                    return nil
-                }
-                let new = change.plan.flatMap { lookup[$0] }
-                if current == nil || old == nil || new != old {
-                    guard let new else { return .failure(.unknownPlan(change.plan)) }
-                    if !program.policy.plans[new].isAssignable(via: change.source) {
-                        return .failure(.planNotAssignable(plan: change.plan ?? "", source: change.source.rawValue))
-                    }
-                }
+            if case .object = change.subscription,
+                let refusal = Self.planRefusal(current, change.plan, change.source, program)
+            {
+                return .failure(refusal)
             }
-            var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
-            if let s = change.subscription {
-                next.subscription = Self.endedAt(s, replacing: current, program: program, now: now)
-            }
-            if let a = change.attributes { next.attributes = a }
-            let stamp = now.rfc3339
-            try db.execute(
-                """
-                INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
-                VALUES ($1, $2, $3, $4, $4)
-                ON CONFLICT (account_id) DO UPDATE SET subscription = $2, attributes = $3, updated_at = $4
-                """, [id, Self.text(next.subscription), Self.text(next.attributes), stamp])
-            if let event = change.event {
-                try db.execute(
-                    "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
-                    [id, event.id, String(now.seconds)])
-                try db.execute(
-                    """
-                    UPDATE ent_accounts SET last_event_s = $2, last_event_n = $3
-                    WHERE account_id = $1 AND (last_event_s IS NULL OR (last_event_s, last_event_n) < ($2::bigint, $3::integer))
-                    """, [id] + event.time.parameters)
-            }
-            if next.subscription["status"] == .string("trialing") { try Self.rememberTrial(db, id, stamp) }
-            var entry: [(String, JSONValue)] = [
-                ("action", .string(current == nil ? "account.create" : "account.update")),
-                ("actor", .string(change.actor)), ("source", .string(change.source.rawValue)),
-                ("old", current?.state ?? .null), ("new", next.state),
-            ]
-            if let event = change.event { entry.append(("event_id", .string(event.id))) }
-            try Self.appendAudit(db, id, now, entry)
+            let next = try Self.apply(db, id, current, change, program: program, now: now)
             return .success(.applied(created: current == nil, next))
         }
+    }
+
+    /// Why an event is acknowledged without applying it (SPEC §6.3, §9): `duplicate` when its id was applied to
+    /// this account before, else `stale` when it is older than the last applied event; nil: apply it.
+    static func ignoredEvent(_ db: DatabaseConnection, _ id: String, _ event: (id: String, time: Timestamp))
+        throws(StoreError) -> String?
+    {
+        // Duplicates first, then staleness, both before the plan is validated (SPEC §9).
+        if !(try db.execute("SELECT 1 FROM ent_events WHERE account_id = $1 AND event_id = $2", [id, event.id])
+            .isEmpty)
+        {
+            return "duplicate"
+        }
+        let last = try db.execute("SELECT last_event_s, last_event_n FROM ent_accounts WHERE account_id = $1", [id])
+            .first
+        if let s = last?[0].flatMap({ Int64($0) }), let n = last?[1].flatMap({ Int32($0) }),
+            event.time < Timestamp(seconds: s, nanos: n)
+        {
+            return "stale"
+        }
+        return nil
+    }
+
+    /// Why a replacing subscription's plan may not be stored: checked on creation and whenever the plan changes
+    /// (compared after alias resolution).
+    static func planRefusal(_ current: StoredAccount?, _ plan: String?, _ source: AssignSource, _ program: Program)
+        -> StoreRefusal?
+    {
+        let lookup = program.policy.planLookup
+        let old = current.flatMap { $0.subscription["plan"] }.flatMap { p -> Int? in
+            if case .string(let s) = p { return lookup[s] }
+            return nil
+        }
+        let new = plan.flatMap { lookup[$0] }
+        guard current == nil || old == nil || new != old else { return nil }
+        guard let new else { return .unknownPlan(plan) }
+        if !program.policy.plans[new].isAssignable(via: source) {
+            return .planNotAssignable(plan: plan ?? "", source: source.rawValue)
+        }
+        return nil
+    }
+
+    /// Stores a validated change: the account, the event it came with (remembered, and its time as the last
+    /// applied), the trial it started, and its audit entry. The account as stored.
+    static func apply(
+        _ db: DatabaseConnection, _ id: String, _ current: StoredAccount?, _ change: AccountChange, program: Program,
+        now: Timestamp
+    ) throws(StoreError) -> StoredAccount {
+        var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
+        if let s = change.subscription {
+            next.subscription = Self.endedAt(s, replacing: current, program: program, now: now)
+        }
+        if let a = change.attributes { next.attributes = a }
+        let stamp = now.rfc3339
+        try db.execute(
+            """
+            INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $4)
+            ON CONFLICT (account_id) DO UPDATE SET subscription = $2, attributes = $3, updated_at = $4
+            """, [id, Self.text(next.subscription), Self.text(next.attributes), stamp])
+        if let event = change.event {
+            try db.execute(
+                "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
+                [id, event.id, String(now.seconds)])
+            try db.execute(
+                """
+                UPDATE ent_accounts SET last_event_s = $2, last_event_n = $3
+                WHERE account_id = $1 AND (last_event_s IS NULL OR (last_event_s, last_event_n) < ($2::bigint, $3::integer))
+                """, [id] + event.time.parameters)
+        }
+        if next.subscription["status"] == .string("trialing") { try Self.rememberTrial(db, id, stamp) }
+        var entry: [(String, JSONValue)] = [
+            ("action", .string(current == nil ? "account.create" : "account.update")),
+            ("actor", .string(change.actor)), ("source", .string(change.source.rawValue)),
+            ("old", current?.state ?? .null), ("new", next.state),
+        ]
+        if let event = change.event { entry.append(("event_id", .string(event.id))) }
+        try Self.appendAudit(db, id, now, entry)
+        return next
     }
 
     /// A replacing subscription with its `ended_at` filled in when it names none (SPEC §2.4, §9): a write that moves

@@ -148,11 +148,14 @@ final class DatabaseConnection {
     }
 
     /// Runs `body` inside one transaction: committed when it returns, rolled back when it throws.
-    func transaction<T>(_ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// `commit: false` rolls back what `body` did (a dry run).
+    func transaction<T>(commit: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T) throws(StoreError)
+        -> T
+    {
         try execute("BEGIN")
         do {
             let value = try body(self)
-            try execute("COMMIT")
+            try execute(commit ? "COMMIT" : "ROLLBACK")
             return value
         } catch {
             _ = try? execute("ROLLBACK")

@@ -3,7 +3,7 @@
 /// so the schema can be distributed by account (docs/STORE.md).
 enum Schema {
     /// Bump with every migration appended to `migrations`.
-    static let version = 1
+    static let version = 2
 
     /// Instants are kept as whole seconds plus nanoseconds (`timestamptz` keeps microseconds only), and JSON
     /// documents as the text we wrote (exact, unlike `jsonb`'s normalized numbers).
@@ -62,7 +62,36 @@ enum Schema {
                 PRIMARY KEY (account_id, feature, idempotency_key))
             """,
             "CREATE INDEX IF NOT EXISTS ent_usage_window ON ent_usage (account_id, feature, at_s, at_n)",
-        ]
+        ],
+        // 2: Stripe's webhooks (SPEC §6.6). Every delivery and its outcome, in arrival order (the payload is kept
+        // only while the event waits for its customer to be linked to an account), and the customers
+        // `checkout.session.completed` linked.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS ent_billing_events (
+                seq bigserial PRIMARY KEY,
+                provider text NOT NULL,
+                event_id text NOT NULL,
+                type text NOT NULL,
+                account_id text,
+                customer_id text,
+                outcome text NOT NULL,
+                created_s bigint NOT NULL,
+                received_at text NOT NULL,
+                payload text)
+            """,
+            "CREATE INDEX IF NOT EXISTS ent_billing_events_outcome ON ent_billing_events (outcome, seq)",
+            """
+            CREATE INDEX IF NOT EXISTS ent_billing_events_waiting ON ent_billing_events (customer_id, created_s)
+            WHERE payload IS NOT NULL
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_stripe_customers (
+                customer_id text PRIMARY KEY,
+                account_id text NOT NULL,
+                linked_at text NOT NULL)
+            """,
+        ],
     ]
 
     /// An arbitrary constant naming our advisory lock.

@@ -16,6 +16,9 @@ struct Auth: Sendable {
 
     var keys: [Key] = []
     var isOpen: Bool { keys.isEmpty }
+    /// Stripe's webhook signing secrets (`ENTITLEMENTS_STRIPE_WEBHOOK_SECRETS`, comma-separated `whsec_…`), each as
+    /// the HMAC key it is; empty: `POST /v1/billing/stripe` answers 404.
+    var stripeSecrets: [[UInt8]] = []
 
     struct ConfigError: Error, CustomStringConvertible { var description: String }
 
@@ -36,6 +39,15 @@ struct Auth: Sendable {
                     try auth.add("key\(counter)", role, e, from: variable)
                 }
             }
+        }
+        for s in (environment["ENTITLEMENTS_STRIPE_WEBHOOK_SECRETS"] ?? "").split(separator: ",") {
+            let secret = s.trimmingCharacters(in: .whitespaces)
+            guard !secret.isEmpty else { continue }
+            guard secret.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f }) else {
+                throw ConfigError(
+                    description: "ENTITLEMENTS_STRIPE_WEBHOOK_SECRETS: a secret has whitespace or a control character")
+            }
+            auth.stripeSecrets.append(Array(secret.utf8))
         }
         if let keysFile {
             guard let text = try? String(contentsOfFile: keysFile, encoding: .utf8) else {

@@ -9,6 +9,8 @@ struct HTTPRequest {
     var contentType: String?
     var authorization: String?
     var ifNoneMatch: String?
+    /// `Stripe-Signature`: the only authentication of `POST /v1/billing/stripe`.
+    var stripeSignature: String?
     var body: [UInt8] = []
     /// Whether the head announces a body (a `Content-Length` over 0, or `Transfer-Encoding`); nil: judge by `body`.
     var declaresBody: Bool?

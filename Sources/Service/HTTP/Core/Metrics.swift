@@ -21,6 +21,8 @@ final class Metrics: Sendable {
     }
     private let state: Mutex<State>
     let storeErrors = Atomic<Int>(0)
+    /// Stripe events by outcome (SPEC §6.6), plus `invalid_signature` and `malformed` refusals.
+    private let billingOutcomes = Mutex<[String: Int]>([:])
     /// Responses the socket layer could not queue (not counted as answered).
     let unqueuedResponses = Atomic<Int>(0)
     /// What the socket layer refused on its own (deadlines, evictions, body memory); set once the server runs.
@@ -34,6 +36,8 @@ final class Metrics: Sendable {
     }
 
     func unqueued() { unqueuedResponses.add(1, ordering: .relaxed) }
+
+    func billing(_ outcome: String) { billingOutcomes.withLock { $0[outcome, default: 0] += 1 } }
 
     func record(route: Int, status: Int, seconds: Double, decisions: DecisionTally?) {
         var b = 0
@@ -128,6 +132,12 @@ final class Metrics: Sendable {
         single(
             "entitlements_store_errors_total", "counter", "Account store errors.",
             " \(storeErrors.load(ordering: .relaxed))")
+        let billing = billingOutcomes.withLock { $0 }
+        o += "# HELP entitlements_billing_events_total Stripe webhook deliveries by outcome.\n"
+        o += "# TYPE entitlements_billing_events_total counter\n"
+        for outcome in BillingOutcome.reasons + ["invalid_signature", "malformed"] {
+            o += "entitlements_billing_events_total{provider=\"stripe\",outcome=\"\(outcome)\"} \(billing[outcome] ?? 0)\n"
+        }
         single(
             "entitlements_http_unqueued_responses_total", "counter",
             "Responses the HTTP layer could not queue (the client was gone); not counted as answered.",

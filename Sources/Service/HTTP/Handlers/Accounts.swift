@@ -185,7 +185,8 @@ enum Accounts {
         }
         let m = try members(req, allowed: ["subscription", "attributes", "source", "event"])
         var change = AccountChange(source: .admin, actor: context.actor)
-        guard case .string(let s)? = m["source"], let source = AssignSource(rawValue: s) else {
+        // `stripe` is the webhook's own source (SPEC §6.6), not one a caller may claim.
+        guard case .string(let s)? = m["source"], let source = AssignSource(rawValue: s), source != .stripe else {
             throw HTTPError(
                 400, "invalid_request", "source is required: one of signup, checkout, admin, billing_sync",
                 path: "source")

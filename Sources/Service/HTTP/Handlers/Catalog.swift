@@ -31,6 +31,9 @@ enum Catalog {
             let via =
                 plan.assignableVia.map { set in AssignSource.allCases.filter(set.contains) } ?? AssignSource.allCases
             m.append(("assignable_via", .array(via.map { .string($0.rawValue) })))
+            // The Stripe prices (ids or lookup keys) that put an account on this plan (SPEC §6.6).
+            m.append(
+                ("stripe_prices", .array((p.stripe?.prices ?? []).filter { $0.plan == i }.map { .string($0.price) })))
             m.append(
                 (
                     "grants",
@@ -51,7 +54,25 @@ enum Catalog {
             if feature.kind == .set { m.append(("values", .array(feature.values.map { .string($0) }))) }
             return .object(m)
         }
-        return .object([("policy", .string(program.digest)), ("plans", .array(plans)), ("features", .array(features))])
+        var billing: [(String, JSONValue)] = []
+        if let s = p.stripe {
+            billing.append(
+                (
+                    "stripe",
+                    .object([
+                        ("account_id", .string(s.accountID.rawValue)),
+                        ("prices", .object(s.prices.map { ($0.price, .string(p.plans[$0.plan].name)) })),
+                        (
+                            "statuses",
+                            .object(StripeMapping.stripeStatuses.map { ($0, .string(s.status($0))) })
+                        ),
+                    ])
+                ))
+        }
+        return .object([
+            ("policy", .string(program.digest)), ("plans", .array(plans)), ("features", .array(features)),
+            ("billing", .object(billing)),
+        ])
     }
 }
 

@@ -100,6 +100,7 @@ final class HTTPServer: @unchecked Sendable {
             header(ex, "Transfer-Encoding") != nil || (header(ex, "Content-Length").flatMap { Int($0) } ?? 0) > 0
         req.authorization = header(ex, "Authorization")
         req.ifNoneMatch = header(ex, "If-None-Match")
+        req.stripeSignature = header(ex, "Stripe-Signature")
         req.bodyTooLarge = chttp_body_too_large(ex) != 0
         req.overBudget = chttp_over_budget(ex) != 0
         var detail: UnsafePointer<CChar>?
