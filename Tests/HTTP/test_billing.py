@@ -481,13 +481,14 @@ def test_billing_replay_dry_run_then_apply(db, tmp_path):
              event("customer.subscription.updated", subscription(id, quantity=6), created=T0 + 10),
              event("customer.subscription.updated", subscription(id, quantity=1), created=T0 + 5),
              event("customer.subscription.created", subscription(fresh(), price="nobody"), created=T0)]
+    lines.append(lines[0])  # exported twice: a duplicate
     f = tmp_path / "events.jsonl"
     f.write_text("\n".join(json.dumps(e) for e in lines) + "\n")
     run = lambda *extra: subprocess.run([str(BIN), "billing", "replay", str(f), str(POLICIES), "--database-url",
                                          db.url, *extra], capture_output=True, text=True, timeout=60)
     dry = run("--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert id in dry.stdout and "seats: null → 2" in dry.stdout and "stale" in dry.stdout, dry.stdout
+    assert id in dry.stdout and "seats: null → 2" in dry.stdout and "duplicate" in dry.stdout, dry.stdout
     assert "unmapped_price" in dry.stdout
     s = Service(env=ENV, store=db.url)
     try:

@@ -73,6 +73,10 @@ enum CLI {
                 [--per-address-limit N] [--body-memory MIB]
                                                            run the HTTP service (default store: a private
                                                            PostgreSQL cluster under .data/postgres)
+          billing replay FILE [DIR] [--dry-run] [--database-url URL | --data-dir DIR]
+                                                           apply Stripe events (JSON lines, as exported) through the
+                                                           webhook's code, oldest first; --dry-run prints what would
+                                                           change per account and stores nothing
 
         COMMAND --help prints that command's usage; --version the release and commit.
         DIR defaults to ./Policies. Exit codes: 0 ok, 1 policy or test failure, 2 usage error.
@@ -103,13 +107,14 @@ enum CLI {
             case "routes": return try RoutesCommand.run(rest, output: output)
             case "diff": return try DiffCommand.run(rest, output: output)
             case "schema": return try SchemaCommand.run(rest, output: output)
+            case "billing": return try BillingCommand.run(rest, output: output)
             case "help", "--help", "-h":
                 output.line(usage)
                 return ExitCode.ok
             default:
                 let known = [
-                    "validate", "test", "check", "serve", "routes", "diff", "schema", "timeline", "bench", "help",
-                    "version",
+                    "validate", "test", "check", "serve", "routes", "diff", "schema", "timeline", "bench", "billing",
+                    "help", "version",
                 ]
                 throw UsageError(message: "unknown command '\(command)'" + hint(command, known))
             }

@@ -338,12 +338,11 @@ final class AccountStore: Sendable {
     /// writer's clock in nanoseconds, a tab, and the account id (the lag is measured from it).
     /// (`notifies: false`: the body sends the notification itself, with `notifyParameters`, when it changed
     /// something.)
-    /// (`commit: false`: everything is rolled back, a dry run.)
-    func write<T>(
-        _ id: String, notifies: Bool = true, commit: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T
-    ) throws(StoreError) -> T {
+    func write<T>(_ id: String, notifies: Bool = true, _ body: (DatabaseConnection) throws(StoreError) -> T)
+        throws(StoreError) -> T
+    {
         let value = try pool.withConnection(locking: true) { (db) throws(StoreError) in
-            let value = try db.transaction(commit: commit) { (db) throws(StoreError) in
+            let value = try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)
                 if notifies { try db.execute("SELECT pg_notify($1, $2)", Self.notifyParameters(id)) }

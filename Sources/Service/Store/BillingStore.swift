@@ -5,83 +5,100 @@ import Rules
 /// applied under its account's lock in one transaction together with the record of its outcome, so two replicas
 /// given the same event apply it once and an acknowledged event is committed.
 extension AccountStore {
-    /// Applies `event` and records its outcome. `commit: false` rolls everything back (a dry run), leaving the
-    /// outcome and the account's state before and after.
-    func applyStripe(_ event: StripeEvent, program: Program, now: Timestamp, commit: Bool = true) throws(StoreError)
-        -> BillingOutcome
+    /// Applies `event` and records its outcome, in one transaction (SPEC §6.6: 2xx only after the commit).
+    func applyStripe(_ event: StripeEvent, program: Program, now: Timestamp) throws(StoreError) -> BillingOutcome {
+        let outcome = try pool.withConnection(locking: true) { (db) throws(StoreError) in
+            try db.transaction { (db) throws(StoreError) in try Self.process(db, event, program, now) }
+        }
+        if let id = outcome.account { cache?.invalidate(id) }
+        return outcome
+    }
+
+    /// `entitlements billing replay`: each event applied as the webhook applies it, in the order given; with
+    /// `commit: false` all of them in one transaction that is rolled back (so later events see what earlier ones
+    /// would have done, and nothing is stored).
+    func replayStripe(_ events: [StripeEvent], program: Program, now: Timestamp, commit: Bool) throws(StoreError)
+        -> [BillingOutcome]
     {
-        let mapping = program.policy.stripe ?? StripeMapping(location: nil)
-        guard StripeEvent.handled.contains(event.type) else {
-            return try record(event, BillingOutcome(applied: false, reason: "ignored_type"), now: now, commit: commit)
+        if commit {
+            var outcomes: [BillingOutcome] = []
+            for e in events { outcomes.append(try applyStripe(e, program: program, now: now)) }
+            return outcomes
         }
-        let customer = event.customer
-        var account = event.accountID(mapping.accountID)
-        if account == nil, let customer {
-            account = try pool.withConnection { (db) throws(StoreError) in
-                try db.execute("SELECT account_id FROM ent_stripe_customers WHERE customer_id = $1", [customer])
-                    .first?[0] ?? nil
+        return try pool.withConnection(locking: true) { (db) throws(StoreError) in
+            try db.transaction(commit: false) { (db) throws(StoreError) in
+                var outcomes: [BillingOutcome] = []
+                for e in events { outcomes.append(try Self.process(db, e, program, now)) }
+                return outcomes
             }
-        }
-        guard let account else {
-            // Kept, so the checkout that links its customer applies it then.
-            return try record(
-                event, BillingOutcome(applied: false, reason: "no_account_id"), now: now, commit: commit,
-                keep: event.isSubscriptionEvent || event.isInvoiceEvent)
-        }
-        return try write(account, notifies: false, commit: commit) { (db) throws(StoreError) in
-            var changed = false
-            var after: JSONValue?
-            if event.isCheckout, let customer {
-                try db.execute(
-                    """
-                    INSERT INTO ent_stripe_customers (customer_id, account_id, linked_at) VALUES ($1, $2, $3)
-                    ON CONFLICT (customer_id) DO UPDATE SET account_id = $2, linked_at = $3
-                    """, [customer, account, now.rfc3339])
-                // The customer's events that arrived before the link, oldest first, through the same rules.
-                let waiting = try db.execute(
-                    """
-                    SELECT created_s, seq, payload FROM ent_billing_events
-                    WHERE customer_id = $1 AND payload IS NOT NULL ORDER BY created_s, seq FOR UPDATE
-                    """, [customer]
-                ).values
-                try db.execute(
-                    "UPDATE ent_billing_events SET payload = NULL WHERE customer_id = $1 AND payload IS NOT NULL",
-                    [customer])
-                for row in waiting {
-                    let earlier: StripeEvent
-                    do {
-                        earlier = try StripeEvent(try JSONParser.parse(row[2] ?? ""))
-                    } catch {
-                        Log.line(
-                            "warn", "billing_event_unreadable",
-                            [("customer", .string(customer)), ("detail", .string("\(error)"))])
-                        continue
-                    }
-                    let o = try Self.applyStripe(db, account, earlier, mapping, program, now)
-                    try Self.record(db, earlier, o, now: now)
-                    if o.applied {
-                        changed = true
-                        after = o.new
-                    }
-                }
-            }
-            var outcome = try Self.applyStripe(db, account, event, mapping, program, now)
-            try Self.record(db, event, outcome, now: now)
-            if outcome.applied || changed { try db.execute("SELECT pg_notify($1, $2)", Self.notifyParameters(account)) }
-            if outcome.new == nil { outcome.new = after }
-            return outcome
         }
     }
 
-    /// Records an outcome that touches no account (one short transaction).
-    private func record(
-        _ event: StripeEvent, _ outcome: BillingOutcome, now: Timestamp, commit: Bool, keep: Bool = false
-    ) throws(StoreError) -> BillingOutcome {
-        try pool.withConnection { (db) throws(StoreError) in
-            try db.transaction(commit: commit) { (db) throws(StoreError) in
-                try Self.record(db, event, outcome, now: now, keep: keep)
+    /// One event, inside the caller's transaction: its account found (from the event, else through its linked
+    /// customer) and locked, the event applied, its outcome recorded, the change announced.
+    static func process(_ db: DatabaseConnection, _ event: StripeEvent, _ program: Program, _ now: Timestamp)
+        throws(StoreError) -> BillingOutcome
+    {
+        let mapping = program.policy.stripe ?? StripeMapping(location: nil)
+        guard StripeEvent.handled.contains(event.type) else {
+            let outcome = BillingOutcome(applied: false, reason: "ignored_type")
+            try record(db, event, outcome, now: now)
+            return outcome
+        }
+        let customer = event.customer
+        var found = event.accountID(mapping.accountID)
+        if found == nil, let customer {
+            found =
+                try db.execute("SELECT account_id FROM ent_stripe_customers WHERE customer_id = $1", [customer])
+                .first?[0] ?? nil
+        }
+        guard let account = found else {
+            // Kept, so the checkout that links its customer applies it then.
+            let outcome = BillingOutcome(applied: false, reason: "no_account_id")
+            try record(db, event, outcome, now: now, keep: event.isSubscriptionEvent || event.isInvoiceEvent)
+            return outcome
+        }
+        try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [account])
+        var changed = false
+        var after: JSONValue?
+        if event.isCheckout, let customer {
+            try db.execute(
+                """
+                INSERT INTO ent_stripe_customers (customer_id, account_id, linked_at) VALUES ($1, $2, $3)
+                ON CONFLICT (customer_id) DO UPDATE SET account_id = $2, linked_at = $3
+                """, [customer, account, now.rfc3339])
+            // The customer's events that arrived before the link, oldest first, through the same rules.
+            let waiting = try db.execute(
+                """
+                SELECT created_s, seq, payload FROM ent_billing_events
+                WHERE customer_id = $1 AND payload IS NOT NULL ORDER BY created_s, seq FOR UPDATE
+                """, [customer]
+            ).values
+            try db.execute(
+                "UPDATE ent_billing_events SET payload = NULL WHERE customer_id = $1 AND payload IS NOT NULL",
+                [customer])
+            for row in waiting {
+                let earlier: StripeEvent
+                do {
+                    earlier = try StripeEvent(try JSONParser.parse(row[2] ?? ""))
+                } catch {
+                    Log.line(
+                        "warn", "billing_event_unreadable",
+                        [("customer", .string(customer)), ("detail", .string("\(error)"))])
+                    continue
+                }
+                let o = try applyStripe(db, account, earlier, mapping, program, now)
+                try record(db, earlier, o, now: now)
+                if o.applied {
+                    changed = true
+                    after = o.new
+                }
             }
         }
+        var outcome = try applyStripe(db, account, event, mapping, program, now)
+        try record(db, event, outcome, now: now)
+        if outcome.applied || changed { try db.execute("SELECT pg_notify($1, $2)", notifyParameters(account)) }
+        if outcome.new == nil { outcome.new = after }
         return outcome
     }
 
@@ -122,7 +139,8 @@ extension AccountStore {
             let failing = event.type == "invoice.payment_failed"
             let since = members.firstIndex { $0.0 == "past_due_since" }
             let value: JSONValue =
-                failing ? (since.map { members[$0].1 }.flatMap { $0 == .null ? nil : $0 } ?? .string(event.created.rfc3339))
+                failing
+                ? (since.map { members[$0].1 }.flatMap { $0 == .null ? nil : $0 } ?? .string(event.created.rfc3339))
                 : .null
             if let since { members[since].1 = value } else { members.append(("past_due_since", value)) }
             subscription = .object(members)
@@ -139,18 +157,21 @@ extension AccountStore {
         if event.isCheckout && subscription == nil {
             // A checkout without its subscription expanded links the customer (done by the caller) and creates the
             // account if needed; it carries no state, so it does not make later subscription events stale.
-            let next = current == nil ? try apply(db, id, nil, change.withoutEvent, program: program, now: now) : current!
+            let next =
+                current == nil ? try apply(db, id, nil, change.withoutEvent, program: program, now: now) : current!
             try db.execute(
                 "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
                 [id, event.id, String(now.seconds)])
-            return BillingOutcome(applied: true, account: id, reason: "applied", old: current?.state ?? .null, new: next.state)
+            return BillingOutcome(
+                applied: true, account: id, reason: "applied", old: current?.state ?? .null, new: next.state)
         }
         change.subscription = subscription
         if subscription != nil, planRefusal(current, change.plan, .stripe, program) != nil {
             return BillingOutcome(applied: false, account: id, reason: "plan_not_assignable")
         }
         let next = try apply(db, id, current, change, program: program, now: now)
-        return BillingOutcome(applied: true, account: id, reason: "applied", old: current?.state ?? .null, new: next.state)
+        return BillingOutcome(
+            applied: true, account: id, reason: "applied", old: current?.state ?? .null, new: next.state)
     }
 
     /// Recorded deliveries, newest first, strictly before `before` (a sequence number), optionally of one outcome;

@@ -121,7 +121,8 @@ enum StripeState {
         let stripeStatus = object["status"].flatMap(StripeEvent.string) ?? "incomplete"
         let status = mapping.status(stripeStatus)
         // API versions before 2025-03-31 give the period on the subscription, later ones on each item.
-        let start = StripeEvent.instant(object["current_period_start"]) ?? StripeEvent.instant(item["current_period_start"])
+        let start =
+            StripeEvent.instant(object["current_period_start"]) ?? StripeEvent.instant(item["current_period_start"])
         let end = StripeEvent.instant(object["current_period_end"]) ?? StripeEvent.instant(item["current_period_end"])
         var ended = StripeEvent.instant(object["ended_at"])
         if ended == nil, stripeStatus == "canceled" { ended = StripeEvent.instant(object["canceled_at"]) }

@@ -136,7 +136,8 @@ final class Metrics: Sendable {
         o += "# HELP entitlements_billing_events_total Stripe webhook deliveries by outcome.\n"
         o += "# TYPE entitlements_billing_events_total counter\n"
         for outcome in BillingOutcome.reasons + ["invalid_signature", "malformed"] {
-            o += "entitlements_billing_events_total{provider=\"stripe\",outcome=\"\(outcome)\"} \(billing[outcome] ?? 0)\n"
+            o +=
+                "entitlements_billing_events_total{provider=\"stripe\",outcome=\"\(outcome)\"} \(billing[outcome] ?? 0)\n"
         }
         single(
             "entitlements_http_unqueued_responses_total", "counter",
