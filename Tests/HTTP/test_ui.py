@@ -95,6 +95,10 @@ def test_trial_lifecycle_in_the_page(svc, browser):
     headers = [th.text.split("\n")[0] for th in browser.find_elements(By.CSS_SELECTOR, "#pricing-table thead th")]
     assert headers[:5] == ["Feature", "Free", "Starter", "Pro", "Enterprise"]
     assert browser.find_elements(By.CSS_SELECTOR, "#pricing-table td.diff")
+    # The billing.stripe mapping: each plan's Stripe prices (Policies/billing.yaml).
+    prices = cell(browser, "pricing-table", "Stripe prices\nbilling.stripe.prices")
+    assert prices[1:5] == ["free_monthly", "starter_monthly\nstarter_annual",
+                           "price_1PgafmB7WZ01zgkW6dKueIc5\npro_annual", "none"], prices
     browser.save_screenshot(str(SHOTS / "ui-1280x800-pricing.png"))
 
     # The guards view and its route matrix.

@@ -356,6 +356,11 @@ enum PlaygroundPage {
             });
             h += "</tr>";
           }
+          // The bundle's billing.stripe mapping: which Stripe prices put an account on each plan.
+          if (catalog.billing && catalog.billing.stripe) {
+            h += `<tr class="stripe-prices"><td>Stripe prices<div class="muted">billing.stripe.prices</div></td>` +
+              plans.map((p) => `<td>${p.stripe_prices.length ? p.stripe_prices.map((x) => `<code>${esc(x)}</code>`).join("<br>") : "none"}</td>`).join("") + "</tr>";
+          }
           $("pricing-table").innerHTML = h + "</tbody>";
         }
 
