@@ -439,31 +439,44 @@ final class AccountStore: Sendable {
             next.subscription = Self.endedAt(s, replacing: current, program: program, now: now)
         }
         if let a = change.attributes { next.attributes = a }
-        let stamp = now.rfc3339
-        try db.execute(
-            """
-            INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $4)
-            ON CONFLICT (account_id) DO UPDATE SET subscription = $2, attributes = $3, updated_at = $4
-            """, [id, Self.text(next.subscription), Self.text(next.attributes), stamp])
-        if let event = change.event {
-            try db.execute(
-                "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
-                [id, event.id, String(now.seconds)])
-            try db.execute(
-                """
-                UPDATE ent_accounts SET last_event_s = $2, last_event_n = $3
-                WHERE account_id = $1 AND (last_event_s IS NULL OR (last_event_s, last_event_n) < ($2::bigint, $3::integer))
-                """, [id] + event.time.parameters)
-        }
-        if next.subscription["status"] == .string("trialing") { try Self.rememberTrial(db, id, stamp) }
         var entry: [(String, JSONValue)] = [
             ("action", .string(current == nil ? "account.create" : "account.update")),
             ("actor", .string(change.actor)), ("source", .string(change.source.rawValue)),
             ("old", current?.state ?? .null), ("new", next.state),
         ]
         if let event = change.event { entry.append(("event_id", .string(event.id))) }
-        try Self.appendAudit(db, id, now, entry)
+        // One statement: the account (with the event's time as the last applied, if newer), the event id, the
+        // trial it started, the audit entry.
+        let stamp = now.rfc3339
+        let eventTime = change.event?.time.parameters ?? [nil, nil]
+        let trial = next.subscription["status"] == .string("trialing")
+        try db.execute(
+            """
+            WITH account AS (
+              INSERT INTO ent_accounts
+                (account_id, subscription, attributes, created_at, updated_at, last_event_s, last_event_n)
+              VALUES ($1, $2, $3, $4, $4, $5::bigint, $6::integer)
+              ON CONFLICT (account_id) DO UPDATE SET subscription = $2, attributes = $3, updated_at = $4,
+                (last_event_s, last_event_n) = (
+                  SELECT CASE WHEN $5::bigint IS NOT NULL AND (ent_accounts.last_event_s IS NULL
+                      OR (ent_accounts.last_event_s, ent_accounts.last_event_n) < ($5::bigint, $6::integer))
+                    THEN $5::bigint ELSE ent_accounts.last_event_s END,
+                  CASE WHEN $5::bigint IS NOT NULL AND (ent_accounts.last_event_s IS NULL
+                      OR (ent_accounts.last_event_s, ent_accounts.last_event_n) < ($5::bigint, $6::integer))
+                    THEN $6::integer ELSE ent_accounts.last_event_n END)
+              RETURNING 1),
+            event AS (
+              INSERT INTO ent_events (account_id, event_id, seen_s) SELECT $1, $7, $8 WHERE $7::text IS NOT NULL
+              RETURNING 1),
+            trial AS (
+              INSERT INTO ent_trials (account_id, started_at) SELECT $1, $4 WHERE $9::boolean
+              ON CONFLICT (account_id) DO NOTHING RETURNING 1)
+            INSERT INTO ent_audit (account_id, seq, at_s, at_n, entry)
+            SELECT $1, coalesce(max(seq), 0) + 1, $10, $11, $12 FROM ent_audit WHERE account_id = $1
+            """,
+            [id, Self.text(next.subscription), Self.text(next.attributes), stamp] + eventTime
+                + [change.event?.id, String(now.seconds), trial ? "true" : "false"] + now.parameters
+                + [Self.text(.object([("at", .string(now.rfc3339))] + entry))])
         return next
     }
 

@@ -96,25 +96,29 @@ extension AccountStore {
             }
         }
         var outcome = try applyStripe(db, account, event, mapping, program, now)
-        try record(db, event, outcome, now: now)
-        if outcome.applied || changed { try db.execute("SELECT pg_notify($1, $2)", notifyParameters(account)) }
+        try record(db, event, outcome, now: now, notify: outcome.applied || changed)
         if outcome.new == nil { outcome.new = after }
         return outcome
     }
 
+    /// Records the outcome; with `notify`, announces the account's change in the same statement.
     static func record(
-        _ db: DatabaseConnection, _ event: StripeEvent, _ outcome: BillingOutcome, now: Timestamp, keep: Bool = false
+        _ db: DatabaseConnection, _ event: StripeEvent, _ outcome: BillingOutcome, now: Timestamp, keep: Bool = false,
+        notify: Bool = false
     ) throws(StoreError) {
+        let announce = notify && outcome.account != nil ? notifyParameters(outcome.account!) : [nil, nil]
         try db.execute(
             """
-            INSERT INTO ent_billing_events
-              (provider, event_id, type, account_id, customer_id, outcome, created_s, received_at, payload)
-            VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, $8)
+            WITH recorded AS (
+              INSERT INTO ent_billing_events
+                (provider, event_id, type, account_id, customer_id, outcome, created_s, received_at, payload)
+              VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1)
+            SELECT pg_notify($9, $10) WHERE $9::text IS NOT NULL
             """,
             [
                 event.id, event.type, outcome.account, event.customer, outcome.reason, String(event.created.seconds),
                 now.rfc3339, keep ? text(event.raw) : nil,
-            ])
+            ] + announce)
     }
 
     /// One event on one account, under its lock: duplicate and stale first (SPEC §9), then the state the event
@@ -123,10 +127,26 @@ extension AccountStore {
         _ db: DatabaseConnection, _ id: String, _ event: StripeEvent, _ mapping: StripeMapping, _ program: Program,
         _ now: Timestamp
     ) throws(StoreError) -> BillingOutcome {
-        let current = try load(db, id)
+        // One read: the account (its overrides are not needed here), whether the event was applied, the last time.
+        let row = try db.execute(
+            """
+            SELECT a.account_id IS NOT NULL, a.subscription, a.attributes, a.last_event_s, a.last_event_n,
+              EXISTS (SELECT 1 FROM ent_events WHERE account_id = $1 AND event_id = $2)
+            FROM (SELECT 1) one LEFT JOIN ent_accounts a ON a.account_id = $1
+            """, [id, event.id]
+        ).first
+        let current =
+            row?[0] == "t"
+            ? StoredAccount(
+                id: id, subscription: withEndedAt(json(row?[1] ?? nil) ?? .null),
+                attributes: json(row?[2] ?? nil) ?? .object([]), overrides: []) : nil
         let stamp = (id: event.id, time: event.created)
-        if let reason = try ignoredEvent(db, id, stamp) {
-            return BillingOutcome(applied: false, account: id, reason: reason)
+        // Duplicates first, then staleness (SPEC §9).
+        if row?[5] == "t" { return BillingOutcome(applied: false, account: id, reason: "duplicate") }
+        if let s = row?[3].flatMap({ Int64($0) }), let n = row?[4].flatMap({ Int32($0) }),
+            stamp.time < Timestamp(seconds: s, nanos: n)
+        {
+            return BillingOutcome(applied: false, account: id, reason: "stale")
         }
         var change = AccountChange(source: .stripe, actor: "stripe")
         change.event = stamp
