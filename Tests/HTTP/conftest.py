@@ -81,6 +81,35 @@ class Service:
         return self.proc.returncode
 
 
+def kill_9_during_a_burst(service, write, senders=4, seconds=1.0):
+    """`senders` threads call `write(n, i)` (True: acknowledged) in a loop until the service is killed with SIGKILL
+    after `seconds`; the keys `(n, i)` of every acknowledged write."""
+    acked = []
+    stop = threading.Event()
+
+    def sender(n):
+        i = 0
+        while not stop.is_set():
+            try:
+                if write(n, i):
+                    acked.append((n, i))
+            except Exception:
+                return
+            i += 1
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(senders)]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    service.proc.send_signal(signal.SIGKILL)
+    service.proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    service.stderr.close()
+    return acked
+
+
 @pytest.fixture(scope="module")
 def svc():
     s = Service()

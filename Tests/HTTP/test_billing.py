@@ -6,10 +6,8 @@ outcomes that apply nothing, malformed signed payloads, limits, the store going 
 import copy
 import json
 import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from conftest import BIN, POLICIES, Service
+from conftest import BIN, POLICIES, Service, kill_9_during_a_burst
 
 FIXTURES = json.loads((Path(__file__).parent / "data" / "stripe_fixtures3.json").read_text())["resources"]
 SECRETS = ["whsec_old_7c4e1f0b9a2d", "whsec_new_3b8e6a1c5f70"]
@@ -439,31 +437,13 @@ def test_store_down_is_503_so_stripe_retries(db):
 
 def test_kill_9_during_a_burst_loses_no_acknowledged_event(db):
     s = Service(env=ENV, store=db.url)
-    acked = []
-    stop = threading.Event()
+    run = time.monotonic_ns()
 
-    def sender(n):
-        i = 0
-        while not stop.is_set():
-            id = f"burst_{n}_{i}_{time.monotonic_ns()}"
-            try:
-                status, r = send(s, event("customer.subscription.created", subscription(id)))
-            except Exception:
-                return
-            if status == 200 and r["applied"]:
-                acked.append(id)
-            i += 1
+    def deliver(n, i):
+        status, r = send(s, event("customer.subscription.created", subscription(f"burst_{run}_{n}_{i}")))
+        return status == 200 and r["applied"]
 
-    threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait(10)
-    stop.set()
-    for t in threads:
-        t.join(10)
-    s.stderr.close()
+    acked = [f"burst_{run}_{n}_{i}" for n, i in kill_9_during_a_burst(s, deliver, senders=8, seconds=1.5)]
     assert len(acked) > 10
     s2 = Service(env=ENV, store=db.url)
     try:

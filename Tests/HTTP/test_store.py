@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import tempfile
-import signal
 import threading
 import time
 import unicodedata
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICIES, Service
+from conftest import POLICIES, Service, kill_9_during_a_burst
 from pg import Postgres
 
 KEYS = {"ENTITLEMENTS_CHECK_KEYS": "checker=ck", "ENTITLEMENTS_ADMIN_KEYS": "ops=ak"}
@@ -652,31 +651,12 @@ def test_unknown_accounts(replicas):
 def test_kill_9_loses_no_acknowledged_write(db):
     s = Service(env=KEYS, store=db.url)
     id = fresh()
-    acked = []
-    stop = threading.Event()
 
-    def writer(n):
-        i = 0
-        while not stop.is_set():
-            try:
-                status, r = call(s, "PUT", f"/v1/accounts/{q(id)}-{n}-{i}",
-                                 {"source": "admin", "attributes": {"n": n, "i": i}})
-                if status in (200, 201):
-                    acked.append(f"{id}-{n}-{i}")
-            except Exception:
-                return
-            i += 1
+    def write(n, i):
+        status, _ = call(s, "PUT", f"/v1/accounts/{q(id)}-{n}-{i}", {"source": "admin", "attributes": {"n": n, "i": i}})
+        return status in (200, 201)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(1.0)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait(10)
-    stop.set()
-    for t in threads:
-        t.join(10)
-    s.stderr.close()
+    acked = [f"{id}-{n}-{i}" for n, i in kill_9_during_a_burst(s, write)]
     assert len(acked) > 10
     s2 = Service(env=KEYS, store=db.url)
     try:

@@ -153,6 +153,7 @@ final class AccountStore: Sendable {
     let coldReader: ColdReader
     /// The cache's warm-up, when `serve --warm` asked for one.
     let warming = Mutex<Warmup?>(nil)
+    let billing: BillingBatcher
     /// The NOTIFY channel every write announces its account on.
     static let channel = "entitlements_accounts"
 
@@ -165,6 +166,7 @@ final class AccountStore: Sendable {
         listener?.positions = positions
         batcher = UsageBatcher(pool: pool, writers: max(1, pool.size / 2))
         coldReader = ColdReader(primary: pool, standbys: standbys, readers: max(1, pool.size / 4))
+        billing = BillingBatcher(pool: pool, writers: max(1, pool.size / 4))
     }
 
     /// The pool a read about `id` (nil: about many accounts) goes to: a standby that has replayed everything this

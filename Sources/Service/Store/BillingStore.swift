@@ -5,14 +5,17 @@ import Rules
 /// applied under its account's lock in one transaction together with the record of its outcome, so two replicas
 /// given the same event apply it once and an acknowledged event is committed.
 extension AccountStore {
-    /// Applies `event` and records its outcome, in one transaction (SPEC §6.6: 2xx only after the commit).
+    /// Applies `event` and records its outcome, in the transaction of the batch it joins (SPEC §6.6: 2xx only
+    /// after the commit).
     func applyStripe(_ event: StripeEvent, program: Program, now: Timestamp) throws(StoreError) -> BillingOutcome {
-        let outcome = try pool.withConnection(locking: true) { (db) throws(StoreError) in
-            try db.transaction { (db) throws(StoreError) in try Self.process(db, event, program, now) }
-        }
+        let outcome = try billing.apply(BillingBatcher.Job(event, program, now))
         if let id = outcome.account { cache?.invalidate(id) }
         return outcome
     }
+
+    /// The advisory lock key of a Stripe customer: taken before its link is read or written, so an event that finds
+    /// no link and a checkout that creates it never miss each other.
+    static func customerLockKey(_ customer: String) -> String { "stripe-customer\t" + customer }
 
     /// `entitlements billing replay`: each event applied as the webhook applies it, in the order given; with
     /// `commit: false` all of them in one transaction that is rolled back (so later events see what earlier ones
@@ -46,6 +49,9 @@ extension AccountStore {
             return outcome
         }
         let customer = event.customer
+        if let customer {
+            try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [customerLockKey(customer)])
+        }
         var found = event.accountID(mapping.accountID)
         if found == nil, let customer {
             found =
