@@ -436,6 +436,15 @@ final class AccountStore: Sendable {
         _ db: DatabaseConnection, _ id: String, _ current: StoredAccount?, _ change: AccountChange, program: Program,
         now: Timestamp
     ) throws(StoreError) -> StoredAccount {
+        let (next, statement) = applying(id, current, change, program: program, now: now)
+        try db.execute(statement.sql, statement.parameters)
+        return next
+    }
+
+    /// `apply`'s account as stored and its one statement, for a caller that sends it with others.
+    static func applying(
+        _ id: String, _ current: StoredAccount?, _ change: AccountChange, program: Program, now: Timestamp
+    ) -> (StoredAccount, (sql: String, parameters: [String?])) {
         var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
         if let s = change.subscription {
             next.subscription = Self.endedAt(s, replacing: current, program: program, now: now)
@@ -452,8 +461,7 @@ final class AccountStore: Sendable {
         let stamp = now.rfc3339
         let eventTime = change.event?.time.parameters ?? [nil, nil]
         let trial = next.subscription["status"] == .string("trialing")
-        try db.execute(
-            """
+        let sql = """
             WITH account AS (
               INSERT INTO ent_accounts
                 (account_id, subscription, attributes, created_at, updated_at, last_event_s, last_event_n)
@@ -475,11 +483,12 @@ final class AccountStore: Sendable {
               ON CONFLICT (account_id) DO NOTHING RETURNING 1)
             INSERT INTO ent_audit (account_id, seq, at_s, at_n, entry)
             SELECT $1, coalesce(max(seq), 0) + 1, $10, $11, $12 FROM ent_audit WHERE account_id = $1
-            """,
+            """
+        let parameters: [String?] =
             [id, Self.text(next.subscription), Self.text(next.attributes), stamp] + eventTime
-                + [change.event?.id, String(now.seconds), trial ? "true" : "false"] + now.parameters
-                + [Self.text(.object([("at", .string(now.rfc3339))] + entry))])
-        return next
+            + [change.event?.id, String(now.seconds), trial ? "true" : "false"] + now.parameters
+            + [Self.text(.object([("at", .string(now.rfc3339))] + entry))]
+        return (next, (sql, parameters))
     }
 
     /// A replacing subscription with its `ended_at` filled in when it names none (SPEC §2.4, §9): a write that moves

@@ -75,16 +75,21 @@ final class BillingBatcher: @unchecked Sendable {
     }
 
     /// Takes the locks of every account id and customer the batch's events name, in bytewise order, in one round
-    /// trip. (An account found only through its customer is locked when its event runs, after these.)
-    static func lock(_ batch: [Job], _ db: DatabaseConnection) throws(StoreError) {
+    /// trip; the keys it holds. (An account found only through its customer is locked when its event runs.)
+    static func lock(_ batch: [Job], _ db: DatabaseConnection) throws(StoreError) -> Set<String> {
         var keys = Set<String>()
         for job in batch {
             let mapping = job.program.policy.stripe ?? StripeMapping(location: nil)
-            if let id = job.event.accountID(mapping.accountID) { keys.insert(id) }
-            if let c = job.event.customer { keys.insert(AccountStore.customerLockKey(c)) }
+            let id = job.event.accountID(mapping.accountID)
+            if let id { keys.insert(id) }
+            if let c = job.event.customer, id == nil || job.event.isCheckout {
+                keys.insert(AccountStore.customerLockKey(c))
+            }
         }
         let sorted = keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        guard !sorted.isEmpty else { return }
-        _ = try db.pipeline(sorted.map { ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [$0]) })
+        if !sorted.isEmpty {
+            _ = try db.pipeline(sorted.map { ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [$0]) })
+        }
+        return keys
     }
 }

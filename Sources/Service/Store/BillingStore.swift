@@ -13,8 +13,9 @@ extension AccountStore {
         return outcome
     }
 
-    /// The advisory lock key of a Stripe customer: taken before its link is read or written, so an event that finds
-    /// no link and a checkout that creates it never miss each other.
+    /// The advisory lock key of a Stripe customer: taken before its link is read (by an event without an account id
+    /// of its own) or written (by a checkout), so an event that finds no link and the checkout that creates it
+    /// never miss each other.
     static func customerLockKey(_ customer: String) -> String { "stripe-customer\t" + customer }
 
     /// `entitlements billing replay`: each event applied as the webhook applies it, in the order given; with
@@ -39,9 +40,10 @@ extension AccountStore {
 
     /// One event, inside the caller's transaction: its account found (from the event, else through its linked
     /// customer) and locked, the event applied, its outcome recorded, the change announced.
-    static func process(_ db: DatabaseConnection, _ event: StripeEvent, _ program: Program, _ now: Timestamp)
-        throws(StoreError) -> BillingOutcome
-    {
+    /// (`locked`: lock keys the caller already holds in this transaction.)
+    static func process(
+        _ db: DatabaseConnection, _ event: StripeEvent, _ program: Program, _ now: Timestamp, locked: Set<String> = []
+    ) throws(StoreError) -> BillingOutcome {
         let mapping = program.policy.stripe ?? StripeMapping(location: nil)
         guard StripeEvent.handled.contains(event.type) else {
             let outcome = BillingOutcome(applied: false, reason: "ignored_type")
@@ -49,10 +51,10 @@ extension AccountStore {
             return outcome
         }
         let customer = event.customer
-        if let customer {
+        var found = event.accountID(mapping.accountID)
+        if let customer, found == nil || event.isCheckout, !locked.contains(customerLockKey(customer)) {
             try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [customerLockKey(customer)])
         }
-        var found = event.accountID(mapping.accountID)
         if found == nil, let customer {
             found =
                 try db.execute("SELECT account_id FROM ent_stripe_customers WHERE customer_id = $1", [customer])
@@ -64,7 +66,9 @@ extension AccountStore {
             try record(db, event, outcome, now: now, keep: event.isSubscriptionEvent || event.isInvoiceEvent)
             return outcome
         }
-        try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [account])
+        if !locked.contains(account) {
+            try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [account])
+        }
         var changed = false
         var after: JSONValue?
         if event.isCheckout, let customer {
@@ -107,13 +111,14 @@ extension AccountStore {
         return outcome
     }
 
-    /// Records the outcome; with `notify`, announces the account's change in the same statement.
+    /// Records the outcome, after the write it still has to make (one round trip for both); with `notify`,
+    /// announces the account's change in the same statement.
     static func record(
         _ db: DatabaseConnection, _ event: StripeEvent, _ outcome: BillingOutcome, now: Timestamp, keep: Bool = false,
         notify: Bool = false
     ) throws(StoreError) {
         let announce = notify && outcome.account != nil ? notifyParameters(outcome.account!) : [nil, nil]
-        try db.execute(
+        let statement: (sql: String, parameters: [String?]) = (
             """
             WITH recorded AS (
               INSERT INTO ent_billing_events
@@ -124,7 +129,13 @@ extension AccountStore {
             [
                 event.id, event.type, outcome.account, event.customer, outcome.reason, String(event.created.seconds),
                 now.rfc3339, keep ? text(event.raw) : nil,
-            ] + announce)
+            ] + announce
+        )
+        if let pending = outcome.pending {
+            _ = try db.pipeline([pending, statement])
+        } else {
+            try db.execute(statement.sql, statement.parameters)
+        }
     }
 
     /// One event on one account, under its lock: duplicate and stale first (SPEC §9), then the state the event

@@ -156,6 +156,8 @@ struct BillingOutcome: Sendable {
     /// prints.
     var old: JSONValue? = nil
     var new: JSONValue? = nil
+    /// The applied event's write, not yet sent: `AccountStore.record` sends it with the outcome's record.
+    var pending: (sql: String, parameters: [String?])? = nil
 
     static let reasons = [
         "applied", "duplicate", "stale", "ignored_type", "unmapped_price", "no_account_id", "plan_not_assignable",
