@@ -46,7 +46,7 @@ enum BillingCommand {
         options.flags.remove("--dry-run")
         let setup: StoreSetup
         do {
-            setup = try StoreSetup.open(options, threads: 1)
+            setup = try StoreSetup.open(options, threads: 1, holder: PolicyHolder(directory: dir, program: program))
         } catch {
             output.error("error: \(error.description)")
             return ExitCode.failure

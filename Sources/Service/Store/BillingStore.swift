@@ -9,7 +9,10 @@ extension AccountStore {
     /// after the commit).
     func applyStripe(_ event: StripeEvent, program: Program, now: Timestamp) throws(StoreError) -> BillingOutcome {
         let outcome = try billing.apply(BillingBatcher.Job(event, program, now))
-        if let id = outcome.account { cache?.invalidate(id) }
+        if let id = outcome.account {
+            if outcome.applied { noteCommit([id]) }
+            cache?.invalidate(id)
+        }
         return outcome
     }
 
