@@ -494,3 +494,34 @@ def test_billing_replay_dry_run_then_apply(db, tmp_path):
     r = subprocess.run([str(BIN), "billing", "replay", str(bad), str(POLICIES), "--database-url", db.url,
                         "--dry-run"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "bad.jsonl:1" in r.stderr and "bad.jsonl:2" in r.stderr
+
+
+# --- migration ----------------------------------------------------------------------------------------------------
+
+def test_the_previous_release_database_is_migrated_in_place():
+    """A database as the previous release left it (schema version 1, subscriptions stored without ended_at) gains
+    the billing tables at start-up and keeps every account."""
+    from pg import Postgres
+    pg = Postgres()
+    try:
+        s = Service(env=ENV, store=pg.url)
+        assert s.stop() == 0
+        # Back to version 1: no billing tables, an account written before ended_at existed.
+        pg.psql("entitlements", "DROP TABLE ent_billing_events; DROP TABLE ent_stripe_customers; "
+                                "DELETE FROM ent_schema WHERE version > 1")
+        pg.psql("entitlements", """INSERT INTO ent_accounts (account_id, subscription, attributes, created_at, updated_at)
+          VALUES ('old_1', '{"plan":"pro","status":"active","period_start":null,"period_end":null,"past_due_since":null,"seats":3}',
+          '{}', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')""")
+        s = Service(env=ENV, store=pg.url)
+        try:
+            assert account(s, "old_1")["subscription"] == {
+                "plan": "pro", "status": "active", "period_start": None, "period_end": None, "past_due_since": None,
+                "ended_at": None, "seats": 3}
+            r = send(s, event("customer.subscription.deleted",
+                              subscription("old_1", status="canceled", ended_at=T0), created=T0))[1]
+            assert r["reason"] == "applied" and account(s, "old_1")["subscription"]["ended_at"] == iso(T0)
+            assert pg.psql("entitlements", "SELECT max(version) FROM ent_schema") == "2"
+        finally:
+            assert s.stop() == 0
+    finally:
+        pg.close()
