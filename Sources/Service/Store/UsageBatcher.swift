@@ -7,71 +7,26 @@ import Foundation
 /// deadlock) and every consumption's read; then the records, one NOTIFY per account, COMMIT. Each consumption is
 /// still decided under its account's lock with the usage recorded before it — including earlier ones of the same
 /// batch — so the recorded usage never passes a limit. Every caller waits for the commit before it answers.
-final class UsageBatcher: @unchecked Sendable {
-    // @unchecked: `queue` is guarded by `condition`; a job's result is written once, before its semaphore signals.
-    final class Job: @unchecked Sendable {
+final class UsageBatcher: Sendable {
+    struct Job: Sendable {
         let id: String
         let feature: Int
         let amount: Int64
         let key: String
         let program: Program
         let now: Timestamp
-        var result: Result<Result<JSONValue, StoreRefusal>, StoreError> = .failure(.unavailable("not run"))
-        let done = DispatchSemaphore(value: 0)
-
-        init(id: String, feature: Int, amount: Int64, key: String, program: Program, now: Timestamp) {
-            self.id = id
-            self.feature = feature
-            self.amount = amount
-            self.key = key
-            self.program = program
-            self.now = now
-        }
     }
 
-    let pool: ConnectionPool
-    let batchSize: Int
-    private let condition = NSCondition()
-    private var queue: [Job] = []
+    private let queue: GroupQueue<Job, Result<JSONValue, StoreRefusal>>
 
     init(pool: ConnectionPool, writers: Int, batchSize: Int = 64) {
-        self.pool = pool
-        self.batchSize = batchSize
-        for i in 0..<max(1, writers) {
-            let t = Thread { [self] in run() }
-            t.name = "usage-writer-\(i)"
-            t.start()
+        queue = GroupQueue(name: "usage-writer", workers: writers, batchSize: batchSize) { (batch) throws(StoreError) in
+            try pool.withConnection(locking: true) { (db) throws(StoreError) in try Self.apply(batch, db) }
         }
     }
 
     /// Consumes, waiting for the batch it joins to commit.
-    func consume(_ job: Job) throws(StoreError) -> Result<JSONValue, StoreRefusal> {
-        condition.lock()
-        queue.append(job)
-        condition.signal()
-        condition.unlock()
-        job.done.wait()
-        return try job.result.get()
-    }
-
-    private func run() {
-        while true {
-            condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let batch = Array(queue.prefix(batchSize))
-            queue.removeFirst(batch.count)
-            condition.unlock()
-            do {
-                let results = try pool.withConnection(locking: true) { (db) throws(StoreError) in
-                    try Self.apply(batch, db)
-                }
-                for (job, r) in zip(batch, results) { job.result = .success(r) }
-            } catch {
-                for job in batch { job.result = .failure(error) }
-            }
-            for job in batch { job.done.signal() }
-        }
-    }
+    func consume(_ job: Job) throws(StoreError) -> Result<JSONValue, StoreRefusal> { try queue.submit(job) }
 
     /// One transaction for the whole batch; rolled back (every job fails) when a statement fails.
     static func apply(_ batch: [Job], _ db: DatabaseConnection) throws(StoreError) -> [Result<JSONValue, StoreRefusal>]
