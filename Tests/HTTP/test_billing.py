@@ -260,6 +260,23 @@ def test_every_event_type_and_both_period_shapes(replicas):
     assert all(e["source"] == "stripe" and e["event_id"].startswith("evt_") for e in entries) and len(entries) == 11
 
 
+# Every price of the sample bundle's mapping (Policies/billing.yaml), by id or by lookup_key.
+SAMPLE_PRICES = {PRO_PRICE: "pro", "pro_annual": "pro", "starter_monthly": "starter", "starter_annual": "starter",
+                 "free_monthly": "free"}
+
+
+@pytest.mark.parametrize("price", sorted(SAMPLE_PRICES))
+def test_each_price_of_the_sample_mapping(replicas, price):
+    a, _ = replicas
+    id = fresh()
+    by_id = price.startswith("price_")
+    s = subscription(id, price=price if by_id else "price_unlisted", lookup_key=None if by_id else price)
+    assert send(a, event("customer.subscription.created", s))[1]["reason"] == "applied"
+    assert account(a, id)["subscription"]["plan"] == SAMPLE_PRICES[price]
+    status, _, data = a.request("GET", "/v1/catalog", None, {"Authorization": "Bearer ck"})
+    assert json.loads(data)["billing"]["stripe"]["prices"][price] == SAMPLE_PRICES[price]
+
+
 def test_an_immediate_cancellation_ends_at_canceled_at_and_unpaid_maps_to_canceled(replicas):
     a, _ = replicas
     id = fresh()
