@@ -11,105 +11,73 @@ import Synchronization
 /// moment (up to `batchSize`) share that statement: a reader thread takes them all. With standbys
 /// (`--database-read-url`) the statement runs on a healthy one, and the accounts it had not yet replayed far enough
 /// for (`CommitPositions`) are read again on the primary; a standby that fails is skipped from then on.
-final class ColdReader: @unchecked Sendable {
-    // @unchecked: `queue` is guarded by `condition`; a job's result is written once, before its semaphore signals.
-    final class Job: @unchecked Sendable {
+final class ColdReader: Sendable {
+    struct Job: Sendable {
         let id: String
         let program: Program
         let now: Timestamp
         /// The position a standby must have replayed to answer (0 without standbys).
         let required: UInt64
-        var result: Result<CachedAccount, StoreError> = .failure(.unavailable("not run"))
-        let done = DispatchSemaphore(value: 0)
-
-        init(id: String, program: Program, now: Timestamp, required: UInt64) {
-            self.id = id
-            self.program = program
-            self.now = now
-            self.required = required
-        }
     }
 
     let primary: ConnectionPool
     let standbys: Standbys?
-    let batchSize: Int
-    private let condition = NSCondition()
-    private var queue: [Job] = []
-    /// Statements run on the primary and on standbys (for `/metrics` and the benchmarks).
-    let primaryStatements = Atomic<Int>(0)
-    let standbyStatements = Atomic<Int>(0)
-
+    /// The misses waiting at a moment, taken together by a few reader threads (`GroupQueue`).
+    private let queue: GroupQueue<Job, Result<CachedAccount, StoreError>>
     init(primary: ConnectionPool, standbys: Standbys?, readers: Int, batchSize: Int = 64) {
         self.primary = primary
         self.standbys = standbys
-        self.batchSize = batchSize
-        for i in 0..<max(1, readers) {
-            let t = Thread { [self] in run() }
-            t.name = "cold-reader-\(i)"
-            t.start()
+        queue = GroupQueue(name: "cold-reader", workers: readers, batchSize: batchSize) { jobs in
+            // One statement per program (the features' periods belong to it), in the order the programs came.
+            var results = [Result<CachedAccount, StoreError>](
+                repeating: .failure(.unavailable("not run")), count: jobs.count)
+            var serials: [UInt64] = []
+            for j in jobs where !serials.contains(j.program.serial) { serials.append(j.program.serial) }
+            for serial in serials {
+                let indexes = jobs.indices.filter { jobs[$0].program.serial == serial }
+                let answers = Self.read(indexes.map { jobs[$0] }, primary: primary, standbys: standbys)
+                for (i, a) in zip(indexes, answers) { results[i] = a }
+            }
+            return results
         }
     }
 
     /// Reads one account, waiting for the statement its group runs.
     func read(_ job: Job) throws(StoreError) -> CachedAccount {
-        condition.lock()
-        queue.append(job)
-        condition.signal()
-        condition.unlock()
-        job.done.wait()
-        return try job.result.get()
+        try queue.submit(job).get()
     }
 
-    private func run() {
-        while true {
-            condition.lock()
-            while queue.isEmpty { condition.wait() }
-            // One statement per program (the features' periods belong to it): the first job's program, and every
-            // waiting job of the same program.
-            let serial = queue[0].program.serial
-            var batch: [Job] = []
-            var rest: [Job] = []
-            for job in queue {
-                if job.program.serial == serial && batch.count < batchSize {
-                    batch.append(job)
-                } else {
-                    rest.append(job)
-                }
-            }
-            queue = rest
-            condition.unlock()
-            read(batch)
-            for job in batch { job.done.signal() }
-        }
-    }
-
-    private func read(_ batch: [Job]) {
-        var left = batch
+    /// The jobs of one program: on a standby that has replayed far enough, then what is left on the primary.
+    private static func read(
+        _ batch: [Job], primary: ConnectionPool, standbys: Standbys?
+    ) -> [Result<CachedAccount, StoreError>] {
+        var results = [Result<CachedAccount, StoreError>](
+            repeating: .failure(.unavailable("not run")), count: batch.count)
+        var left = Array(batch.indices)
         if let standby = standbys?.pick(required: batch.map(\.required).min() ?? 0) {
             do {
                 let (entries, replayed) = try standby.pool.withConnection { (db) throws(StoreError) in
-                    try Self.read(batch, db)
+                    try read(batch, db)
                 }
-                standbyStatements.add(1, ordering: .relaxed)
                 standby.reads.add(1, ordering: .relaxed)
                 standby.sawReplay(replayed)
-                left = []
-                for (job, entry) in zip(batch, entries) {
-                    // Not replayed far enough for this account: the primary answers it.
-                    if job.required > replayed { left.append(job) } else { job.result = .success(entry) }
-                }
+                // Not replayed far enough for an account: the primary answers it.
+                left = batch.indices.filter { batch[$0].required > replayed }
+                for i in batch.indices where !left.contains(i) { results[i] = .success(entries[i]) }
             } catch {
                 standby.failed(error)
             }
         }
-        guard !left.isEmpty else { return }
+        guard !left.isEmpty else { return results }
         do {
-            let (entries, _) = try primary.withConnection { (db) throws(StoreError) in try Self.read(left, db) }
-            primaryStatements.add(1, ordering: .relaxed)
-            for (job, entry) in zip(left, entries) { job.result = .success(entry) }
+            let (entries, _) = try primary.withConnection { (db) throws(StoreError) in
+                try read(left.map { batch[$0] }, db)
+            }
+            for (i, entry) in zip(left, entries) { results[i] = .success(entry) }
         } catch {
-            for job in left { job.result = .failure(error) }
+            for i in left { results[i] = .failure(error) }
         }
+        return results
     }
 
     /// One statement for every job of `batch` (one program): the entries in order, and the position the server had
