@@ -113,25 +113,27 @@ final class ColdReader: Sendable {
             (
                 """
                 WITH ids AS (SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS i(account_id, k)),
-                w AS (SELECT * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::bigint[],
-                                           $7::integer[], $8::boolean[]) AS w(k, feature, lo_s, lo_n, hi_s, hi_n, rolling))
+                w AS (SELECT w.*, ids.account_id FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::integer[],
+                        $6::bigint[], $7::integer[], $8::boolean[]) AS w(k, feature, lo_s, lo_n, hi_s, hi_n, rolling)
+                      JOIN ids ON ids.k = w.k),
+                sums AS (SELECT w.k, json_agg(json_build_array(w.feature, t.total)) AS used
+                         FROM w CROSS JOIN LATERAL (SELECT sum(u.amount) AS total FROM ent_usage u
+                           WHERE u.account_id = w.account_id AND u.feature = w.feature
+                             AND (w.lo_s IS NULL OR (u.at_s, u.at_n) >= (w.lo_s, w.lo_n))
+                             AND (w.hi_s IS NULL OR (u.at_s, u.at_n) < (w.hi_s, w.hi_n))) t
+                         WHERE NOT w.rolling AND t.total <> 0
+                         GROUP BY w.k),
+                recs AS (SELECT w.k, json_agg(json_build_array(u.feature, u.at_s, u.at_n, u.amount)) AS records
+                         FROM w JOIN ent_usage u ON u.account_id = w.account_id AND u.feature = w.feature
+                         WHERE w.rolling AND u.amount > 0 AND (u.at_s, u.at_n) >= (w.lo_s, w.lo_n)
+                         GROUP BY w.k)
                 SELECT ids.k, a.account_id IS NOT NULL, a.subscription, a.attributes,
                   (SELECT json_agg(json_build_array(o.feature, o.value, o.expires_at, o.reason, o.actor)
                                    ORDER BY o.feature COLLATE "C")
                      FROM ent_overrides o WHERE a.account_id IS NOT NULL AND o.account_id = ids.account_id),
-                  (SELECT json_agg(json_build_array(s.feature, s.total)) FROM (
-                     SELECT w.feature, (SELECT sum(u.amount) FROM ent_usage u
-                       WHERE u.account_id = ids.account_id AND u.feature = w.feature
-                         AND (w.lo_s IS NULL OR (u.at_s, u.at_n) >= (w.lo_s, w.lo_n))
-                         AND (w.hi_s IS NULL OR (u.at_s, u.at_n) < (w.hi_s, w.hi_n))) AS total
-                     FROM w WHERE w.k = ids.k AND NOT w.rolling AND a.account_id IS NOT NULL) s
-                   WHERE s.total IS NOT NULL AND s.total <> 0),
-                  (SELECT json_agg(json_build_array(u.feature, u.at_s, u.at_n, u.amount))
-                     FROM w JOIN ent_usage u ON u.account_id = ids.account_id AND u.feature = w.feature
-                    WHERE w.k = ids.k AND w.rolling AND a.account_id IS NOT NULL AND u.amount > 0
-                      AND (u.at_s, u.at_n) >= (w.lo_s, w.lo_n)),
-                  true
+                  sums.used, recs.records, true
                 FROM ids LEFT JOIN ent_accounts a ON a.account_id = ids.account_id
+                  LEFT JOIN sums ON sums.k = ids.k LEFT JOIN recs ON recs.k = ids.k
                 ORDER BY ids.k
                 """,
                 [
