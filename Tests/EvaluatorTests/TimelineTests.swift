@@ -37,6 +37,60 @@ import Testing
         }
     }
 
+    /// The instant a stored account (no user) next changes, boundary after boundary: what the webhook scheduler
+    /// keeps per account. The e-mail grace of the user is not one (notifications have no user).
+    @Test func nextChangeWalksTheBoundaries() {
+        let account = sample.prepare(Self.account)
+        var at = Timestamp.parse("2026-05-06T00:00:00Z")!
+        var seen: [String] = []
+        while let next = Timeline.nextChange(
+            sample, account: account, after: at, horizon: Timestamp.parse("2027-01-01T00:00:00Z")!)
+        {
+            #expect(at < next)
+            seen.append(next.rfc3339)
+            at = next
+        }
+        #expect(
+            seen == [
+                "2026-05-16T00:00:00Z", "2026-05-18T12:00:00Z", "2026-05-20T12:00:00Z", "2026-05-21T12:00:00Z",
+                "2026-06-20T12:00:00Z",
+            ], "\(seen)")
+        // Each is a real change of the state, and nothing changes between them.
+        #expect(
+            !Timeline.same(
+                Timeline.state(sample, account: account, user: nil, at: Timestamp.parse("2026-05-21T11:59:59Z")!),
+                Timeline.state(sample, account: account, user: nil, at: Timestamp.parse("2026-05-21T12:00:00Z")!)))
+        #expect(
+            Timeline.same(
+                Timeline.state(sample, account: account, user: nil, at: Timestamp.parse("2026-05-21T12:00:00Z")!),
+                Timeline.state(sample, account: account, user: nil, at: Timestamp.parse("2026-06-20T11:59:59Z")!)))
+    }
+
+    /// A boundary notifies when the account's own state (without the user) changes there: the e-mail grace
+    /// changes routes only, so it does not.
+    @Test func boundariesSayWhetherTheyNotify() {
+        let result = Timeline.compute(
+            sample, account: sample.prepare(Self.account), user: Self.user,
+            from: Timestamp.parse("2026-05-06T00:00:00Z")!, to: Timestamp.parse("2026-07-01T00:00:00Z")!,
+            routes: [Timeline.Route(method: "GET", path: "/api/v1/trees", label: "GET /api/v1/trees")])
+        guard case .object(let m) = result, case .array(let bs)? = m.first(where: { $0.0 == "boundaries" })?.1 else {
+            Issue.record("no boundaries")
+            return
+        }
+        var marks: [String] = []
+        for b in bs {
+            guard case .object(let bm) = b, case .string(let at)? = bm.first(where: { $0.0 == "at" })?.1,
+                case .bool(let n)? = bm.first(where: { $0.0 == "notifies" })?.1
+            else { continue }
+            marks.append("\(at) \(n)")
+        }
+        #expect(
+            marks == [
+                "2026-05-14T12:00:00Z false", "2026-05-16T00:00:00Z true", "2026-05-18T12:00:00Z true",
+                "2026-05-20T12:00:00Z true", "2026-05-21T12:00:00Z true", "2026-06-20T12:00:00Z true",
+            ], "\(marks)")
+    }
+
     @Test func trialLifecycle() {
         let routes = ["GET /api/v1/trees", "GET /api/v1/sessions/s1/steps", "GET /api/v1/billing/state"].map {
             let (m, p) = Evaluation.splitRoute($0)!

@@ -27,9 +27,9 @@ def api_schema(svc):
     return schema
 
 
-# The account-state and billing endpoints need the account store; this service runs stateless (they answer 503
-# store_unavailable, which test_api.py pins).
-schema = schemathesis.pytest.from_fixture("api_schema").exclude(tag_regex="^(accounts|billing)$")
+# The account-state, billing and webhook endpoints need the account store; this service runs stateless (they answer
+# 503 store_unavailable, which test_api.py pins).
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(tag_regex="^(accounts|billing|webhooks)$")
 
 # 25 generated requests per operation, the same ones on every run.
 bounded = hypothesis.settings(
@@ -64,7 +64,8 @@ def api_schema_with_store():
 
 
 # With a store: the account endpoints, and decisions naming accounts by id (against a throwaway PostgreSQL).
-store_schema = schemathesis.pytest.from_fixture("api_schema_with_store").include(tag_regex="^(accounts|decisions|billing)$")
+store_schema = schemathesis.pytest.from_fixture("api_schema_with_store").include(
+    tag_regex="^(accounts|decisions|billing|webhooks)$")
 
 
 @store_schema.parametrize()

@@ -20,7 +20,7 @@ import Testing
         let text = """
             features:
               sso: { type: boolean, description: d, default: false }
-              seats: { type: limit, default: 1, period: month }
+              seats: { type: limit, default: 1, period: month, notify_at: [80, 100] }
               formats: { type: set, values: [pdf], default: [pdf] }
             plans:
               base: {}
@@ -32,7 +32,7 @@ import Testing
             """
         let out = PolicyCompiler.compile(files: [SourceFile(path: "a.yaml", text: text)])
         #expect(out.diagnostics.filter { $0.code == .unknown_key }.isEmpty, "\(out.diagnostics)")
-        let used = Set(["type", "description", "default", "period", "values"])
+        let used = Set(["type", "description", "default", "period", "values", "notify_at"])
         #expect(Set(PolicyShape.feature.names) == used)
         let bad = PolicyCompiler.compile(files: [SourceFile(path: "a.yaml", text: "features:\n  x: { typ: boolean }\n")]
         )

@@ -68,6 +68,119 @@ public enum Timeline {
     public static func compute(
         _ program: Program, account: PreparedAccount, user: User?, from: Timestamp, to: Timestamp, routes: [Route]
     ) -> JSONValue {
+        let candidates = Self.candidates(program, account: account, user: user, from: from, to: to)
+        func state(_ now: Timestamp) -> [(String, JSONValue)] {
+            var out = Self.state(program, account: account, user: user, at: now)
+            var ev = Evaluation(program: program, account: account, user: user, now: now)
+            for r in routes {
+                let d = ev.decide(.route(method: r.method, path: r.path))
+                out.append(("routes.\(r.label)", routeOutcome(program, d)))
+            }
+            return out
+        }
+
+        let start = state(from)
+        var previous = start
+        var boundaries: [JSONValue] = []
+        var i = 0
+        while i < candidates.count {
+            let at = candidates[i].at
+            var causes: [String] = []
+            while i < candidates.count && candidates[i].at == at {
+                if !causes.contains(candidates[i].cause) { causes.append(candidates[i].cause) }
+                i += 1
+            }
+            let now = state(at)
+            let changes: [JSONValue] = differences(from: previous, to: now).map {
+                .object([("what", .string($0.path)), ("before", $0.from), ("after", $0.to)])
+            }
+            previous = now
+            guard !changes.isEmpty else { continue }
+            boundaries.append(
+                .object([
+                    ("at", .string(at.rfc3339)), ("causes", .array(causes.map { .string($0) })),
+                    ("changes", .array(changes)), ("notifies", .bool(notifies(program, account: account, at: at))),
+                ]))
+        }
+        return .object([
+            ("policy", .string(program.digest)), ("from", .string(from.rfc3339)), ("to", .string(to.rfc3339)),
+            ("start", .object(start)), ("boundaries", .array(boundaries)),
+        ])
+    }
+
+    /// What an account gets at `now`, by timeline path (`subscription.stage`, `features.sso.value`, `facts.X`,
+    /// `flags.X`, `guards.X`, ...): the snapshot's leaves without `now`, `policy` and the daily
+    /// `subscription.days_remaining`, then whether each guard's `requires` holds.
+    /// Two states differ exactly when a boundary lies between their instants.
+    public static func state(_ program: Program, account: PreparedAccount, user: User?, at now: Timestamp)
+        -> [(String, JSONValue)]
+    {
+        var ev = Evaluation(program: program, account: account, user: user, now: now)
+        var out: [(String, JSONValue)] = []
+        flatten(ev.snapshot(), "", &out)
+        out.removeAll { $0.0 == "now" || $0.0 == "policy" || $0.0 == "subscription.days_remaining" }
+        return out + ev.guardStates()
+    }
+
+    /// The first boundary strictly after `after` and no later than `horizon`: the instant the account's state
+    /// (as `state` shows it) next changes, or nil when it does not change in that span. This is what the
+    /// notifier keeps per stored account to send time-caused changes at their instant.
+    public static func nextChange(
+        _ program: Program, account: PreparedAccount, after: Timestamp, horizon: Timestamp
+    ) -> Timestamp? {
+        guard after < horizon else { return nil }
+        var previous = state(program, account: account, user: nil, at: after)
+        var last: Timestamp?
+        for c in candidates(program, account: account, user: nil, from: after, to: horizon) where c.at != last {
+            last = c.at
+            let now = state(program, account: account, user: nil, at: c.at)
+            if !same(now, previous) { return c.at }
+            previous = now
+        }
+        return nil
+    }
+
+    /// Whether a stored account's webhooks announce a change at `at` (an `entitlements.changed` with cause `time`):
+    /// its state without a user differs just before and at `at`. Route outcomes and user instants alone do not
+    /// notify.
+    public static func notifies(_ program: Program, account: PreparedAccount, at: Timestamp) -> Bool {
+        let before =
+            at.nanos == 0
+            ? Timestamp(seconds: at.seconds - 1, nanos: 999_999_999)
+            : Timestamp(
+                seconds: at.seconds, nanos: at.nanos - 1)
+        return !same(
+            state(program, account: account, user: nil, at: before), state(program, account: account, user: nil, at: at)
+        )
+    }
+
+    /// Every path whose value differs between two states, in the new state's order, then the paths that left (a
+    /// path on one side only has null on the other).
+    public static func differences(from old: [(String, JSONValue)], to new: [(String, JSONValue)]) -> [(
+        path: String, from: JSONValue, to: JSONValue
+    )] {
+        let before = Dictionary(old, uniquingKeysWith: { a, _ in a })
+        let after = Dictionary(new, uniquingKeysWith: { a, _ in a })
+        var out: [(path: String, from: JSONValue, to: JSONValue)] = []
+        for (path, v) in new where before[path] != v { out.append((path, before[path] ?? .null, v)) }
+        for (path, v) in old where after[path] == nil { out.append((path, v, .null)) }
+        return out
+    }
+
+    /// Whether two states hold the same paths with the same values (in any order).
+    public static func same(_ a: [(String, JSONValue)], _ b: [(String, JSONValue)]) -> Bool {
+        guard a.count == b.count else { return false }
+        for (x, y) in zip(a, b) where x.0 != y.0 || x.1 != y.1 {
+            let other = Dictionary(b, uniquingKeysWith: { v, _ in v })
+            return a.allSatisfy { other[$0.0] == $0.1 }
+        }
+        return true
+    }
+
+    /// Every instant in `(from, to]` where something may change for this account and user, with its cause, sorted.
+    static func candidates(
+        _ program: Program, account: PreparedAccount, user: User?, from: Timestamp, to: Timestamp
+    ) -> [(at: Timestamp, cause: String)] {
         var candidates: [(at: Timestamp, cause: String)] = []
         func add(_ t: Timestamp?, _ cause: String) {
             guard let t, from < t, !(to < t) else { return }
@@ -109,52 +222,7 @@ public enum Timeline {
             probes = next
         }
         candidates.sort { $0.at < $1.at }
-
-        func state(_ now: Timestamp) -> [(String, JSONValue)] {
-            var ev = Evaluation(program: program, account: account, user: user, now: now)
-            var out: [(String, JSONValue)] = []
-            flatten(ev.snapshot(), "", &out)
-            out.removeAll { $0.0 == "now" || $0.0 == "policy" || $0.0 == "subscription.days_remaining" }
-            for r in routes {
-                let d = ev.decide(.route(method: r.method, path: r.path))
-                out.append(("routes.\(r.label)", routeOutcome(program, d)))
-            }
-            return out
-        }
-
-        let start = state(from)
-        var previous = start
-        var before = Dictionary(start, uniquingKeysWith: { a, _ in a })
-        var boundaries: [JSONValue] = []
-        var i = 0
-        while i < candidates.count {
-            let at = candidates[i].at
-            var causes: [String] = []
-            while i < candidates.count && candidates[i].at == at {
-                if !causes.contains(candidates[i].cause) { causes.append(candidates[i].cause) }
-                i += 1
-            }
-            let now = state(at)
-            let after = Dictionary(now, uniquingKeysWith: { a, _ in a })
-            var changes: [JSONValue] = []
-            for (k, v) in now where before[k] != v {
-                changes.append(.object([("what", .string(k)), ("before", before[k] ?? .null), ("after", v)]))
-            }
-            for (k, v) in previous where after[k] == nil {
-                changes.append(.object([("what", .string(k)), ("before", v), ("after", .null)]))
-            }
-            (previous, before) = (now, after)
-            guard !changes.isEmpty else { continue }
-            boundaries.append(
-                .object([
-                    ("at", .string(at.rfc3339)), ("causes", .array(causes.map { .string($0) })),
-                    ("changes", .array(changes)),
-                ]))
-        }
-        return .object([
-            ("policy", .string(program.digest)), ("from", .string(from.rfc3339)), ("to", .string(to.rfc3339)),
-            ("start", .object(start)), ("boundaries", .array(boundaries)),
-        ])
+        return candidates
     }
 
     /// The span shown when none is asked for: from a day before the earliest of the account's and user's instants

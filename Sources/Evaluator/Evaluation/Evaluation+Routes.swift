@@ -158,6 +158,17 @@ extension Evaluation {
         return .allow(skipped ? .allowlisted : .guards_passed)
     }
 
+    /// Whether each guard's `requires` holds for this account and user, routes aside: the `guards.NAME` paths of
+    /// the timeline and of webhook changes. A guard that reads `user.*` is left out when there is no user (it is
+    /// about users, not the account).
+    public mutating func guardStates() -> [(String, JSONValue)] {
+        var out: [(String, JSONValue)] = []
+        for gi in program.guards.indices where !(user == nil && program.guards[gi].readsUser) {
+            out.append(("guards." + program.policy.guards[gi].name, .bool(holds(program.guards[gi].requires))))
+        }
+        return out
+    }
+
     /// One applying guard (SPEC §2.7): the first matching allowlist entry whose `when` is not false skips it;
     /// otherwise its `requires` decides. `nextEntry` yields the matching allowlist entries in order.
     @inline(__always)

@@ -64,12 +64,42 @@ extension BundleCompiler {
                     .missing_key, "\(path) is a set feature and needs 'values' (its closed vocabulary)",
                     at: e.value.start)
             }
+            if let n = f["notify_at"] {
+                if kind != .limit {
+                    diags.error(
+                        .not_applicable,
+                        "\(path).notify_at applies only to limit features; '\(e.key)' is a \(kind.rawValue)",
+                        at: n.key.start)
+                } else {
+                    feature.notifyAt = thresholds(n.value, "\(path).notify_at")
+                }
+            }
             if let d = f["default"], let v = featureValue(d.value, feature, "\(path).default") {
                 feature.defaultValue = v
             }
             env.features[e.key] = (policy.features.count, kind)
             policy.features.append(feature)
         }
+    }
+
+    /// `notify_at`: a non-empty list of distinct percentages 1–100, kept ascending.
+    mutating func thresholds(_ node: YAMLNode, _ path: String) -> [Int] {
+        guard case .sequence(let items) = node.kind, !items.isEmpty else {
+            diags.error(
+                .invalid_type, "\(path) must be a non-empty list of percentages (1 to 100), got \(describe(node))",
+                at: node.start)
+            return []
+        }
+        var out: [Int] = []
+        for (i, item) in items.enumerated() {
+            guard let p = int(item, "\(path)[\(i)]", min: 1, max: 100) else { continue }
+            if out.contains(Int(p)) {
+                diags.error(.duplicate_value, "\(path) lists \(p) twice", at: item.start)
+            } else {
+                out.append(Int(p))
+            }
+        }
+        return out.sorted()
     }
 
     /// Decodes a value for `feature`: a boolean, a non-negative integer or `unlimited`, or a list of vocabulary values.

@@ -62,6 +62,9 @@ public struct Feature: Sendable {
     public var period: Period
     /// The closed vocabulary of a set feature, in declaration order.
     public var values: [String]
+    /// Limits only: the percentages of the period's limit whose reaching is announced as a `usage.threshold`
+    /// webhook (SPEC §6.7), ascending, each 1–100.
+    public var notifyAt: [Int] = []
     public var location: SourceLocation
 
     public var zero: FeatureValue {

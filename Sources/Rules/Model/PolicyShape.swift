@@ -75,6 +75,9 @@ public enum PolicyShape {
                 "The value for plans that do not grant it (false, 0 or the empty set when absent)"),
             key("period", .oneOf(Feature.Period.allCases.map(\.rawValue)), "Limits only: when usage resets"),
             key("values", .list(.string), "Sets only (required): the closed vocabulary"),
+            key(
+                "notify_at", .list(.integer(min: 1, max: 100)),
+                "Limits only: percentages of the limit whose reaching sends a usage.threshold webhook"),
         ])
 
     public static let price = ShapeObject(

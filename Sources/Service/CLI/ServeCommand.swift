@@ -16,7 +16,7 @@ enum ServeCommand {
             valued: [
                 "--listen", "--keys-file", "--database-url", "--threads", "--head-timeout", "--request-timeout",
                 "--idle-timeout", "--max-connections", "--per-address-limit", "--body-memory", "--data-dir",
-                "--db-connections", "--cache-size", "--database-read-url", "--warm",
+                "--db-connections", "--cache-size", "--database-read-url", "--warm", "--webhook-workers",
             ],
             switches: ["--stateless", "--no-watch"])
         let dir = try parsed.directory()
@@ -56,6 +56,7 @@ enum ServeCommand {
         let program = try loadProgram(dir, output: output)
         let holder = PolicyHolder(directory: dir, program: program)
         let edge = try edgeConfig(parsed)
+        let (retry, workers) = try webhookConfig(parsed)
         let store: StoreSetup
         do {
             store = try StoreSetup.open(parsed, threads: edge.threads, holder: holder)
@@ -68,6 +69,15 @@ enum ServeCommand {
             store.embedded?.stop()
         }
         let app = App(policy: holder, auth: auth, store: store.store)
+        if let s = store.store {
+            // Webhook delivery and the time/reload notifier run on their own threads and connections (SPEC §6.7).
+            let delivery = DeliveryWorkers(conninfo: s.pool.conninfo, outbox: s.outbox, retry: retry)
+            delivery.start(workers: workers)
+            ChangeScheduler(
+                conninfo: s.pool.conninfo, program: { holder.program }, outbox: s.outbox, stats: delivery.stats
+            ).start()
+            app.metrics.sections.withLock { $0.append({ delivery.stats.render() }) }
+        }
         // Watching starts before the service says it is listening, so a change saved right after that line is seen;
         // one saved while the service was starting (after the bundle was read) is caught up here.
         var watcher: BundleWatcher?
@@ -119,6 +129,24 @@ enum ServeCommand {
         server.stop(drainMilliseconds: 10_000)
         Log.line("info", "stopped")
         return ExitCode.ok
+    }
+
+    /// Webhook delivery settings (docs/API.md, "Lifecycle webhooks"): `--webhook-workers N` (default 4) and the
+    /// retry schedule in `ENTITLEMENTS_WEBHOOK_RETRY`.
+    static func webhookConfig(_ parsed: Arguments) throws(UsageError) -> (RetryPolicy, Int) {
+        var retry = RetryPolicy()
+        if let text = ProcessInfo.processInfo.environment["ENTITLEMENTS_WEBHOOK_RETRY"] {
+            do {
+                retry = try RetryPolicy.parse(text)
+            } catch {
+                throw UsageError(message: error.description)
+            }
+        }
+        let text = parsed.options["--webhook-workers"] ?? "4"
+        guard let n = Int(text), (1...64).contains(n) else {
+            throw UsageError(message: "--webhook-workers takes a number from 1 to 64, got '\(text)'")
+        }
+        return (retry, n)
     }
 
     /// The socket layer's limits from the command line (each flag defaults to `HTTPServer.Config`'s value).

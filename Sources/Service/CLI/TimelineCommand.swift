@@ -80,7 +80,8 @@ enum TimelineCommand {
             guard case .object(let bm) = b else { continue }
             var causes: [String] = []
             if case .array(let c)? = field(bm, "causes") { causes = c.map { show($0) } }
-            out += "\n\(show(field(bm, "at")))  \(causes.joined(separator: "; "))\n"
+            let mark = field(bm, "notifies") == .bool(true) ? "  [webhook: entitlements.changed]" : ""
+            out += "\n\(show(field(bm, "at")))  \(causes.joined(separator: "; "))\(mark)\n"
             if case .array(let changes)? = field(bm, "changes") {
                 for c in changes {
                     guard case .object(let cm) = c else { continue }

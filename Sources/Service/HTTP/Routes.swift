@@ -43,5 +43,16 @@ extension App {
             "/v1/billing/stripe", ["POST"], role: nil, body: .json, precheck: Billing.configured, waits: true,
             Billing.stripe),
         Route("/v1/billing/events", ["GET"], role: .admin, waits: true, Billing.events),
+        // Lifecycle webhooks (SPEC §6.7), one metrics label for all of them.
+        Route("/v1/webhooks", ["GET"], role: .admin, label: "/v1/webhooks", waits: true, Webhooks.list),
+        Route(
+            "/v1/webhooks/{name}", ["GET", "PUT", "DELETE"], role: .admin, body: .json, label: "/v1/webhooks",
+            waits: true, Webhooks.endpoint),
+        Route(
+            "/v1/webhooks/{name}/deliveries", ["GET"], role: .admin, label: "/v1/webhooks", waits: true,
+            Webhooks.deliveries),
+        Route(
+            "/v1/webhooks/{name}/deliveries/{id}/retry", ["POST"], role: .admin, body: .optionalJSON,
+            label: "/v1/webhooks", waits: true, Webhooks.retry),
     ]
 }

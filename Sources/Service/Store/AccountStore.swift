@@ -154,6 +154,8 @@ final class AccountStore: Sendable {
     /// The cache's warm-up, when `serve --warm` asked for one.
     let warming = Mutex<Warmup?>(nil)
     let billing: BillingBatcher
+    /// Signalled after a commit that wrote outbox rows: wakes this replica's delivery workers.
+    let outbox = OutboxSignal()
     /// The NOTIFY channel every write announces its account on.
     static let channel = "entitlements_accounts"
 
@@ -164,7 +166,7 @@ final class AccountStore: Sendable {
         self.standbys = standbys
         positions = standbys == nil ? nil : CommitPositions()
         listener?.positions = positions
-        batcher = UsageBatcher(pool: pool, writers: max(1, pool.size / 2))
+        batcher = UsageBatcher(pool: pool, writers: max(1, pool.size / 2), outbox: outbox)
         coldReader = ColdReader(primary: pool, standbys: standbys, readers: max(1, pool.size / 4))
         billing = BillingBatcher(pool: pool, writers: max(1, pool.size / 4))
     }
@@ -344,6 +346,7 @@ final class AccountStore: Sendable {
         throws(StoreError) -> T
     {
         let value = try pool.withConnection(locking: true) { (db) throws(StoreError) in
+            db.outboxRows = 0
             let value = try db.transaction { (db) throws(StoreError) in
                 try db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [id])
                 let value = try body(db)
@@ -352,6 +355,7 @@ final class AccountStore: Sendable {
             }
             // With standbys: where the log is after the commit, on the same connection, before the 2xx.
             noteCommit([id], on: db)
+            if db.outboxRows > 0 { outbox.signal() }
             return value
         }
         cache?.invalidate(id)
@@ -434,10 +438,17 @@ final class AccountStore: Sendable {
     /// applied), the trial it started, and its audit entry. The account as stored.
     static func apply(
         _ db: DatabaseConnection, _ id: String, _ current: StoredAccount?, _ change: AccountChange, program: Program,
-        now: Timestamp
+        now: Timestamp, complete: Bool = true
     ) throws(StoreError) -> StoredAccount {
+        // The webhook outbox (SPEC §6.7) compares whole accounts: a caller that read the account without its
+        // overrides (`complete: false`, the Stripe path) has them read here.
+        let whole = complete ? current : try current.flatMap { _ throws(StoreError) in try Self.load(db, id) }
+        let baseline = try Outbox.begin(db, id, whole, program: program, now: now)
         let (next, statement) = applying(id, current, change, program: program, now: now)
         try db.execute(statement.sql, statement.parameters)
+        var after = next
+        after.overrides = whole?.overrides ?? []
+        try Outbox.finish(db, id, after, baseline: baseline, program: program, now: now)
         return next
     }
 
@@ -525,9 +536,12 @@ final class AccountStore: Sendable {
         return .object(members)
     }
 
-    func delete(_ id: String, actor: String, reason: String?, now: Timestamp) throws(StoreError) -> StoredAccount? {
+    func delete(_ id: String, actor: String, reason: String?, program: Program, now: Timestamp) throws(StoreError)
+        -> StoredAccount?
+    {
         try write(id) { (db) throws(StoreError) in
             guard let current = try Self.load(db, id) else { return nil }
+            let baseline = try Outbox.begin(db, id, current, program: program, now: now)
             for table in ["ent_overrides", "ent_usage", "ent_accounts"] {
                 try db.execute("DELETE FROM \(table) WHERE account_id = $1", [id])
             }
@@ -537,6 +551,7 @@ final class AccountStore: Sendable {
             ]
             if let reason { entry.append(("reason", .string(reason))) }
             try Self.appendAudit(db, id, now, entry)
+            try Outbox.finish(db, id, nil, baseline: baseline, program: program, now: now)
             return current
         }
     }
@@ -553,6 +568,7 @@ final class AccountStore: Sendable {
                 return .failure(.trialAlreadyUsed)
             }
             let current = try Self.load(db, id)
+            let baseline = try Outbox.begin(db, id, current, program: program, now: now)
             var next = current ?? StoredAccount(id: id, subscription: .null, attributes: .object([]), overrides: [])
             next.subscription = .object([
                 ("plan", .string(program.policy.plans[trial.plan].name)), ("status", .string("trialing")),
@@ -573,16 +589,18 @@ final class AccountStore: Sendable {
             ]
             if let reason { entry.append(("reason", .string(reason))) }
             try Self.appendAudit(db, id, now, entry)
+            try Outbox.finish(db, id, next, baseline: baseline, program: program, now: now)
             return .success((current == nil, next))
         }
     }
 
     /// Sets an override; whether it replaced one.
-    func setOverride(_ id: String, _ o: StoredOverride, now: Timestamp) throws(StoreError) -> Result<
-        Bool, StoreRefusal
-    > {
+    func setOverride(_ id: String, _ o: StoredOverride, program: Program, now: Timestamp) throws(StoreError)
+        -> Result<Bool, StoreRefusal>
+    {
         try write(id) { (db) throws(StoreError) in
             guard let current = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            let baseline = try Outbox.begin(db, id, current, program: program, now: now)
             let old = current.overrides.first { $0.feature == o.feature }
             try db.execute(
                 """
@@ -598,18 +616,23 @@ final class AccountStore: Sendable {
                     ("action", .string("override.set")), ("actor", .string(o.actor)), ("feature", .string(o.feature)),
                     ("old", old?.auditValue ?? .null), ("new", o.auditValue), ("reason", .string(o.reason)),
                 ])
+            var next = current
+            next.overrides.removeAll { $0.feature == o.feature }
+            next.overrides.append(o)
+            try Outbox.finish(db, id, next, baseline: baseline, program: program, now: now)
             return .success(old != nil)
         }
     }
 
-    func deleteOverride(_ id: String, feature: String, actor: String, reason: String, now: Timestamp)
-        throws(StoreError) -> Result<StoredOverride, StoreRefusal>
-    {
+    func deleteOverride(
+        _ id: String, feature: String, actor: String, reason: String, program: Program, now: Timestamp
+    ) throws(StoreError) -> Result<StoredOverride, StoreRefusal> {
         try write(id) { (db) throws(StoreError) in
             guard let current = try Self.load(db, id) else { return .failure(.unknownAccount) }
             guard let old = current.overrides.first(where: { $0.feature == feature }) else {
                 return .failure(.overrideNotFound)
             }
+            let baseline = try Outbox.begin(db, id, current, program: program, now: now)
             try db.execute("DELETE FROM ent_overrides WHERE account_id = $1 AND feature = $2", [id, feature])
             try db.execute("UPDATE ent_accounts SET updated_at = $2 WHERE account_id = $1", [id, now.rfc3339])
             try Self.appendAudit(
@@ -618,6 +641,9 @@ final class AccountStore: Sendable {
                     ("action", .string("override.delete")), ("actor", .string(actor)), ("feature", .string(feature)),
                     ("old", old.auditValue), ("new", .null), ("reason", .string(reason)),
                 ])
+            var next = current
+            next.overrides.removeAll { $0.feature == feature }
+            try Outbox.finish(db, id, next, baseline: baseline, program: program, now: now)
             return .success(old)
         }
     }

@@ -198,7 +198,8 @@ extension AccountStore {
             // A checkout without its subscription expanded links the customer (done by the caller) and creates the
             // account if needed; it carries no state, so it does not make later subscription events stale.
             let next =
-                current == nil ? try apply(db, id, nil, change.withoutEvent, program: program, now: now) : current!
+                current == nil
+                ? try apply(db, id, nil, change.withoutEvent, program: program, now: now, complete: false) : current!
             try db.execute(
                 "INSERT INTO ent_events (account_id, event_id, seen_s) VALUES ($1, $2, $3)",
                 [id, event.id, String(now.seconds)])
@@ -209,7 +210,7 @@ extension AccountStore {
         if subscription != nil, planRefusal(current, change.plan, .stripe, program) != nil {
             return BillingOutcome(applied: false, account: id, reason: "plan_not_assignable")
         }
-        let next = try apply(db, id, current, change, program: program, now: now)
+        let next = try apply(db, id, current, change, program: program, now: now, complete: false)
         return BillingOutcome(
             applied: true, account: id, reason: "applied", old: current?.state ?? .null, new: next.state)
     }

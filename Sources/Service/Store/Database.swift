@@ -35,6 +35,9 @@ final class DatabaseConnection {
     private let raw: OpaquePointer
     /// Statements that reached the server on this connection (a failure before the first one is safe to retry).
     private(set) var statements = 0
+    /// Outbox rows written by the current transaction (`Outbox.enqueue`): the delivery workers are woken after the
+    /// commit when there are some.
+    var outboxRows = 0
 
     init(_ conninfo: String) throws(StoreError) {
         guard let c = PQconnectdb(conninfo) else { throw .unavailable("out of memory") }

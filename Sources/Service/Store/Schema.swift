@@ -3,7 +3,7 @@
 /// so the schema can be distributed by account (docs/STORE.md).
 enum Schema {
     /// Bump with every migration appended to `migrations`.
-    static let version = 2
+    static let version = 3
 
     /// Instants are kept as whole seconds plus nanoseconds (`timestamptz` keeps microseconds only), and JSON
     /// documents as the text we wrote (exact, unlike `jsonb`'s normalized numbers).
@@ -90,6 +90,67 @@ enum Schema {
                 customer_id text PRIMARY KEY,
                 account_id text NOT NULL,
                 linked_at text NOT NULL)
+            """,
+        ],
+        // 3: lifecycle webhooks (SPEC §6.7). Each account keeps the state its last notification described (the
+        // timeline's paths, as a JSON object, and the digest of the program that computed it) and the instant it
+        // next changes by time alone; endpoints; the outbox of deliveries (one row per event and endpoint, written
+        // in the transaction of the change that caused it; `next_ms` is null while an earlier delivery of the same
+        // endpoint and account is pending, so only the head of each chain is ever due); the usage thresholds already
+        // announced.
+        [
+            "ALTER TABLE ent_accounts ADD COLUMN IF NOT EXISTS notified text",
+            "ALTER TABLE ent_accounts ADD COLUMN IF NOT EXISTS notified_digest text",
+            "ALTER TABLE ent_accounts ADD COLUMN IF NOT EXISTS next_change_s bigint",
+            "ALTER TABLE ent_accounts ADD COLUMN IF NOT EXISTS next_change_n integer",
+            """
+            CREATE INDEX IF NOT EXISTS ent_accounts_next_change ON ent_accounts (next_change_s, next_change_n)
+            WHERE next_change_s IS NOT NULL
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_webhooks (
+                name text PRIMARY KEY,
+                url text NOT NULL,
+                secret text NOT NULL,
+                events text[] NOT NULL,
+                created_at text NOT NULL,
+                updated_at text NOT NULL)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_deliveries (
+                id bigserial PRIMARY KEY,
+                endpoint text NOT NULL REFERENCES ent_webhooks (name) ON DELETE CASCADE,
+                msg_id text NOT NULL,
+                account_id text NOT NULL,
+                type text NOT NULL,
+                payload text NOT NULL,
+                status text NOT NULL DEFAULT 'pending',
+                attempts integer NOT NULL DEFAULT 0,
+                created_ms bigint NOT NULL,
+                window_ms bigint NOT NULL,
+                next_ms bigint,
+                last_ms bigint,
+                last_status integer,
+                last_error text,
+                done_ms bigint)
+            """,
+            "CREATE INDEX IF NOT EXISTS ent_deliveries_due ON ent_deliveries (next_ms) WHERE status = 'pending'",
+            """
+            CREATE INDEX IF NOT EXISTS ent_deliveries_chain ON ent_deliveries (endpoint, account_id, id)
+            WHERE status = 'pending'
+            """,
+            "CREATE INDEX IF NOT EXISTS ent_deliveries_list ON ent_deliveries (endpoint, status, id)",
+            "CREATE INDEX IF NOT EXISTS ent_deliveries_failed ON ent_deliveries (id) WHERE status = 'failed'",
+            """
+            CREATE INDEX IF NOT EXISTS ent_deliveries_done ON ent_deliveries (done_ms) WHERE status = 'succeeded'
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_thresholds (
+                account_id text NOT NULL,
+                feature text NOT NULL,
+                period text NOT NULL,
+                threshold integer NOT NULL,
+                PRIMARY KEY (account_id, feature, period, threshold))
             """,
         ],
     ]

@@ -19,9 +19,15 @@ final class UsageBatcher: Sendable {
 
     private let queue: GroupQueue<Job, Result<JSONValue, StoreRefusal>>
 
-    init(pool: ConnectionPool, writers: Int, batchSize: Int = 64) {
+    init(pool: ConnectionPool, writers: Int, batchSize: Int = 64, outbox: OutboxSignal) {
         queue = GroupQueue(name: "usage-writer", workers: writers, batchSize: batchSize) { (batch) throws(StoreError) in
-            try pool.withConnection(locking: true) { (db) throws(StoreError) in try Self.apply(batch, db) }
+            try pool.withConnection(locking: true) { (db) throws(StoreError) in
+                db.outboxRows = 0
+                let results = try Self.apply(batch, db)
+                // usage.threshold events were written: wake this replica's delivery workers.
+                if db.outboxRows > 0 { outbox.signal() }
+                return results
+            }
         }
     }
 
@@ -123,16 +129,74 @@ final class UsageBatcher: Sendable {
                         [job.id, feature.name, job.key] + job.now.parameters
                             + [String(d.allowed ? job.amount : 0), AccountStore.text(answer)]
                     ))
+                if d.allowed, let limit = d.limit {
+                    writes += Self.thresholds(job, feature, used: used + job.amount, limit: limit, window)
+                }
                 if !touched.contains(where: { $0.utf8.elementsEqual(job.id.utf8) }) { touched.append(job.id) }
                 results.append(.success(answer))
             }
             for id in touched { writes.append(("SELECT pg_notify($1, $2)", AccountStore.notifyParameters(id))) }
             writes.append(("COMMIT", []))
-            _ = try db.pipeline(writes)
+            let done = try db.pipeline(writes)
+            for (k, statement) in writes.enumerated() where statement.sql.hasPrefix(Self.thresholdSQLPrefix) {
+                db.outboxRows += done[k].affected
+            }
             return results
         } catch {
             _ = try? db.execute("ROLLBACK")
             throw error
         }
+    }
+}
+
+extension UsageBatcher {
+    static let thresholdSQLPrefix = "WITH first_time AS"
+
+    /// The `usage.threshold` events (SPEC §6.7) a consumption that brought the period's usage to `used` raises:
+    /// one statement per percentage of `notify_at` reached, which records the (account, feature, period,
+    /// threshold) and writes the outbox rows only the first time. The period is named by its start (lifetime
+    /// usage: `none`; a rolling 24 h window, which has no fixed start: the UTC day of the consumption).
+    static func thresholds(_ job: Job, _ feature: Feature, used: Int64, limit: Int64, _ w: UsageWindow)
+        -> [(sql: String, parameters: [String?])]
+    {
+        guard limit > 0 else { return [] }
+        let period: String
+        switch feature.period {
+        case .none: period = "none"
+        case .rolling24h: period = "24h:" + String(job.now.rfc3339.prefix(10))
+        default: period = w.start?.rfc3339 ?? "none"
+        }
+        var out: [(sql: String, parameters: [String?])] = []
+        for p in feature.notifyAt where Int128(used) * 100 >= Int128(p) * Int128(limit) {
+            let msg = Outbox.messageID()
+            let payload = JSONValue.object([
+                ("type", .string("usage.threshold")), ("id", .string(msg)), ("account", .string(job.id)),
+                ("at", .string(job.now.rfc3339)), ("feature", .string(feature.name)), ("threshold", .int(Int64(p))),
+                ("used", .int(used)), ("limit", .int(limit)),
+                ("period_start", w.shownStart.map { .string($0.rfc3339) } ?? .null),
+                ("period_end", w.shownEnd.map { .string($0.rfc3339) } ?? .null),
+            ])
+            out.append(
+                (
+                    thresholdSQLPrefix + """
+                         (
+                          INSERT INTO ent_thresholds (account_id, feature, period, threshold) VALUES ($1, $2, $3, $4)
+                          ON CONFLICT DO NOTHING RETURNING 1)
+                        INSERT INTO ent_deliveries
+                          (endpoint, msg_id, account_id, type, payload, created_ms, window_ms, next_ms)
+                        SELECT w.name, $5, $1, 'usage.threshold', $6, $7::bigint, $7::bigint,
+                          CASE WHEN EXISTS (
+                            SELECT 1 FROM ent_deliveries p
+                            WHERE p.endpoint = w.name AND p.account_id = $1 AND p.status = 'pending')
+                          THEN NULL ELSE $7::bigint END
+                        FROM ent_webhooks w, first_time WHERE 'usage.threshold' = ANY (w.events)
+                        """,
+                    [
+                        job.id, feature.name, period, String(p), msg, AccountStore.text(payload),
+                        String(Clock.milliseconds()),
+                    ]
+                ))
+        }
+        return out
     }
 }

@@ -10,6 +10,12 @@ enum Clock {
         return Timestamp(seconds: Int64(ts.tv_sec), nanos: Int32(ts.tv_nsec))
     }
 
+    /// Milliseconds since the epoch on the wall clock (webhook delivery times, shared by every replica).
+    static func milliseconds() -> Int64 {
+        let t = now()
+        return t.seconds * 1000 + Int64(t.nanos / 1_000_000)
+    }
+
     /// Seconds on the monotonic clock, for measuring durations (request latency).
     static func monotonicSeconds() -> Double {
         var ts = timespec()

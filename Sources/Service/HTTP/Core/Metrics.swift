@@ -29,6 +29,8 @@ final class Metrics: Sendable {
     let edge = Mutex<(@Sendable () -> EdgeStats)?>(nil)
     /// The account store's state, when the service has one.
     let store = Mutex<AccountStore?>(nil)
+    /// More lines for `/metrics` from parts the HTTP layer does not know (webhook deliveries), set at start.
+    let sections = Mutex<[@Sendable () -> String]>([])
 
     init(labels: [String]) {
         self.labels = labels
@@ -160,6 +162,7 @@ final class Metrics: Sendable {
                 "entitlements_http_body_bytes", "gauge", "Bytes of request bodies held right now.",
                 " \(stats.bodyBytes)")
         }
+        for section in sections.withLock({ $0 }) { o += section() }
         return o
     }
 }

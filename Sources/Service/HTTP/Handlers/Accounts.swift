@@ -158,7 +158,7 @@ enum Accounts {
                 let old = try run(
                     context,
                     { () throws(StoreError) in
-                        try store.delete(id, actor: actor, reason: reason, now: now)
+                        try store.delete(id, actor: actor, reason: reason, program: context.program, now: now)
                     })
             else { throw refusal(.unknownAccount) }
             return .json(200, .object([("deleted", .bool(true)), ("account", old.json)]))
@@ -330,7 +330,8 @@ enum Accounts {
             let actor = try text(m, "actor", max: 500)!
             let reason = try text(m, "reason", max: 500)!
             let outcome = try run(context) { () throws(StoreError) in
-                try store.deleteOverride(id, feature: name, actor: actor, reason: reason, now: now)
+                try store.deleteOverride(
+                    id, feature: name, actor: actor, reason: reason, program: context.program, now: now)
             }
             switch outcome {
             case .failure(let r): throw refusal(r)
@@ -354,7 +355,9 @@ enum Accounts {
         let o = StoredOverride(
             feature: name, value: value, expiresAt: expires.map { .string($0.rfc3339) } ?? .null, reason: reason,
             actor: actor)
-        let outcome = try run(context) { () throws(StoreError) in try store.setOverride(id, o, now: now) }
+        let outcome = try run(context) { () throws(StoreError) in
+            try store.setOverride(id, o, program: context.program, now: now)
+        }
         switch outcome {
         case .failure(let r): throw refusal(r)
         case .success(let replaced): return .json(replaced ? 200 : 201, o.json)

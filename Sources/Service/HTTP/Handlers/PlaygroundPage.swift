@@ -67,6 +67,7 @@ enum PlaygroundPage {
         input[type=range] { margin-top:.6rem; }
         ol.boundaries { padding-left:1.2rem; margin:.4rem 0; }
         ol.boundaries li { margin-bottom:.5rem; }
+        ol.boundaries .notifies { font-size:.75rem; border:1px solid var(--accent); color:var(--accent); border-radius:.6rem; padding:0 .4rem; }
         ol.boundaries button { font:inherit; border:0; background:none; color:var(--accent); cursor:pointer; padding:0; text-decoration:underline; }
         .trace { font-family: ui-monospace, monospace; font-size:.8rem; white-space:pre-wrap; background:#fafbfd; border:1px solid var(--line); border-radius:6px; padding:.5rem; }
         tr.clickable { cursor:pointer; } tr.clickable:hover { background:#f2f5ff; }
@@ -277,7 +278,8 @@ enum PlaygroundPage {
             const li = document.createElement("li");
             const changes = b.changes.filter((c) => !/\.source$|^facts\./.test(c.what)).slice(0, 6)
               .map((c) => `<div class="muted">${esc(c.what)}: ${esc(show(c.before))} → ${esc(show(c.after))}</div>`).join("");
-            li.innerHTML = `<button type="button" data-at="${at}">${esc(b.at)}</button> — ${esc(b.causes.join("; "))}${changes}`;
+            const mark = b.notifies ? ' <span class="notifies" title="a stored account\'s webhooks get an entitlements.changed event (cause: time) at this instant">webhook</span>' : "";
+            li.innerHTML = `<button type="button" data-at="${at}">${esc(b.at)}</button> — ${esc(b.causes.join("; "))}${mark}${changes}`;
             li.querySelector("button").addEventListener("click", () => setCursor(at));
             $("boundaries").appendChild(li);
           });
