@@ -182,34 +182,16 @@ def test_10000_consumers_on_one_account_never_pass_the_limit(db):
 
 
 def test_kill_9_loses_no_acknowledged_consumption_or_draw(db):
+    from conftest import kill_9_during_a_burst
     s = Service(env=KEYS, store=db.url)
     id = starter(s)
     grant(s, id, 1_000_000, "big", now="2026-01-01T00:00:00Z")
-    acked = []
-    stop = threading.Event()
 
-    def worker(n):
-        i = 0
-        while not stop.is_set():
-            try:
-                status, r = call(s, "POST", f"/v1/accounts/{q(id)}/usage/max_trees",
-                                 {"amount": 1, "idempotency_key": f"{n}-{i}"})
-            except Exception:
-                return
-            if status == 200 and r["allowed"]:
-                acked.append(f"{n}-{i}")
-            i += 1
+    def write(n, i):
+        status, r = call(s, "POST", f"/v1/accounts/{q(id)}/usage/max_trees", {"amount": 1, "idempotency_key": f"{n}-{i}"})
+        return status == 200 and r["allowed"]
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    time.sleep(1.0)
-    s.proc.send_signal(signal.SIGKILL)
-    s.proc.wait(10)
-    stop.set()
-    for t in threads:
-        t.join(10)
-    s.stderr.close()
+    acked = [f"{n}-{i}" for n, i in kill_9_during_a_burst(s, write, senders=8)]
     assert len(acked) > 10
     s2 = Service(env=KEYS, store=db.url)
     try:
