@@ -523,7 +523,11 @@ def test_usage_periods_and_boundaries(replicas):
     r = consume(a, id, "max_trees", 3, "t2", now="2030-01-01T00:00:00Z")
     assert (r["used"], r["period_start"], r["period_end"]) == (5, None, None)
     status, r = call(b, "GET", f"/v1/accounts/{q(id)}/usage/max_trees")
-    assert status == 200 and r == {"used": 5, "limit": 25, "remaining": 20, "period_start": None, "period_end": None}
+    assert status == 200 and r == {"used": 5, "limit": 25, "remaining": 20, "allowance": 25, "balance": 20,
+                                   "grants": [], "period_start": None, "period_end": None}
+    # At a past instant the balance is computed from the records up to it.
+    status, r = call(b, "GET", f"/v1/accounts/{q(id)}/usage/max_trees?now=2029-12-31T23:59:59.999999999Z")
+    assert status == 200 and (r["used"], r["balance"]) == (2, 23)
 
 
 def test_usage_of_a_24h_and_a_billing_period(db, tmp_path):
@@ -558,7 +562,13 @@ def test_usage_idempotency_denials_and_errors(replicas):
     put(a, id, {"source": "checkout", "subscription": {"plan": "starter", "status": "active"}})
     r1 = consume(a, id, "max_trees", 7, "k1")
     assert r1["allowed"] is True and r1["used"] == 7 and r1["remaining"] == 3
-    assert consume(b, id, "max_trees", 2, "k1") == r1  # a replay answers the first answer, counts nothing
+    # A replay answers the first answer and says so; counts nothing.
+    assert consume(b, id, "max_trees", 7, "k1") == {**r1, "replayed": True}
+    # The key names one request: another amount or feature is refused, and changes nothing.
+    for feature, amount in [("max_trees", 2), ("monthly_sessions", 7)]:
+        status, r = call(a, "POST", f"/v1/accounts/{q(id)}/usage/{feature}", {"amount": amount, "idempotency_key": "k1"})
+        assert status == 409 and r["error"] == "idempotency_key_reused"
+    assert call(a, "GET", f"/v1/accounts/{q(id)}/usage/monthly_sessions")[1]["used"] == 0
     r = consume(a, id, "max_trees", 4, "k2")
     assert (r["allowed"], r["error"], r["status"], r["used"], r["remaining"]) == (False, "limit_exceeded", 402, 7, 3)
     assert consume(a, id, "max_trees", 3, "k3")["used"] == 10
@@ -716,8 +726,9 @@ def test_replicas_starting_at_once_on_an_empty_database_all_come_up():
         for svc in services:
             assert put(svc, fresh(), {"source": "admin"})[0] == 201
             assert svc.stop() == 0
-        # Each migration ran once.
-        assert pg.psql("entitlements", "SELECT count(*) = max(version) FROM ent_schema") == "t"
+        # Each migration ran exactly once.
+        assert pg.psql("entitlements", "SELECT count(*) = count(DISTINCT version) AND count(*) = max(version) "
+                                       "FROM ent_schema") == "t"
     finally:
         pg.close()
 

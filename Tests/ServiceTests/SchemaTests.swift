@@ -8,8 +8,11 @@ import Testing
 /// The editor schemas come from the shapes the compiler and the fixture runner check keys against.
 @Suite struct SchemaTests {
     @Test func everyRequestMemberHasAType() {
-        for name in RequestKeys.account + RequestKeys.subscription + RequestKeys.override + RequestKeys.user {
-            let typed = FixtureShape.memberShapes[name] != nil || ["subscription", "overrides"].contains(name)
+        for name in RequestKeys.account + RequestKeys.subscription + RequestKeys.override + RequestKeys.user
+            + RequestKeys.grant
+        {
+            let typed =
+                FixtureShape.memberShapes[name] != nil || ["subscription", "overrides", "grants"].contains(name)
             #expect(typed, "give '\(name)' a shape in FixtureShape.memberShapes")
         }
     }
@@ -20,7 +23,7 @@ import Testing
         let text = """
             features:
               sso: { type: boolean, description: d, default: false }
-              seats: { type: limit, default: 1, period: month, notify_at: [80, 100] }
+              seats: { type: limit, default: 1, period: month, notify_at: [80, 100], rollover: { max: 1, expires_after: 1d } }
               formats: { type: set, values: [pdf], default: [pdf] }
             plans:
               base: {}
@@ -32,7 +35,7 @@ import Testing
             """
         let out = PolicyCompiler.compile(files: [SourceFile(path: "a.yaml", text: text)])
         #expect(out.diagnostics.filter { $0.code == .unknown_key }.isEmpty, "\(out.diagnostics)")
-        let used = Set(["type", "description", "default", "period", "values", "notify_at"])
+        let used = Set(["type", "description", "default", "period", "values", "notify_at", "rollover"])
         #expect(Set(PolicyShape.feature.names) == used)
         let bad = PolicyCompiler.compile(files: [SourceFile(path: "a.yaml", text: "features:\n  x: { typ: boolean }\n")]
         )

@@ -320,9 +320,12 @@ struct FastCheckDecoder {
                     guard consume(UInt8(ascii: "]")) else { return false }
                     break
                 }
-            default:
+            case 3:
                 guard let attrs = self.attributes() else { return false }
                 a.attributes = attrs ?? [:]
+            default:
+                // Grants are rare in a request: the full decoder reads them.
+                return false
             }
         }
         return false
@@ -565,7 +568,7 @@ enum KeyTable {
     var names: [StaticString] {
         switch self {
         case .request: ["account", "user", "now", "explain", "checks"]
-        case .account: ["id", "subscription", "overrides", "attributes"]
+        case .account: ["id", "subscription", "overrides", "attributes", "grants"]
         case .subscription: ["plan", "status", "period_start", "period_end", "past_due_since", "seats", "ended_at"]
         case .override: ["feature", "value", "expires_at", "reason", "actor"]
         case .user: ["id", "email", "email_verified_at", "created_at", "attributes"]
@@ -608,6 +611,8 @@ enum KeyTable {
             switch n {
             case 2:
                 if w.0 == 0x6469 { return 0 }  // id
+            case 6:
+                if w.0 == 0x7374_6e61_7267 { return 4 }  // grants
             case 9:
                 if w.0 == 0x6564_6972_7265_766f && w.1 == 0x73 { return 2 }  // overrides
             case 10:

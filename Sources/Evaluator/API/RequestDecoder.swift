@@ -142,7 +142,41 @@ public struct RequestDecoder: Sendable {
             }
         }
         if let at = m["attributes"] { a.attributes = try attributes(at, "\(path).attributes") }
+        if let g = m["grants"] {
+            guard case .array(let items) = g else {
+                throw RequestError(detail: "\(path).grants must be an array, got \(g.typeName)", path: "\(path).grants")
+            }
+            for (i, item) in items.enumerated() { a.grants.append(try grant(item, "\(path).grants[\(i)]")) }
+        }
         return a
+    }
+
+    /// A grant of an inline account, in the shape `GET /v1/accounts/{id}/grants` answers (`remaining` defaults to
+    /// `amount`; `id`, `priority`, `reason` and `actor` are checked but do not change a decision).
+    public func grant(_ v: JSONValue, _ path: String) throws(RequestError) -> AccountGrant {
+        let m = try Self.members(v, path, allowed: RequestKeys.grant)
+        guard let name = try Self.string(m["feature"], "\(path).feature") else {
+            throw RequestError(detail: "\(path).feature is required", path: "\(path).feature")
+        }
+        guard let f = program.featureID(name), policy.features[f].kind == .limit else {
+            throw RequestError(detail: "'\(name)' is not a limit feature", path: "\(path).feature")
+        }
+        guard let amount = try Self.int(m["amount"], "\(path).amount", min: 1) else {
+            throw RequestError(detail: "\(path).amount is required", path: "\(path).amount")
+        }
+        let remaining = try Self.int(m["remaining"], "\(path).remaining") ?? amount
+        guard remaining <= amount else {
+            throw RequestError(detail: "\(path).remaining may not exceed amount", path: "\(path).remaining")
+        }
+        _ = try Self.string(m["id"], "\(path).id")
+        _ = try Self.int(m["priority"], "\(path).priority", min: Int64.min)
+        _ = try Self.string(m["reason"], "\(path).reason")
+        _ = try Self.string(m["actor"], "\(path).actor")
+        return AccountGrant(
+            feature: f, amount: amount, remaining: remaining,
+            expiresAt: try Self.timestamp(m["expires_at"], "\(path).expires_at"),
+            createdAt: try Self.timestamp(m["created_at"], "\(path).created_at"),
+            voidedAt: try Self.timestamp(m["voided_at"], "\(path).voided_at"))
     }
 
     public func attributes(_ v: JSONValue, _ path: String) throws(RequestError) -> [String: JSONValue] {

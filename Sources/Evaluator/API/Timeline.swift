@@ -119,6 +119,17 @@ public enum Timeline {
         var out: [(String, JSONValue)] = []
         flatten(ev.snapshot(), "", &out)
         out.removeAll { $0.0 == "now" || $0.0 == "policy" || $0.0 == "subscription.days_remaining" }
+        // A limit's active grants add to it (their expiries and voids are boundaries).
+        var granted: [(Int, Int64)] = []
+        for g in account.account.grants {
+            let add = g.isActive(at: now) ? g.remaining : 0
+            if let k = granted.firstIndex(where: { $0.0 == g.feature }) {
+                granted[k].1 = Evaluation.saturatingAdd(granted[k].1, add)
+            } else {
+                granted.append((g.feature, add))
+            }
+        }
+        for (f, left) in granted { out.append(("grants.\(program.policy.features[f].name).remaining", .int(left))) }
         return out + ev.guardStates()
     }
 
@@ -199,6 +210,12 @@ public enum Timeline {
         for o in account.account.overrides {
             add(o.expiresAt, "overrides.\(program.policy.features[o.feature].name) expires")
         }
+        for g in account.account.grants {
+            let name = program.policy.features[g.feature].name
+            add(g.createdAt, "grants.\(name) (\(g.amount)) starts")
+            add(g.expiresAt, "grants.\(name) (\(g.amount)) expires")
+            add(g.voidedAt, "grants.\(name) (\(g.amount)) voided")
+        }
         add(user?.createdAt, "user.created_at")
         add(user?.emailVerifiedAt, "user.email_verified_at")
         // Instants the policy's rules compare `now` with, for this account and user. A rule may compare with a
@@ -231,7 +248,7 @@ public enum Timeline {
         let s = account.subscription
         let instants =
             [s?.periodStart, s?.periodEnd, s?.pastDueSince, s?.endedAt, user?.createdAt, user?.emailVerifiedAt]
-            .compactMap { $0 } + account.overrides.compactMap(\.expiresAt)
+            .compactMap { $0 } + account.overrides.compactMap(\.expiresAt) + account.grants.compactMap(\.expiresAt)
         let day = PolicyDuration(seconds: 86_400)
         let first = instants.min() ?? now
         let last = instants.max() ?? now

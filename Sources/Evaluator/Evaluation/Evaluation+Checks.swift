@@ -120,7 +120,18 @@ extension Evaluation {
         guard case .limit(let limit) = v else { return lockedDecision(f) }
         let allowed: Bool
         let remaining: Int64?
-        if let limit {
+        var shownLimit = limit
+        if let limit, let (granted, left) = activeGrants(f) {
+            // The allowance left, then the active grants' remaining amounts (SPEC §7 "Grants").
+            let balance = Self.saturatingAdd(max(0, limit - usage), left)
+            allowed = amount <= balance
+            remaining = allowed ? balance - amount : balance
+            shownLimit = Self.saturatingAdd(limit, granted)
+            traceFeatureDecision(
+                f,
+                "\(allowed ? "allowed" : "denied"): amount \(amount) against a balance of \(balance) (allowance \(limit), "
+                    + "usage \(usage), grants \(left) left)")
+        } else if let limit {
             let (total, overflow) = usage.addingReportingOverflow(amount)
             allowed = !overflow && total <= limit
             remaining = allowed ? limit - total : max(0, limit - usage)
@@ -133,7 +144,25 @@ extension Evaluation {
         }
         return Decision(
             allowed: allowed, reason: allowed ? Self.reason(source) : nil, denial: allowed ? -1 : program.denyLimit,
-            featureValue: v, hasLimit: true, limit: limit, remaining: remaining, usage: usage, amount: amount)
+            featureValue: v, hasLimit: true, limit: shownLimit, remaining: remaining, usage: usage, amount: amount)
+    }
+
+    /// The amounts and remaining amounts of the account's grants on `f` active at now; nil when it has none.
+    func activeGrants(_ f: Int) -> (amount: Int64, remaining: Int64)? {
+        var any = false
+        var amount: Int64 = 0
+        var remaining: Int64 = 0
+        for g in prepared.account.grants where g.feature == f && g.isActive(at: now) {
+            any = true
+            amount = Self.saturatingAdd(amount, g.amount)
+            remaining = Self.saturatingAdd(remaining, max(0, g.remaining))
+        }
+        return any ? (amount, remaining) : nil
+    }
+
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (s, o) = a.addingReportingOverflow(b)
+        return o ? Int64.max : s
     }
 
     mutating func setCheck(_ f: Int, _ value: Int) -> Decision {

@@ -178,7 +178,16 @@ public struct Evaluation: ~Copyable {
 
     @inline(__always) mutating func planValue(_ p: Int, _ f: Int) -> (FeatureValue, Source) {
         let s = program.planSources[p][f]
+        let e = program.planExprs[p][f]
+        if e >= 0 { return (grantValue(e, f), .plan(Int(s))) }
         return (program.planValues[p][f], s < 0 ? .default : .plan(Int(s)))
+    }
+
+    /// A limit granted by an expression over the subscription (SPEC §2.3): its value for this account; null (a
+    /// null operand, an overflow) gives the feature's default, a negative result 0.
+    mutating func grantValue(_ e: Int32, _ f: Int) -> FeatureValue {
+        guard case .int(let n) = eval(e) else { return program.defaults[f] }
+        return .limit(max(0, n))
     }
 
     mutating func denialForLock() -> Int {

@@ -42,12 +42,43 @@ public struct Override: Sendable, Equatable {
     }
 }
 
+/// A grant on a limit feature (SPEC §7 "Grants"): an amount on top of the plan's allowance, usable while active.
+public struct AccountGrant: Sendable, Equatable {
+    public var feature: Int
+    public var amount: Int64
+    /// What is left of it.
+    public var remaining: Int64
+    public var expiresAt: Timestamp?
+    public var createdAt: Timestamp?
+    public var voidedAt: Timestamp?
+
+    public init(
+        feature: Int, amount: Int64, remaining: Int64, expiresAt: Timestamp? = nil, createdAt: Timestamp? = nil,
+        voidedAt: Timestamp? = nil
+    ) {
+        self.feature = feature
+        self.amount = amount
+        self.remaining = remaining
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.voidedAt = voidedAt
+    }
+
+    /// Usable at `t`: created at or before it, not voided at or before it, and `t` before its expiry.
+    public func isActive(at t: Timestamp) -> Bool {
+        (createdAt.map { $0 <= t } ?? true) && (voidedAt.map { t < $0 } ?? true) && (expiresAt.map { t < $0 } ?? true)
+    }
+}
+
 /// An account as the evaluator sees it: inline in a request or loaded from the store.
 public struct Account: Sendable {
     public var id: String?
     public var subscription: SubscriptionState?
     public var overrides: [Override]
     public var attributes: [String: JSONValue]
+    /// Grants on limit features: a limit check counts the active ones (`limit` = allowance + their amounts,
+    /// `remaining` = the balance).
+    public var grants: [AccountGrant] = []
 
     public init(
         id: String? = nil, subscription: SubscriptionState? = nil, overrides: [Override] = [],

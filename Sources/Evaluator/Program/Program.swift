@@ -17,6 +17,11 @@ public final class Program: @unchecked Sendable {
     let planValues: [[FeatureValue]]
     /// Which plan granted it (`-1`: the feature default): `planSources[plan][feature]`.
     let planSources: [[Int32]]
+    /// The expression root of each plan's limit granted by an expression (`seats: subscription.seats + 5`), or -1:
+    /// `planExprs[plan][feature]`, resolved along `extends` like the values.
+    let planExprs: [[Int32]]
+    /// The text of each expression grant, by the plan that wrote it and the feature (catalog, diff).
+    let planExprTexts: [[String?]]
     let defaults: [FeatureValue]
     /// Names interned: features, flags, plans with their aliases, statuses — found from a string or raw request bytes.
     let featureIndex: NameIndex
@@ -100,6 +105,27 @@ public final class Program: @unchecked Sendable {
         statusIndex = NameIndex(policy.subscription.statuses.enumerated().map { ($1.name, $0) })
         trialingStatus = policy.subscription.statuses.firstIndex { $0.name == "trialing" } ?? -1
         var exprs = ExprCode()
+        var grantRoots: [Int: Int32] = [:]  // by (granting plan × features + feature)
+        var texts = [[String?]](repeating: [], count: policy.plans.count)
+        var exprRows = [[Int32]](repeating: [], count: policy.plans.count)
+        let nf = policy.features.count
+        for p in policy.plans.indices {
+            var row = [Int32](repeating: -1, count: nf)
+            var text = [String?](repeating: nil, count: nf)
+            for f in 0..<nf {
+                let s = planSources[p][f]
+                guard s >= 0, let g = policy.plans[Int(s)].grants.last(where: { $0.feature == f }), let e = g.expr
+                else { continue }
+                let key = Int(s) * nf + f
+                if grantRoots[key] == nil { grantRoots[key] = exprs.compile(e) }
+                row[f] = grantRoots[key]!
+                text[f] = g.exprText
+            }
+            exprRows[p] = row
+            texts[p] = text
+        }
+        planExprs = exprRows
+        planExprTexts = texts
         factRoots = policy.facts.map { exprs.compile($0.expr) }
         var roots: [Int32] = []
         var always: [Bool] = []
@@ -168,6 +194,13 @@ public final class Program: @unchecked Sendable {
     public func grant(plan: Int, feature: Int) -> (value: FeatureValue, grantedBy: Int?) {
         let s = planSources[plan][feature]
         return (planValues[plan][feature], s < 0 ? nil : Int(s))
+    }
+
+    /// A plan's grant of a feature as the catalog shows it: the value, or an expression grant's text
+    /// (`"subscription.seats + 5"`).
+    public func grantJSON(plan: Int, feature: Int) -> JSONValue {
+        if let text = planExprTexts[plan][feature] { return .string(text) }
+        return json(planValues[plan][feature], feature: feature)
     }
 
     /// JSON of a feature value: boolean; limit as integer or `"unlimited"`; set as a list in vocabulary order.

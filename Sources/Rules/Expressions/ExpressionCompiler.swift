@@ -8,6 +8,9 @@ public enum ExprContext: Sendable {
     case flagRule
     /// `${…}` in a denial body.
     case denialTemplate
+    /// A plan's limit grant written as an integer expression (`seats: subscription.seats + 5`): stored subscription
+    /// fields, integer literals and `+`/`-` only.
+    case planGrant
 
     var name: String {
         switch self {
@@ -16,6 +19,7 @@ public enum ExprContext: Sendable {
         case .guardRule: "a guard"
         case .flagRule: "a flag rule"
         case .denialTemplate: "a denial body"
+        case .planGrant: "a plan grant"
         }
     }
 }

@@ -103,6 +103,11 @@ struct Checker {
     }
 
     mutating func call(_ fname: String, _ args: [Syntax], _ o: Int) throws(ExprProblem) -> Expr {
+        if context == .planGrant {
+            throw fail(
+                .name_not_allowed,
+                "\(fname)() cannot be used in a plan grant (it reads only stored subscription fields)", o)
+        }
         guard let f = Function(rawValue: fname) else {
             throw fail(
                 .unknown_function,
@@ -164,6 +169,9 @@ struct Checker {
             fail(.name_not_allowed, "'\(n)' cannot be used in \(context.name)\(why)", o)
         }
         let name: Name
+        if context == .planGrant && parts[0] != "subscription" && roots.contains(parts[0]) {
+            throw notAllowed(" (a plan grant reads only stored subscription fields, such as subscription.seats)")
+        }
         switch parts[0] {
         case "now" where parts.count == 1:
             return .now
@@ -179,7 +187,7 @@ struct Checker {
             guard parts.count == 2, let f = SubscriptionField(rawValue: parts[1]) else {
                 throw unknown(SubscriptionField.allCases.map { "subscription.\($0.rawValue)" })
             }
-            if context == .live && !f.isStored {
+            if (context == .live || context == .planGrant) && !f.isStored {
                 throw notAllowed(
                     " (live reads only stored subscription fields: status, plan, period_start, period_end, past_due_since, ended_at, seats)"
                 )

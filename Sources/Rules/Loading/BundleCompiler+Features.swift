@@ -43,6 +43,29 @@ extension BundleCompiler {
                     }
                 }
             }
+            if let r = f["rollover"] {
+                if kind != .limit {
+                    diags.error(
+                        .not_applicable,
+                        "\(path).rollover applies only to limit features; '\(e.key)' is a \(kind.rawValue)",
+                        at: r.key.start)
+                } else if feature.period != .month && feature.period != .billing {
+                    diags.error(
+                        .not_applicable,
+                        "\(path).rollover needs a fixed period (month or billing); '\(e.key)' has period \(feature.period.rawValue)",
+                        at: r.key.start)
+                } else if let rf = fields(
+                    r.value, "\(path).rollover", allowed: PolicyShape.rollover.names,
+                    required: PolicyShape.rollover.required),
+                    let max = rf["max"].flatMap({ int($0.value, "\(path).rollover.max", min: 1) })
+                {
+                    var roll = Feature.Rollover(max: max, expiresAfter: nil)
+                    if let x = rf["expires_after"] {
+                        roll.expiresAfter = duration(x.value, "\(path).rollover.expires_after")
+                    }
+                    if rf["expires_after"] == nil || roll.expiresAfter != nil { feature.rollover = roll }
+                }
+            }
             if let v = f["values"] {
                 if kind != .set {
                     diags.error(

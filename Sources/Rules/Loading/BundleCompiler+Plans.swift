@@ -78,7 +78,26 @@ extension BundleCompiler {
                             at: k.start)
                         continue
                     }
-                    if let value = featureValue(v, policy.features[fi], "\(path).grants.\(fname)") {
+                    if policy.features[fi].kind == .limit, case .string(let text)? = v.resolved,
+                        text.contains(where: { ".()+-".contains($0) })
+                    {
+                        // A bare word (`lots`, `unlimted`) is a value with a slip, reported as one; anything with
+                        // a name path, call or operator is an expression.
+                        // A limit from the subscription: an integer expression over its stored fields.
+                        let gpath = "\(path).grants.\(fname)"
+                        guard let (e, _) = expression(v, gpath, context: .planGrant) else { continue }
+                        guard e.type == .int || e.type == .null else {
+                            diags.error(
+                                .type_mismatch,
+                                "\(gpath): a limit grant must be a non-negative integer, `unlimited`, or an integer expression over subscription fields (such as subscription.seats + 5); this expression is \(e.type)",
+                                at: v.start)
+                            continue
+                        }
+                        plan.grants.append(
+                            Plan.Grant(
+                                feature: fi, value: policy.features[fi].defaultValue, location: k.start, expr: e,
+                                exprText: text))
+                    } else if let value = featureValue(v, policy.features[fi], "\(path).grants.\(fname)") {
                         plan.grants.append(Plan.Grant(feature: fi, value: value, location: k.start))
                     }
                 }

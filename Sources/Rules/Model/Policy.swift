@@ -60,6 +60,12 @@ public struct Feature: Sendable {
     /// `default`, or the type's zero.
     public var defaultValue: FeatureValue
     public var period: Period
+    /// Unused allowance of a fixed period carried into the next as a grant (`rollover: {max, expires_after?}`).
+    public struct Rollover: Sendable, Hashable {
+        public var max: Int64
+        public var expiresAfter: PolicyDuration?
+    }
+    public var rollover: Rollover? = nil
     /// The closed vocabulary of a set feature, in declaration order.
     public var values: [String]
     /// Limits only: the percentages of the period's limit whose reaching is announced as a `usage.threshold`
@@ -119,8 +125,14 @@ public struct Plan: Sendable {
     /// One feature value a plan grants (its own, before inheritance).
     public struct Grant: Sendable {
         public var feature: Int
+        /// The value; for an expression grant, the feature's default (what a null operand gives).
         public var value: FeatureValue
         public var location: SourceLocation
+        /// A limit granted by an integer expression over stored subscription fields (`subscription.seats + 5`),
+        /// type-checked; evaluated per account.
+        public var expr: Expr? = nil
+        /// The expression as written (catalog, diff).
+        public var exprText: String? = nil
     }
     public var name: String
     public var displayName: String?

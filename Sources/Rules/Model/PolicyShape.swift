@@ -78,6 +78,16 @@ public enum PolicyShape {
             key(
                 "notify_at", .list(.integer(min: 1, max: 100)),
                 "Limits only: percentages of the limit whose reaching sends a usage.threshold webhook"),
+            key(
+                "rollover", .object(rollover),
+                "Limits with a month or billing period only: unused allowance carried into the next period as a grant"),
+        ])
+
+    public static let rollover = ShapeObject(
+        "Rollover of unused allowance",
+        [
+            key("max", .integer(min: 1, max: nil), required: true, "The most that carries into the next period"),
+            key("expires_after", .string, "How long a rolled-over amount lasts from the period's start (e.g. 30d)"),
         ])
 
     public static let price = ShapeObject(
@@ -99,8 +109,9 @@ public enum PolicyShape {
             key("extends", .string, "A plan key whose grants this plan inherits"),
             key(
                 "grants",
-                .names(.anyOf([.boolean, .integer(min: 0, max: nil), .oneOf(["unlimited"]), .list(.string)])),
-                "Feature key → value; replaces the inherited value per feature"),
+                .names(.anyOf([.boolean, .integer(min: 0, max: nil), .string, .list(.string)])),
+                "Feature key → value; replaces the inherited value per feature. A limit is an integer, `unlimited`, or "
+                    + "an integer expression over stored subscription fields (`subscription.seats + 5`)"),
             key("price", .object(price), "The plan's price"),
             key("public", .boolean, "Listed on the pricing page"),
             key("sort", .integer(min: nil, max: nil), "Order on the pricing page"),

@@ -218,6 +218,18 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Start of the calendar month (UTC) containing this instant, and the start of the next one.
+    /// The same day and time one calendar month earlier (the day clamped to that month's length): the start of the
+    /// billing period before one that starts here.
+    public var oneCalendarMonthEarlier: Timestamp {
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (y, m, d) = Timestamp.civil(fromDays: days)
+        let (py, pm) = m == 1 ? (y - 1, Int64(12)) : (y, m - 1)
+        let length = Timestamp.daysFromCivil(y, m, 1) - Timestamp.daysFromCivil(py, pm, 1)
+        let day = Swift.min(d, length)
+        return Timestamp(seconds: Timestamp.daysFromCivil(py, pm, day) * 86_400 + secondOfDay, nanos: nanos)
+    }
+
     public var calendarMonth: (start: Timestamp, end: Timestamp) {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let (y, m, _) = Timestamp.civil(fromDays: days)

@@ -59,7 +59,7 @@ struct PolicyDump {
             guard case .map(var entries, _)? = structNode(plan, feature: nil) else { continue }
             let own = Set(entries.map(\.key))
             for (f, feature) in policy.features.enumerated() {
-                let value = JSONWriter.string(program.json(program.grant(plan: i, feature: f).value, feature: f))
+                let value = JSONWriter.string(program.grantJSON(plan: i, feature: f))
                 entries.append(
                     Entry(key: own.contains(feature.name) ? "grants.\(feature.name)" : feature.name, node: .leaf(value))
                 )

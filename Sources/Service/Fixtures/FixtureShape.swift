@@ -20,7 +20,9 @@ enum FixtureShape {
         "seats": .anyOf([.integer(min: 0, max: nil), .null]),
         "feature": .string, "value": .any, "expires_at": .anyOf([.timestamp, .null]), "reason": .string,
         "actor": .string, "email": .anyOf([.string, .null]), "email_verified_at": .anyOf([.timestamp, .null]),
-        "created_at": .anyOf([.timestamp, .null]),
+        "created_at": .anyOf([.timestamp, .null]), "amount": .integer(min: 1, max: nil),
+        "remaining": .integer(min: 0, max: nil), "priority": .anyOf([.integer(min: nil, max: nil), .null]),
+        "voided_at": .anyOf([.timestamp, .null]),
     ]
 
     static func object(_ description: String, _ names: [String]) -> ShapeObject {
@@ -32,12 +34,16 @@ enum FixtureShape {
         switch name {
         case "subscription": .anyOf([.object(subscription), .null])
         case "overrides": .list(.object(override))
+        case "grants": .list(.object(grant))
         default: memberShapes[name] ?? .any
         }
     }
 
     static var subscription: ShapeObject { object("The account's subscription", RequestKeys.subscription) }
     static var override: ShapeObject { object("A per-account override", RequestKeys.override) }
+    static var grant: ShapeObject {
+        object("A grant on a limit feature (as GET …/grants answers it)", RequestKeys.grant)
+    }
     static var account: ShapeObject { object("An account, as in a /v1/check body", RequestKeys.account) }
     static var user: ShapeObject { object("The user, as in a /v1/check body", RequestKeys.user) }
     /// Open and loosely typed: a fixture may send a malformed check on purpose (`expect: {error: invalid_request}`).

@@ -38,6 +38,12 @@ extension App {
         Route(
             "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
             waits: true, Accounts.usage),
+        Route(
+            "/v1/accounts/{id}/grants", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
+            waits: true, Grants.collection),
+        Route(
+            "/v1/accounts/{id}/grants/{grant}", ["DELETE"], role: .admin, body: .json, label: "/v1/accounts",
+            waits: true, Grants.void),
         // Billing in (SPEC §6.6): Stripe authenticates with its signature, not a key.
         Route(
             "/v1/billing/stripe", ["POST"], role: nil, body: .json, precheck: Billing.configured, waits: true,

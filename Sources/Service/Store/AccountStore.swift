@@ -8,6 +8,8 @@ struct StoredAccount: Sendable {
     /// An object.
     var attributes: JSONValue
     var overrides: [StoredOverride]
+    /// Unvoided grants, with what is left of each now (decisions on stored accounts count the active ones).
+    var grants: [StoredGrant] = []
 
     /// The §6.1 account with its overrides.
     var json: JSONValue {
@@ -25,6 +27,13 @@ struct StoredAccount: Sendable {
         if case .object = subscription { a.subscription = try? decoder.subscription(subscription, "subscription") }
         for o in overrides {
             if let ov = try? decoder.override(o.json, "override") { a.overrides.append(ov) }
+        }
+        for g in grants {
+            guard let f = program.featureID(g.feature), program.policy.features[f].kind == .limit else { continue }
+            a.grants.append(
+                AccountGrant(
+                    feature: f, amount: g.amount, remaining: g.remaining, expiresAt: g.expiresAt,
+                    createdAt: g.createdAt, voidedAt: g.voidedAt))
         }
         if case .object(let m) = attributes {
             var out: [String: JSONValue] = [:]
@@ -90,6 +99,18 @@ struct UsageWindow: Sendable {
     }
 }
 
+extension UsageWindow {
+    func contains(_ t: Timestamp) -> Bool { (start.map { t >= $0 } ?? true) && (end.map { t < $0 } ?? true) }
+
+    /// `period_start`, `period_end` as answered.
+    var periodFields: [(String, JSONValue)] {
+        [
+            ("period_start", shownStart.map { .string($0.rfc3339) } ?? .null),
+            ("period_end", shownEnd.map { .string($0.rfc3339) } ?? .null),
+        ]
+    }
+}
+
 extension Timestamp {
     var plusOneNanosecond: Timestamp {
         nanos == 999_999_999 ? Timestamp(seconds: seconds + 1, nanos: 0) : Timestamp(seconds: seconds, nanos: nanos + 1)
@@ -107,6 +128,9 @@ enum StoreRefusal: Error {
     case trialAlreadyUsed
     case overrideNotFound
     case notALimit(String)
+    /// An idempotency key first used with another request body (feature, amount).
+    case idempotencyKeyReused
+    case grantNotFound
 }
 
 /// The outcome of `PUT /v1/accounts/{id}`.
@@ -269,6 +293,7 @@ final class AccountStore: Sendable {
                     feature: o[0] ?? "", value: json(o[1]) ?? .null, expiresAt: o[2].map { .string($0) } ?? .null,
                     reason: o[3] ?? "", actor: o[4] ?? ""))
         }
+        account.grants = try db.execute(GrantLedger.unvoidedSQL, [id]).values.map(GrantLedger.grant)
         return account
     }
 
@@ -281,20 +306,66 @@ final class AccountStore: Sendable {
         return .object(members)
     }
 
+    /// The usage recorded in window `w`.
     static func used(_ db: DatabaseConnection, _ id: String, _ feature: String, _ w: UsageWindow) throws(StoreError)
         -> Int64
     {
-        let lo = w.start?.parameters ?? [nil, nil]
-        let hi = w.end?.parameters ?? [nil, nil]
-        let row = try db.execute(
+        try usedParts(db, id, feature, w).used
+    }
+
+    /// The usage recorded in window `w`, and the part of it grants covered.
+    static func usedParts(_ db: DatabaseConnection, _ id: String, _ feature: String, _ w: UsageWindow)
+        throws(StoreError) -> (used: Int64, granted: Int64)
+    {
+        let s = usedStatement(id, feature, w)
+        return usedParts(try db.execute(s.sql, s.parameters))
+    }
+
+    /// Reads a window's usage from the running totals: the total of the last record before the window's end minus
+    /// that of the last record before its start (two index probes however many records the account has).
+    static func usedStatement(_ id: String, _ feature: String, _ w: UsageWindow) -> (sql: String, parameters: [String?])
+    {
+        let s = usedStatement([(id, feature, w)])
+        return (s.sql, s.parameters)
+    }
+
+    /// The same for many windows at once: rows `(ordinal, used, granted)`, ordinal 1-based.
+    static func usedStatement(_ windows: [(id: String, feature: String, w: UsageWindow)]) -> (
+        sql: String, parameters: [String?]
+    ) {
+        // Open bounds become bounds past every record (an open end) or before every record (an open start), so
+        // both probes stay index range scans.
+        (
             """
-            SELECT coalesce(sum(amount), 0) FROM ent_usage
-            WHERE account_id = $1 AND feature = $2
-              AND ($3::bigint IS NULL OR (at_s, at_n) >= ($3::bigint, $4::integer))
-              AND ($5::bigint IS NULL OR (at_s, at_n) < ($5::bigint, $6::integer))
-            """, [id, feature] + lo + hi
-        ).first
-        return Int64(row?[0] ?? "0") ?? 0
+            SELECT w.i, coalesce(hi.total, 0) - coalesce(lo.total, 0),
+              coalesce(hi.granted_total, 0) - coalesce(lo.granted_total, 0)
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::integer[], $5::bigint[], $6::integer[])
+              WITH ORDINALITY w(id, feature, lo_s, lo_n, hi_s, hi_n, i)
+            LEFT JOIN LATERAL (
+              SELECT total, granted_total FROM ent_usage
+              WHERE account_id = w.id AND feature = w.feature
+                AND (at_s, at_n) < (coalesce(w.hi_s, 9223372036854775807), coalesce(w.hi_n, 0))
+              ORDER BY at_s DESC, at_n DESC, total DESC LIMIT 1) hi ON true
+            LEFT JOIN LATERAL (
+              SELECT total, granted_total FROM ent_usage
+              WHERE account_id = w.id AND feature = w.feature
+                AND (at_s, at_n) < (coalesce(w.lo_s, -9223372036854775808), coalesce(w.lo_n, 0))
+              ORDER BY at_s DESC, at_n DESC, total DESC LIMIT 1) lo ON true
+            """,
+            [
+                pgArray(windows.map(\.id)), pgArray(windows.map(\.feature)),
+                pgArray(windows.map { $0.w.start.map { String($0.seconds) } }),
+                pgArray(windows.map { $0.w.start.map { String($0.nanos) } }),
+                pgArray(windows.map { $0.w.end.map { String($0.seconds) } }),
+                pgArray(windows.map { $0.w.end.map { String($0.nanos) } }),
+            ]
+        )
+    }
+
+    static func usedParts(_ rows: Rows) -> (used: Int64, granted: Int64) {
+        let row = rows.first ?? []
+        guard row.count == 3 else { return (0, 0) }
+        return (Int64(row[1] ?? "0") ?? 0, Int64(row[2] ?? "0") ?? 0)
     }
 
     /// Accounts by id (bytewise order), after `after`, at most `limit`; whether more follow.
@@ -542,7 +613,7 @@ final class AccountStore: Sendable {
         try write(id) { (db) throws(StoreError) in
             guard let current = try Self.load(db, id) else { return nil }
             let baseline = try Outbox.begin(db, id, current, program: program, now: now)
-            for table in ["ent_overrides", "ent_usage", "ent_accounts"] {
+            for table in ["ent_overrides", "ent_usage", "ent_grants", "ent_grant_draws", "ent_accounts"] {
                 try db.execute("DELETE FROM \(table) WHERE account_id = $1", [id])
             }
             var entry: [(String, JSONValue)] = [
@@ -662,42 +733,62 @@ final class AccountStore: Sendable {
         return result
     }
 
-    /// The current period's usage of a limit feature: `{used, limit, remaining, period_start, period_end}`.
-    func usage(_ id: String, feature f: Int, program: Program, now: Timestamp) throws(StoreError) -> Result<
+    /// A limit feature's usage at `now` (any instant, past ones included), computed from the records: `{used,
+    /// limit, remaining, allowance, balance, grants, period_start, period_end}` (SPEC §7 "Grants"). Records and
+    /// draws after `now` do not count; the account's state is the one stored now.
+    /// (`asOf`: `now` was asked for, so records after it are left out; else every record of the period counts,
+    /// as a consumption decided at the clock counts them.)
+    func usage(_ id: String, feature f: Int, program: Program, now: Timestamp, asOf: Bool) throws(StoreError) -> Result<
         JSONValue, StoreRefusal
     > {
         let feature = program.policy.features[f]
         return try read(about: id) { (db) throws(StoreError) in
-            guard let stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            guard var stored = try Self.load(db, id) else { return .failure(.unknownAccount) }
+            // The grants as they were at `now` are read below; the evaluator sees the allowance alone.
+            stored.grants = []
             let account = stored.account(program)
             let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
-            let used = try Self.used(db, id, feature.name, window)
+            var upTo = window
+            if asOf, upTo.end.map({ $0 > now.plusOneNanosecond }) ?? true { upTo.end = now.plusOneNanosecond }
+            let (used, granted) = try Self.usedParts(db, id, feature.name, upTo)
+            var grants = try GrantLedger.grants(db, id, feature: feature.name, at: now).filter { $0.isActive(at: now) }
+            if feature.rollover != nil {
+                let created = try db.execute("SELECT created_at FROM ent_accounts WHERE account_id = $1", [id])
+                    .first?[0].flatMap { Timestamp.parse($0) }
+                if let g = try GrantLedger.rollover(
+                    db, id, feature: f, program: program, prepared: program.prepare(account),
+                    subscription: account.subscription, createdAt: created, now: now, drawsUpTo: asOf ? now : nil),
+                    g.isActive(at: now)
+                {
+                    grants.append(g)
+                }
+            }
             var ev = Evaluation(program: program, account: program.prepare(account), user: nil, now: now)
-            let d = ev.decide(.limit(feature: f, usage: used, amount: 0))
-            let limit: JSONValue = d.limit.map { .int($0) } ?? .string("unlimited")
-            let remaining: JSONValue = d.limit.map { .int(max(0, $0 - used)) } ?? .null
-            return .success(
-                .object([
-                    ("used", .int(used)), ("limit", limit), ("remaining", remaining),
-                    ("period_start", window.shownStart.map { .string($0.rfc3339) } ?? .null),
-                    ("period_end", window.shownEnd.map { .string($0.rfc3339) } ?? .null),
-                ]))
+            let view = GrantLedger.balance(&ev, feature: f, used: used, granted: granted, grants: grants)
+            var m: [(String, JSONValue)] = [
+                ("used", .int(used)), ("limit", view.limit.map { .int($0) } ?? .string("unlimited")),
+                ("remaining", view.balance.map { .int($0) } ?? .null),
+                ("allowance", view.allowance.map { .int($0) } ?? .string("unlimited")),
+                ("balance", view.balance.map { .int($0) } ?? .null),
+                ("grants", .array(GrantLedger.burnOrder(grants).map { $0.json })),
+            ]
+            m += window.periodFields
+            return .success(.object(m))
         }
     }
 
-    static func usageAnswer(_ program: Program, _ d: Decision, used: Int64, _ w: UsageWindow) -> JSONValue {
-        var m: [(String, JSONValue)] = [("allowed", .bool(d.allowed))]
-        if !d.allowed, d.denial >= 0 {
-            let denial = program.policy.denials[d.denial]
+    /// A consumption's answer: `{allowed, error?, status?, used, limit, remaining, period_start, period_end}`.
+    static func usageAnswer(_ program: Program, _ o: GrantLedger.Consumption, _ w: UsageWindow) -> JSONValue {
+        var m: [(String, JSONValue)] = [("allowed", .bool(o.decision.allowed))]
+        if !o.decision.allowed, o.decision.denial >= 0 {
+            let denial = program.policy.denials[o.decision.denial]
             m += [("error", .string(denial.name)), ("status", .int(Int64(denial.status)))]
         }
-        let limit: JSONValue = d.limit.map { .int($0) } ?? .string("unlimited")
-        let remaining: JSONValue = d.limit.map { .int(max(0, $0 - used)) } ?? .null
         m += [
-            ("used", .int(used)), ("limit", limit), ("remaining", remaining),
-            ("period_start", w.shownStart.map { .string($0.rfc3339) } ?? .null),
-            ("period_end", w.shownEnd.map { .string($0.rfc3339) } ?? .null),
+            ("used", .int(o.used)), ("limit", o.limit.map { .int($0) } ?? .string("unlimited")),
+            ("remaining", o.remaining.map { .int($0) } ?? .null),
         ]
+        m += w.periodFields
         return .object(m)
     }
 

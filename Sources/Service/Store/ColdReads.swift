@@ -117,10 +117,17 @@ final class ColdReader: Sendable {
                         $6::bigint[], $7::integer[], $8::boolean[]) AS w(k, feature, lo_s, lo_n, hi_s, hi_n, rolling)
                       JOIN ids ON ids.k = w.k),
                 sums AS (SELECT w.k, json_agg(json_build_array(w.feature, t.total)) AS used
-                         FROM w CROSS JOIN LATERAL (SELECT sum(u.amount) AS total FROM ent_usage u
-                           WHERE u.account_id = w.account_id AND u.feature = w.feature
-                             AND (w.lo_s IS NULL OR (u.at_s, u.at_n) >= (w.lo_s, w.lo_n))
-                             AND (w.hi_s IS NULL OR (u.at_s, u.at_n) < (w.hi_s, w.hi_n))) t
+                         -- The running totals (docs/STORE.md): the last record before the window's end minus
+                         -- the last before its start, two index probes however many records there are.
+                         FROM w CROSS JOIN LATERAL (SELECT
+                             coalesce((SELECT u.total FROM ent_usage u
+                               WHERE u.account_id = w.account_id AND u.feature = w.feature
+                                 AND (u.at_s, u.at_n) < (coalesce(w.hi_s, 9223372036854775807), coalesce(w.hi_n, 0))
+                               ORDER BY u.at_s DESC, u.at_n DESC, u.total DESC LIMIT 1), 0)
+                             - coalesce((SELECT u.total FROM ent_usage u
+                               WHERE u.account_id = w.account_id AND u.feature = w.feature
+                                 AND (u.at_s, u.at_n) < (coalesce(w.lo_s, -9223372036854775808), coalesce(w.lo_n, 0))
+                               ORDER BY u.at_s DESC, u.at_n DESC, u.total DESC LIMIT 1), 0) AS total) t
                          WHERE NOT w.rolling AND t.total <> 0
                          GROUP BY w.k),
                 recs AS (SELECT w.k, json_agg(json_build_array(u.feature, u.at_s, u.at_n, u.amount)) AS records
@@ -131,7 +138,10 @@ final class ColdReader: Sendable {
                   (SELECT json_agg(json_build_array(o.feature, o.value, o.expires_at, o.reason, o.actor)
                                    ORDER BY o.feature COLLATE "C")
                      FROM ent_overrides o WHERE a.account_id IS NOT NULL AND o.account_id = ids.account_id),
-                  sums.used, recs.records, true
+                  sums.used, recs.records,
+                  (SELECT json_agg(json_build_array(\(GrantLedger.columns(prefix: "g."))) ORDER BY g.seq)
+                     FROM ent_grants g
+                    WHERE a.account_id IS NOT NULL AND g.account_id = ids.account_id AND g.voided_s IS NULL)
                 FROM ids LEFT JOIN ent_accounts a ON a.account_id = ids.account_id
                   LEFT JOIN sums ON sums.k = ids.k LEFT JOIN recs ON recs.k = ids.k
                 ORDER BY ids.k
@@ -173,6 +183,10 @@ final class ColdReader: Sendable {
                     feature: string(v[0]), value: AccountStore.json(string(v[1])) ?? .null,
                     expiresAt: v[2] == .null ? .null : .string(string(v[2])), reason: string(v[3]),
                     actor: string(v[4])))
+        }
+        for g in elements(row[7]) {
+            guard case .array(let v) = g else { continue }
+            stored.grants.append(GrantLedger.grant(v.map { $0 == .null ? nil : string($0) }))
         }
         let account = stored.account(program)
         var used: [(feature: String, amount: Int64)] = []

@@ -14,15 +14,20 @@ final class GroupQueue<Job: Sendable, Output: Sendable>: @unchecked Sendable {
 
     let batchSize: Int
     private let work: @Sendable ([Job]) throws(StoreError) -> [Output]
+    /// When set, jobs of one group (an account) are in at most one batch at a time: while a batch holding the
+    /// group runs, the group's newer jobs wait, and the next batch takes them all.
+    private let group: (@Sendable (Job) -> ScalarKey)?
     private let condition = NSCondition()
     private var queue: [Slot] = []
+    private var busy = Set<ScalarKey>()
 
     init(
-        name: String, workers: Int, batchSize: Int = 64,
+        name: String, workers: Int, batchSize: Int = 64, group: (@Sendable (Job) -> ScalarKey)? = nil,
         _ work: @escaping @Sendable ([Job]) throws(StoreError) -> [Output]
     ) {
         self.batchSize = batchSize
         self.work = work
+        self.group = group
         for i in 0..<max(1, workers) {
             let t = Thread { [self] in run() }
             t.name = "\(name)-\(i)"
@@ -41,18 +46,53 @@ final class GroupQueue<Job: Sendable, Output: Sendable>: @unchecked Sendable {
         return try slot.result.get()
     }
 
+    /// The waiting jobs to run now, oldest first (up to `batchSize`), skipping groups in a running batch; their
+    /// groups become busy. Called with `condition` locked.
+    private func take() -> [Slot] {
+        guard let group else {
+            let batch = Array(queue.prefix(batchSize))
+            queue.removeFirst(batch.count)
+            return batch
+        }
+        var batch: [Slot] = []
+        var rest: [Slot] = []
+        var taken = Set<ScalarKey>()
+        for slot in queue {
+            let g = group(slot.job)
+            if batch.count < batchSize && !busy.contains(g) {
+                batch.append(slot)
+                taken.insert(g)
+            } else {
+                rest.append(slot)
+            }
+        }
+        guard !batch.isEmpty else { return [] }
+        queue = rest
+        busy.formUnion(taken)
+        return batch
+    }
+
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty { condition.wait() }
-            let batch = Array(queue.prefix(batchSize))
-            queue.removeFirst(batch.count)
+            var batch = take()
+            while batch.isEmpty {
+                condition.wait()
+                batch = take()
+            }
             condition.unlock()
             do {
                 let answers = try work(batch.map(\.job))
                 for (slot, a) in zip(batch, answers) { slot.result = .success(a) }
             } catch {
                 for slot in batch { slot.result = .failure(error) }
+            }
+            if let group {
+                condition.lock()
+                for slot in batch { busy.remove(group(slot.job)) }
+                // Jobs of those groups may be waiting: any worker may take them now.
+                condition.broadcast()
+                condition.unlock()
             }
             for slot in batch { slot.done.signal() }
         }

@@ -3,7 +3,7 @@
 /// so the schema can be distributed by account (docs/STORE.md).
 enum Schema {
     /// Bump with every migration appended to `migrations`.
-    static let version = 3
+    static let version = 4
 
     /// Instants are kept as whole seconds plus nanoseconds (`timestamptz` keeps microseconds only), and JSON
     /// documents as the text we wrote (exact, unlike `jsonb`'s normalized numbers).
@@ -151,6 +151,61 @@ enum Schema {
                 period text NOT NULL,
                 threshold integer NOT NULL,
                 PRIMARY KEY (account_id, feature, period, threshold))
+            """,
+        ],
+        // 4: usage running totals (a period's usage is two index probes, not a sum over every record), the body
+        // an idempotency key was first used with, and grants (SPEC §7 "Grants") with the draws consumption made
+        // on them. Existing records get their running totals in time order; their body is unknown (NULL).
+        [
+            "ALTER TABLE ent_usage ADD COLUMN IF NOT EXISTS total bigint",
+            "ALTER TABLE ent_usage ADD COLUMN IF NOT EXISTS granted bigint NOT NULL DEFAULT 0",
+            "ALTER TABLE ent_usage ADD COLUMN IF NOT EXISTS granted_total bigint NOT NULL DEFAULT 0",
+            "ALTER TABLE ent_usage ADD COLUMN IF NOT EXISTS request text",
+            """
+            UPDATE ent_usage u SET total = s.total
+            FROM (SELECT account_id, feature, idempotency_key,
+                    sum(amount) OVER (PARTITION BY account_id, feature
+                                      ORDER BY at_s, at_n, idempotency_key COLLATE "C" ROWS UNBOUNDED PRECEDING)
+                      AS total
+                  FROM ent_usage) s
+            WHERE u.account_id = s.account_id AND u.feature = s.feature AND u.idempotency_key = s.idempotency_key
+            """,
+            "ALTER TABLE ent_usage ALTER COLUMN total SET NOT NULL",
+            "CREATE INDEX IF NOT EXISTS ent_usage_totals ON ent_usage (account_id, feature, at_s, at_n, total)",
+            "DROP INDEX IF EXISTS ent_usage_window",
+            "CREATE INDEX IF NOT EXISTS ent_usage_key ON ent_usage (account_id, idempotency_key)",
+            """
+            CREATE TABLE IF NOT EXISTS ent_grants (
+                account_id text NOT NULL,
+                grant_id text NOT NULL,
+                feature text NOT NULL,
+                amount bigint NOT NULL CHECK (amount > 0),
+                used bigint NOT NULL DEFAULT 0,
+                priority integer NOT NULL DEFAULT 0,
+                expires_s bigint,
+                expires_n integer,
+                created_s bigint NOT NULL,
+                created_n integer NOT NULL,
+                seq bigint NOT NULL,
+                voided_s bigint,
+                voided_n integer,
+                reason text NOT NULL,
+                actor text NOT NULL,
+                source text,
+                idempotency_key text NOT NULL,
+                request text NOT NULL,
+                PRIMARY KEY (account_id, grant_id),
+                UNIQUE (account_id, idempotency_key))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ent_grant_draws (
+                account_id text NOT NULL,
+                grant_id text NOT NULL,
+                at_s bigint NOT NULL,
+                at_n integer NOT NULL,
+                amount bigint NOT NULL,
+                usage_key text NOT NULL,
+                PRIMARY KEY (account_id, grant_id, usage_key))
             """,
         ],
     ]

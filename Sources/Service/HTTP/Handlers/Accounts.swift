@@ -105,6 +105,12 @@ enum Accounts {
         case .trialAlreadyUsed: HTTPError(409, "trial_already_used", "this account has already had its trial")
         case .overrideNotFound: HTTPError(404, "not_found", "the account has no override for this feature")
         case .notALimit(let f): HTTPError(400, "invalid_request", "'\(f)' is not a limit feature", path: "feature")
+        case .idempotencyKeyReused:
+            HTTPError(
+                409, "idempotency_key_reused",
+                "this idempotency key was first used with another request body; a key names one request",
+                path: "idempotency_key")
+        case .grantNotFound: HTTPError(404, "not_found", "the account has no grant with this id")
         }
     }
 
@@ -377,7 +383,7 @@ enum Accounts {
         if req.method == "GET" {
             let now = try now(req, [:], context)
             let outcome = try run(context) { () throws(StoreError) in
-                try store.usage(id, feature: f, program: program, now: now)
+                try store.usage(id, feature: f, program: program, now: now, asOf: req.query["now"] != nil)
             }
             switch outcome {
             case .failure(let r): throw refusal(r)

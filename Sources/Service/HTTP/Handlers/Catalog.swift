@@ -39,7 +39,7 @@ enum Catalog {
                     "grants",
                     .object(
                         p.features.indices.map { f in
-                            (p.features[f].name, program.json(program.grant(plan: i, feature: f).value, feature: f))
+                            (p.features[f].name, program.grantJSON(plan: i, feature: f))
                         })
                 ))
             return .object(m)
