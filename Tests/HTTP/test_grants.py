@@ -252,7 +252,7 @@ def test_a_database_of_the_previous_release_migrates_in_place():
             r = consume(s, "old", "max_trees", 9, "k1")
             assert r["replayed"] is True and r["used"] == 1
             assert consume(s, "old", "max_trees", 4, "new")["used"] == 10
-            assert pg.psql("entitlements", "SELECT max(version) FROM ent_schema") == "3"
+            assert pg.psql("entitlements", "SELECT max(version) FROM ent_schema") == "4"
             assert pg.psql("entitlements", "SELECT count(*) FROM ent_usage") == "6"
         finally:
             assert s.stop() == 0

@@ -558,7 +558,7 @@ def test_a_version_1_database_is_migrated_in_place(bundle):
         s = Service(policies=bundle, env=KEYS, store=pg.url, args=("--no-watch",))
         try:
             assert pg.psql("entitlements", "SELECT string_agg(version::text, ',' ORDER BY version) FROM ent_schema") \
-                == "1,2,3"
+                == "1,2,3,4"
             call(s, "PUT", "/v1/webhooks/app", {"url": r.url, "secret": SECRET})
             status, a = call(s, "GET", "/v1/accounts/old_free")
             assert status == 200 and a["subscription"]["plan"] == "free"
