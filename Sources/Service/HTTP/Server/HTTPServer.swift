@@ -101,6 +101,7 @@ final class HTTPServer: @unchecked Sendable {
         req.authorization = header(ex, "Authorization")
         req.ifNoneMatch = header(ex, "If-None-Match")
         req.stripeSignature = header(ex, "Stripe-Signature")
+        req.requestID = header(ex, "X-Request-Id")
         req.bodyTooLarge = chttp_body_too_large(ex) != 0
         req.overBudget = chttp_over_budget(ex) != 0
         var detail: UnsafePointer<CChar>?
