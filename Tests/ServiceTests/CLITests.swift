@@ -29,14 +29,21 @@ import Testing
         return (code, b.out, b.err)
     }
 
-    @Test func validateSampleBundleExitsZero() {
+    @Test func validateSampleBundleIsCleanEvenStrict() {
         let (code, out, _) = run(["validate", Self.policies])
         #expect(code == 0)
-        // The sample's two PSA guards share feature_not_in_plan, whose body says "feature": null on a route (the
-        // fixtures pin that body), so validate warns about them and still succeeds; --strict fails.
-        #expect(out.contains("\nok: 8 files") && out.hasSuffix("; 2 warnings\n"), "\(out)")
-        #expect(out.contains("guards.yaml:25:11: warning: [null_in_denial] guard 'psa_feature'"))
-        #expect(run(["validate", Self.policies, "--strict"]).0 == 1)
+        // The sample warns about nothing (docs/examples/warnings is the bundle that warns on purpose).
+        #expect(out.hasPrefix("ok: 8 files") && !out.contains("warning"), "\(out)")
+        #expect(run(["validate", Self.policies, "--strict"]).0 == 0)
+    }
+
+    @Test func theWarningExampleWarnsAsDocumented() throws {
+        let dir = Self.repo.appendingPathComponent("docs/examples/warnings").path
+        let (code, out, _) = run(["validate", dir])
+        #expect(code == 0)
+        let expected = try String(contentsOfFile: dir + "/expected.txt", encoding: .utf8)
+        #expect(out.replacingOccurrences(of: dir + "/", with: "docs/examples/warnings/") == expected)
+        #expect(run(["validate", dir, "--strict"]).0 == 1)
     }
 
     @Test func validateBrokenBundleExitsOneWithPositions() {
