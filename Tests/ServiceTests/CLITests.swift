@@ -73,6 +73,26 @@ import Testing
         #expect(bad == 2 && message.contains("--from must be an RFC 3339 timestamp"))
     }
 
+    /// The account and user may be YAML as in fixtures; without a manifest the guards still show: the unverified
+    /// user's e-mail grace ends on day 8, where `verified_email` starts to deny.
+    @Test func timelineReadsYAMLAndFollowsGuardsWithoutAManifest() throws {
+        let dir = Self.repo.appendingPathComponent("Tests/Fixtures/timeline").path
+        func timeline(_ ext: String) -> (Int32, String, String) {
+            run([
+                "timeline", Self.policies, "--account", dir + "/account." + ext, "--user", dir + "/user." + ext,
+                "--from", "2026-05-01T00:00:00Z", "--to", "2026-07-01T00:00:00Z",
+            ])
+        }
+        let (code, out, err) = timeline("yaml")
+        #expect(code == 0, "\(err)")
+        #expect(out == timeline("json").1)
+        #expect(
+            out.contains(
+                "\n2026-05-14T12:00:00Z  guards.verified_email.requires: user.email_verified or now < user.created_at + 7d\n"
+                    + "    guards.verified_email: passes → denies (email_not_verified)\n"), "\(out)")
+        #expect(!out.contains("routes."))
+    }
+
     @Test func helpAndVersion() {
         for command in ["validate", "test", "check", "routes", "diff", "serve", "schema", "timeline"] {
             let (code, out, _) = run([command, "--help"])

@@ -1,5 +1,6 @@
 /// An account's lifecycle over a span of time: every instant in it where what the account gets changes, each with
-/// the rules that put a boundary there and what changed (subscription state, features, facts, flags, routes).
+/// the rules that put a boundary there and what changed (subscription state, features, facts, flags, guards,
+/// routes). A guard is followed as on a route it applies to and does not allowlist: `passes` or `denies (DENIAL)`.
 ///
 /// Boundaries are computed, not sampled: the candidates are every instant a rule of the policy compares `now`
 /// with (found at compile time, evaluated for this account and user), the trial stages (period end minus the
@@ -115,6 +116,13 @@ public enum Timeline {
             var out: [(String, JSONValue)] = []
             flatten(ev.snapshot(), "", &out)
             out.removeAll { $0.0 == "now" || $0.0 == "policy" || $0.0 == "subscription.days_remaining" }
+            // Every guard on a route it applies to and does not allowlist, so the timeline shows when a guard starts
+            // to deny even without routes to follow.
+            for (gi, g) in program.policy.guards.enumerated() {
+                let denial = ev.guardDenial(gi)
+                out.append(
+                    ("guards.\(g.name)", .string(denial.map { "denies (\(program.policy.denials[$0].name))" } ?? "passes")))
+            }
             for r in routes {
                 let d = ev.decide(.route(method: r.method, path: r.path))
                 out.append(("routes.\(r.label)", routeOutcome(program, d)))

@@ -158,6 +158,15 @@ extension Evaluation {
         return .allow(skipped ? .allowlisted : .guards_passed)
     }
 
+    /// A guard's verdict for this account and user on a route it applies to and does not allowlist (SPEC §2.7's
+    /// three steps): nil when it passes, else the denial it gives. What the timeline follows for every guard.
+    mutating func guardDenial(_ gi: Int) -> Int? {
+        let g = program.guards[gi]
+        if user == nil && g.readsUser { return program.denyUnauthenticated }
+        if holds(g.requires) { return nil }
+        return !subscription.exists && g.readsSubscription ? program.denyNoSubscription : g.deny
+    }
+
     /// One applying guard (SPEC §2.7): the first matching allowlist entry whose `when` is not false skips it;
     /// otherwise its `requires` decides. `nextEntry` yields the matching allowlist entries in order.
     @inline(__always)

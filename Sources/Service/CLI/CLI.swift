@@ -67,7 +67,8 @@ enum CLI {
           timeline [DIR] --account FILE [--user FILE] [--from T] [--to T] [--manifest FILE] [--format text|json]
                                                            every boundary of an account's lifecycle (trial stages,
                                                            lock, grace and read-only ends, override expiries) and
-                                                           what changes there
+                                                           what changes there, guards included; the account and
+                                                           user files are YAML (as in fixtures) or JSON
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
                 [--db-connections N] [--cache-size N] [--database-read-url URL …] [--warm N]
                 [--keys-file FILE] [--threads N] [--no-watch]
