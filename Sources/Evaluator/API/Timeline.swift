@@ -119,9 +119,8 @@ public enum Timeline {
             // Every guard on a route it applies to and does not allowlist, so the timeline shows when a guard starts
             // to deny even without routes to follow.
             for (gi, g) in program.policy.guards.enumerated() {
-                let denial = ev.guardDenial(gi)
-                out.append(
-                    ("guards.\(g.name)", .string(denial.map { "denies (\(program.policy.denials[$0].name))" } ?? "passes")))
+                let verdict = ev.guardDenial(gi).map { "denies (\(program.policy.denials[$0].name))" } ?? "passes"
+                out.append(("guards.\(g.name)", .string(verdict)))
             }
             for r in routes {
                 let d = ev.decide(.route(method: r.method, path: r.path))

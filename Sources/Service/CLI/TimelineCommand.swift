@@ -30,7 +30,9 @@ enum TimelineCommand {
         let dir = try parsed.directory()
         guard let accountPath = parsed.options["--account"] else {
             throw UsageError(
-                message: "timeline needs --account FILE (an account in YAML as in fixtures, or JSON as in a /v1/check body)")
+                message:
+                    "timeline needs --account FILE (an account in YAML as in fixtures, or JSON as in a /v1/check body)"
+            )
         }
         let program = try loadProgram(dir, output: output)
         let decoder = RequestDecoder(program: program)
