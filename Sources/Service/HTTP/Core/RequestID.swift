@@ -13,20 +13,22 @@ enum RequestID {
     }
 
     /// Fresh ids: a random prefix per process (so replicas and restarts do not repeat each other) and a counter,
-    /// as 24 hex digits; one atomic add per request, no locking.
+    /// as 24 hex digits written straight into the string's storage; one atomic add per request, no locking.
     final class Generator: Sendable {
-        private let prefix: String
-        private let counter = Atomic<UInt64>(0)
+        private let prefix: UInt64
+        private let counter = Atomic<UInt32>(0)
 
-        init() {
-            let p = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-            prefix = String(repeating: "0", count: 16 - p.count) + p
-        }
+        init() { prefix = UInt64.random(in: 0...UInt64.max) }
 
         func next() -> String {
             let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
-            let hex = String(n, radix: 16)
-            return prefix + String(repeating: "0", count: max(0, 8 - hex.count)) + hex
+            return String(unsafeUninitializedCapacity: 24) { out in
+                let digits: StaticString = "0123456789abcdef"
+                let hex = digits.utf8Start
+                for i in 0..<16 { out[i] = hex[Int((prefix >> UInt64(60 - 4 * i)) & 0xF)] }
+                for i in 0..<8 { out[16 + i] = hex[Int((n >> UInt32(28 - 4 * i)) & 0xF)] }
+                return 24
+            }
         }
     }
 }
