@@ -45,7 +45,7 @@ final class App: HTTPResponder {
     /// an `X-Request-Id` header: the caller's own when it sent a usable one, else one made here. `method` is the
     /// method as sent (a `HEAD` answered as its `GET`), for the log.
     private func exchange(
-        _ req: HTTPRequest, _ response: HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double,
+        _ req: HTTPRequest, _ response: consuming HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double,
         method: String? = nil
     ) -> Exchange {
         var response = response
