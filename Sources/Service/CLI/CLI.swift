@@ -80,7 +80,9 @@ enum CLI {
                                                            (comma-separated name=key, or bare keys) and/or
                                                            --keys-file FILE (lines 'check|admin NAME KEY');
                                                            clients send 'Authorization: Bearer KEY'. Without
-                                                           keys it serves loopback only, without auth
+                                                           keys it serves loopback only, without auth.
+                                                           ENTITLEMENTS_STRIPE_WEBHOOK_SECRETS (whsec_…, comma-
+                                                           separated) turns on POST /v1/billing/stripe
           billing replay FILE [DIR] [--dry-run] [--database-url URL | --data-dir DIR]
                                                            apply Stripe events (JSON lines, as exported) through the
                                                            webhook's code, oldest first; --dry-run prints what would
