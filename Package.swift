@@ -35,7 +35,14 @@ let package = Package(
         .target(name: "Rules", dependencies: ["CYAML"], swiftSettings: strict),
         .target(name: "Evaluator", dependencies: ["Rules"], swiftSettings: strict),
         .executableTarget(
-            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP", "CLibPQ", "CBuildInfo"], exclude: ["Store/README.md"],
+            name: "Service", dependencies: ["Rules", "Evaluator", "CHTTP", "CLibPQ", "CBuildInfo"],
+            exclude: ["Store/README.md"],
+            // The playground's HTML, CSS and JavaScript, compiled in as bytes (`PackageResources`): files in the
+            // source tree, no file needed at run time.
+            resources: [
+                .embedInCode("HTTP/Assets/playground.html"), .embedInCode("HTTP/Assets/playground.css"),
+                .embedInCode("HTTP/Assets/playground.js"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "RulesTests", dependencies: ["Rules"], resources: [], swiftSettings: strict),
         .testTarget(name: "EvaluatorTests", dependencies: ["Rules", "Evaluator"], swiftSettings: strict),

@@ -151,6 +151,19 @@ let pro = #""account":{"id":"a1","subscription":{"plan":"pro","status":"active"}
         #expect(r[1]["error"] == .string("unknown_feature"))
         #expect(r[2]["path"] == .string("checks[2]"))
     }
+
+    /// A flag asked for as a feature (and the other way round) says what it is and how to ask, instead of "did you
+    /// mean" the very same name.
+    @Test func aFlagAskedForAsAFeatureSaysHowToAskForIt() {
+        let r = results("{\"feature\":\"self_serve_enabled\"},{\"flag\":\"sso\"},{\"feature\":\"ssp\"}")
+        #expect(r[0]["error"] == .string("unknown_feature"))
+        #expect(
+            r[0]["detail"]
+                == .string("'self_serve_enabled' is a flag, not a feature: ask {\"flag\": \"self_serve_enabled\"}"))
+        #expect(r[0]["path"] == .string("checks[0].feature"))
+        #expect(r[1]["detail"] == .string("'sso' is a feature, not a flag: ask {\"feature\": \"sso\"}"))
+        #expect(r[2]["detail"] == .string("unknown feature 'ssp' (did you mean 'sso'?)"))
+    }
 }
 
 @Suite struct DeterminismTests {

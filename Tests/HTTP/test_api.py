@@ -137,7 +137,7 @@ def test_not_found_and_method_not_allowed(svc):
     status, headers, body = svc.json("GET", "/v1/check")
     assert status == 405 and body["error"] == "method_not_allowed" and headers["Allow"] == "POST"
     status, headers, _ = svc.json("DELETE", "/v1/catalog")
-    assert status == 405 and headers["Allow"] == "GET"
+    assert status == 405 and headers["Allow"] == "GET, HEAD"
 
 
 def test_account_ids_need_the_store(svc):

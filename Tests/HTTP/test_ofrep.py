@@ -104,3 +104,21 @@ def test_configuration(svc):
     status, headers, body = svc.json("GET", "/ofrep/v1/configuration")
     assert status == 200 and body["name"] == "entitlements"
     assert svc.request("GET", "/ofrep/v1/configuration", None, {"If-None-Match": headers["ETag"]})[0] == 304
+
+
+def test_the_stock_provider_sends_the_bearer_key_through_headers_factory():
+    """With auth on, the Python OFREP provider passes the key with `headers_factory` (docs/API.md shows it); without
+    it the evaluation fails and the caller's default is used."""
+    from conftest import Service
+    keyed = Service(env={"ENTITLEMENTS_CHECK_KEYS": "app=ofrep-secret"})
+    try:
+        base = f"http://{keyed.host}:{keyed.port}"
+        api.set_provider(OFREPProvider(base_url=base, headers_factory=lambda: {"Authorization": "Bearer ofrep-secret"}))
+        d = api.get_client().get_boolean_details("psa_integration", False, ctx("acc_1"))
+        assert d.value is True and d.error_code is None
+        api.set_provider(OFREPProvider(base_url=base))
+        d = api.get_client().get_boolean_details("psa_integration", False, ctx("acc_1"))
+        assert d.value is False and d.error_code is not None
+    finally:
+        api.shutdown()
+        assert keyed.stop() == 0

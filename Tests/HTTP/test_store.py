@@ -752,3 +752,31 @@ def test_the_embedded_cluster_starts_stops_and_is_reused():
     finally:
         assert s.stop() == 0
         shutil.rmtree(base, ignore_errors=True)
+
+
+def metric(svc, name, **labels):
+    """The value of one sample of /metrics (0 when absent)."""
+    text = svc.request("GET", "/metrics")[2].decode()
+    want = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split(" ")[1])
+    return 0
+
+
+def test_metrics_label_account_routes_by_pattern_and_count_usage(replicas):
+    a, _ = replicas
+    id = fresh()
+    put(a, id, {"source": "checkout", "subscription": {"plan": "starter", "status": "active"}})
+    usage = dict(route="/v1/accounts/{id}/usage/{feature}", status="200")
+    before = (metric(a, "entitlements_http_requests_total", **usage),
+              metric(a, "entitlements_usage_consumptions_total", result="recorded", error=""),
+              metric(a, "entitlements_usage_consumptions_total", result="refused", error="limit_exceeded"))
+    assert consume(a, id, "max_trees", 10, "m1")["allowed"] is True
+    assert consume(a, id, "max_trees", 1, "m2")["error"] == "limit_exceeded"
+    assert consume(a, id, "max_trees", 1, "m3")["error"] == "limit_exceeded"
+    after = (metric(a, "entitlements_http_requests_total", **usage),
+             metric(a, "entitlements_usage_consumptions_total", result="recorded", error=""),
+             metric(a, "entitlements_usage_consumptions_total", result="refused", error="limit_exceeded"))
+    assert [y - x for x, y in zip(before, after)] == [3, 1, 2]
+    assert metric(a, "entitlements_http_requests_total", route="/v1/accounts/{id}", status="201") >= 1

@@ -38,6 +38,30 @@ import Testing
         #expect(a.respond(to: HTTPRequest(method: "GET", path: "/v1/accounts/a/bogus")).status == 404)
     }
 
+    /// The playground's policy names its one inline style and one inline script by their SHA-256 and allows nothing
+    /// inline otherwise; HEAD answers as GET does.
+    @Test func playgroundPolicyHashesItsInlineScriptAndStyle() throws {
+        let r = app().respond(to: HTTPRequest(method: "GET", path: "/ui"))
+        #expect(r.status == 200)
+        let page = String(decoding: r.body, as: UTF8.self)
+        let policy = try #require(r.headers.first { $0.0 == "Content-Security-Policy" }?.1)
+        #expect(!policy.contains("unsafe-inline"))
+        func inline(_ tag: String) throws -> String {
+            let open = try #require(page.range(of: "<\(tag)>"))
+            let close = try #require(page.range(of: "</\(tag)>", range: open.upperBound..<page.endIndex))
+            return String(page[open.upperBound..<close.lowerBound])
+        }
+        for (tag, directive) in [("script", "script-src"), ("style", "style-src")] {
+            let text = try inline(tag)
+            #expect(text.count > 1000, "the \(tag) is filled in from its asset file")
+            let digest = Data(SHA256.hash(text.utf8)).base64EncodedString()
+            #expect(policy.contains("\(directive) 'sha256-\(digest)';"), "\(policy)")
+        }
+        #expect(page.components(separatedBy: "<script").count == 2 && !page.contains("{{"))
+        let head = app().respond(to: HTTPRequest(method: "HEAD", path: "/ui"))
+        #expect(head.status == 200 && head.headers.contains { $0 == ("Content-Security-Policy", policy) })
+    }
+
     @Test func accountIDsNeedTheStore() {
         for path in ["/v1/check", "/v1/entitlements"] {
             let body =

@@ -29,14 +29,21 @@ import Testing
         return (code, b.out, b.err)
     }
 
-    @Test func validateSampleBundleExitsZero() {
+    @Test func validateSampleBundleIsCleanEvenStrict() {
         let (code, out, _) = run(["validate", Self.policies])
         #expect(code == 0)
-        // The sample's two PSA guards share feature_not_in_plan, whose body says "feature": null on a route (the
-        // fixtures pin that body), so validate warns about them and still succeeds; --strict fails.
-        #expect(out.contains("\nok: 8 files") && out.hasSuffix("; 2 warnings\n"), "\(out)")
-        #expect(out.contains("guards.yaml:25:11: warning: [null_in_denial] guard 'psa_feature'"))
-        #expect(run(["validate", Self.policies, "--strict"]).0 == 1)
+        // The sample warns about nothing (docs/examples/warnings is the bundle that warns on purpose).
+        #expect(out.hasPrefix("ok: 8 files") && !out.contains("warning"), "\(out)")
+        #expect(run(["validate", Self.policies, "--strict"]).0 == 0)
+    }
+
+    @Test func theWarningExampleWarnsAsDocumented() throws {
+        let dir = Self.repo.appendingPathComponent("docs/examples/warnings").path
+        let (code, out, _) = run(["validate", dir])
+        #expect(code == 0)
+        let expected = try String(contentsOfFile: dir + "/expected.txt", encoding: .utf8)
+        #expect(out.replacingOccurrences(of: dir + "/", with: "docs/examples/warnings/") == expected)
+        #expect(run(["validate", dir, "--strict"]).0 == 1)
     }
 
     @Test func validateBrokenBundleExitsOneWithPositions() {
@@ -64,6 +71,26 @@ import Testing
         #expect(out == expected, "\(out)")
         let (bad, _, message) = run(["timeline", Self.policies, "--account", dir + "/account.json", "--from", "soon"])
         #expect(bad == 2 && message.contains("--from must be an RFC 3339 timestamp"))
+    }
+
+    /// The account and user may be YAML as in fixtures; without a manifest the guards still show: the unverified
+    /// user's e-mail grace ends on day 8, where `verified_email` starts to deny.
+    @Test func timelineReadsYAMLAndFollowsGuardsWithoutAManifest() throws {
+        let dir = Self.repo.appendingPathComponent("Tests/Fixtures/timeline").path
+        func timeline(_ ext: String) -> (Int32, String, String) {
+            run([
+                "timeline", Self.policies, "--account", dir + "/account." + ext, "--user", dir + "/user." + ext,
+                "--from", "2026-05-01T00:00:00Z", "--to", "2026-07-01T00:00:00Z",
+            ])
+        }
+        let (code, out, err) = timeline("yaml")
+        #expect(code == 0, "\(err)")
+        #expect(out == timeline("json").1)
+        #expect(
+            out.contains(
+                "\n2026-05-14T12:00:00Z  guards.verified_email.requires: user.email_verified or now < user.created_at + 7d\n"
+                    + "    guards.verified_email: passes → denies (email_not_verified)\n"), "\(out)")
+        #expect(!out.contains("routes."))
     }
 
     @Test func helpAndVersion() {

@@ -353,6 +353,12 @@ public struct RequestDecoder: Sendable {
         }
         if let key = f.flag {
             guard let i = program.flagID(key) else {
+                // A feature asked for as a flag: say what it is and how to ask for it.
+                if program.featureID(key) != nil {
+                    return Self.err(
+                        "'\(key)' is a feature, not a flag: ask {\"feature\": \"\(key)\"}", "\(path).flag",
+                        "unknown_feature")
+                }
                 return Self.err(
                     "unknown flag '\(key)'" + Suggest.hint(key, policy.flags.map(\.name)), "\(path).flag",
                     "unknown_feature")
@@ -361,6 +367,12 @@ public struct RequestDecoder: Sendable {
         }
         let key = f.feature ?? ""
         guard let id = program.featureID(key) else {
+            // A flag asked for as a feature: "did you mean 'x'?" with the same name would be no help.
+            if program.flagID(key) != nil {
+                return Self.err(
+                    "'\(key)' is a flag, not a feature: ask {\"flag\": \"\(key)\"}", "\(path).feature",
+                    "unknown_feature")
+            }
             let candidates = policy.features.map(\.name) + policy.flags.map(\.name)
             return Self.err(
                 "unknown feature '\(key)'" + Suggest.hint(key, candidates), "\(path).feature", "unknown_feature")

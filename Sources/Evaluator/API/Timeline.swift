@@ -1,5 +1,6 @@
 /// An account's lifecycle over a span of time: every instant in it where what the account gets changes, each with
-/// the rules that put a boundary there and what changed (subscription state, features, facts, flags, routes).
+/// the rules that put a boundary there and what changed (subscription state, features, facts, flags, guards,
+/// routes). A guard is followed as on a route it applies to and does not allowlist: `passes` or `denies (DENIAL)`.
 ///
 /// Boundaries are computed, not sampled: the candidates are every instant a rule of the policy compares `now`
 /// with (found at compile time, evaluated for this account and user), the trial stages (period end minus the

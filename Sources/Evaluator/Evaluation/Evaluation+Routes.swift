@@ -158,15 +158,24 @@ extension Evaluation {
         return .allow(skipped ? .allowlisted : .guards_passed)
     }
 
-    /// Whether each guard's `requires` holds for this account and user, routes aside: the `guards.NAME` paths of
-    /// the timeline and of webhook changes. A guard that reads `user.*` is left out when there is no user (it is
-    /// about users, not the account).
+    /// Each guard's verdict for this account and user, routes aside — `passes`, or `denies (DENIAL)` — as the
+    /// `guards.NAME` paths of the timeline and of webhook changes (on a route it applies to and does not allowlist).
     public mutating func guardStates() -> [(String, JSONValue)] {
         var out: [(String, JSONValue)] = []
-        for gi in program.guards.indices where !(user == nil && program.guards[gi].readsUser) {
-            out.append(("guards." + program.policy.guards[gi].name, .bool(holds(program.guards[gi].requires))))
+        for (gi, g) in program.policy.guards.enumerated() {
+            let verdict = guardDenial(gi).map { "denies (\(program.policy.denials[$0].name))" } ?? "passes"
+            out.append(("guards." + g.name, .string(verdict)))
         }
         return out
+    }
+
+    /// A guard's verdict for this account and user on a route it applies to and does not allowlist (SPEC §2.7's
+    /// three steps): nil when it passes, else the denial it gives. What the timeline follows for every guard.
+    mutating func guardDenial(_ gi: Int) -> Int? {
+        let g = program.guards[gi]
+        if user == nil && g.readsUser { return program.denyUnauthenticated }
+        if holds(g.requires) { return nil }
+        return !subscription.exists && g.readsSubscription ? program.denyNoSubscription : g.deny
     }
 
     /// One applying guard (SPEC §2.7): the first matching allowlist entry whose `when` is not false skips it;

@@ -44,6 +44,14 @@ public struct ExprEnvironment: Sendable {
     public var features: [String: (index: Int, kind: FeatureKind)] = [:]
     public var facts: [String: Int] = [:]
     public var lists: [String: Int] = [:]
+    /// The bundle's flag names: only for hints (expressions cannot read flags), so `feature("a_flag")` says what it is.
+    public var flagNames: Set<String> = []
+    /// Words that are values, not names: plan keys, set features' values and the usual subscription statuses. Only
+    /// for hints: a bare one in an expression is a string missing its quotes.
+    public var valueWords: Set<String> = []
+    /// The fact being compiled, if any: a bare word that would name it is no reference to it (a fact cannot read
+    /// itself), so the hint is the quoted string.
+    public var definingFact: String?
     public init() {}
 }
 

@@ -60,6 +60,19 @@ struct Parser {
     }
     func isOp(_ o: String) -> Bool { peek.token == .op(o) }
 
+    /// Words that are operators or literals, never a string missing its quotes.
+    static let keywords: Set<String> = ["and", "or", "not", "in", "true", "false", "null", "now"]
+
+    /// `s` as a double-quoted string literal of the expression language.
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for c in s {
+            if c == "\"" || c == "\\" { out.append("\\") }
+            out.append(c)
+        }
+        return out + "\""
+    }
+
     func describe(_ t: Token) -> String {
         switch t {
         case .ident(let n): return "'\(n)'"
@@ -199,15 +212,24 @@ struct Parser {
         case .op("["):
             var items: [String] = []
             var bad: (Int, String)?
+            // The list as it should have been written, while every element is a string or a bare word.
+            var fixed: [String]? = []
             if !isOp("]") {
                 while true {
                     let e = advance()
                     switch e.token {
-                    case .string(let s): items.append(s)
+                    case .string(let s):
+                        items.append(s)
+                        fixed?.append(Self.quoted(s))
                     case .end, .op("]"), .op(","):
                         throw ExprSyntaxError(
                             message: "expected a string in the list, found \(describe(e.token))", offset: e.offset)
                     default:
+                        if case .ident(let word) = e.token, !word.contains("."), !Self.keywords.contains(word) {
+                            fixed?.append(Self.quoted(word))
+                        } else {
+                            fixed = nil
+                        }
                         if bad == nil {
                             bad = (e.offset, "list elements must be string literals, found \(describe(e.token))")
                         }
@@ -224,7 +246,11 @@ struct Parser {
                     message: "expected ']' or ',' in the list, found \(describe(peek.token))", offset: peek.offset)
             }
             _ = advance()
-            if let (o, m) = bad { return .badList(offset: o, message: m) }
+            if let (o, m) = bad {
+                // Bare words in a list are strings missing their quotes: show the list fixed.
+                let hint = fixed.map { "; strings need double quotes: write [\($0.joined(separator: ", "))]" } ?? ""
+                return .badList(offset: o, message: m + hint)
+            }
             return .literal(.list(items), offset: t.offset)
         case .op("-"):
             throw ExprSyntaxError(

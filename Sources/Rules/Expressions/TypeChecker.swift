@@ -133,6 +133,12 @@ struct Checker {
                     .invalid_argument, "\(fname)() takes a feature key as a string literal\(hint)", args[0].offset)
             }
             guard let (index, kind) = env.features[key] else {
+                if env.flagNames.contains(key) {
+                    throw fail(
+                        .unknown_feature,
+                        "'\(key)' is a flag, not a feature; \(fname)() reads features only (a flag is asked for by a "
+                            + "{\"flag\": \"\(key)\"} check or over OFREP)", ko)
+                }
                 throw fail(
                     .unknown_feature, "unknown feature '\(key)' in \(fname)()" + Suggest.hint(key, env.features.keys),
                     ko)
@@ -241,7 +247,10 @@ struct Checker {
             candidates += SubscriptionField.allCases.map { "subscription.\($0.rawValue)" }
             candidates += UserField.allCases.map { "user.\($0.rawValue)" }
             candidates += ["account.id"] + env.facts.keys.map { "facts.\($0)" } + env.lists.keys.map { "lists.\($0)" }
-            if parts.count == 1, Suggest.closest(to: n, in: candidates) == nil {
+            let closest = Suggest.closest(to: n, in: candidates)
+            if parts.count == 1,
+                closest == nil || env.valueWords.contains(n) || closest == env.definingFact.map({ "facts.\($0)" })
+            {
                 // A bare word where a value belongs: almost always a string missing its quotes.
                 throw fail(
                     .unknown_name,

@@ -26,6 +26,8 @@ extension BundleCompiler {
                 guard let x = f["expr"] else { continue }
                 exprNode = x.value
             }
+            env.definingFact = e.key
+            defer { env.definingFact = nil }
             guard let (expr, reads) = expression(exprNode, path, context: .fact) else { continue }
             if ![.bool, .null, .dynamic].contains(expr.type) {
                 diags.error(

@@ -121,6 +121,9 @@ struct BundleCompiler {
         }
         policy.digest = digest
         compileFeatures()
+        env.flagNames = Set((sections["flags"] ?? []).map(\.key))
+        env.valueWords = Set((sections["plans"] ?? []).map(\.key)).union(policy.features.flatMap(\.values))
+            .union(["active", "trialing", "past_due", "canceled", "complimentary", "incomplete", "paused", "unpaid"])
         compileLists()
         compilePlans()
         declareFacts()
@@ -191,8 +194,16 @@ struct BundleCompiler {
                     diags.error(.invalid_type, "\(key) must be a mapping, got \(v.typeName)", at: v.start)
                     continue
                 }
-                for (ek, ev) in entries {
+                for (n, (ek, ev)) in entries.enumerated() {
                     let name = ek.scalarText ?? ""
+                    if n > 0, let hint = Self.outdentedKey(key, name, ev, after: entries[n - 1].key) {
+                        diags.error(.invalid_type, hint, at: ek.start)
+                        continue
+                    }
+                    if let hint = Self.entryOfAnotherSection(key, name, ev) {
+                        diags.error(.unknown_key, hint, at: ek.start)
+                        continue
+                    }
                     if let i = sectionIndex[key]?[name], let first = sections[key]?[i] {
                         diags.error(
                             .duplicate_definition,
@@ -215,7 +226,48 @@ struct BundleCompiler {
         }
     }
 
-    func singular(_ section: String) -> String {
+    /// The keys an entry of each mapping section may have (facts: in their `{expr, description}` form).
+    static let entryShapes: [(section: String, shape: ShapeObject)] = [
+        ("features", PolicyShape.feature), ("plans", PolicyShape.plan), ("facts", PolicyShape.fact),
+        ("flags", PolicyShape.flag), ("denials", PolicyShape.denial),
+    ]
+
+    /// A key of an entry indented as an entry of its own (`assignable_via` outdented to the plans' level under the
+    /// last plan): it would become a plan named `assignable_via` and fail as one. Said at its own line, with the
+    /// entry it belongs to. Only for a value that cannot be an entry (a plan, feature, flag or denial is a mapping).
+    static func outdentedKey(_ section: String, _ name: String, _ value: YAMLNode, after previous: YAMLNode) -> String?
+    {
+        guard section != "facts" && section != "lists",
+            let shape = entryShapes.first(where: { $0.section == section })?.shape, shape.names.contains(name),
+            value.resolved != .null
+        else { return nil }
+        if case .mapping = value.kind { return nil }
+        let owner = previous.scalarText ?? ""
+        let kind = BundleCompiler.singularName(section)
+        return "\(section).\(name): '\(name)' is a key of a \(kind), but it is indented like the \(section) "
+            + "themselves, so it reads as a \(kind) named '\(name)'; indent it under '\(owner)' "
+            + "(line \(previous.start.line)) like that \(kind)'s other keys"
+    }
+
+    /// An entry whose keys all belong to another section's entries, and not all to this one's (a denial appended
+    /// under `flags:`): says where it seems to belong instead of listing its keys as unknown.
+    static func entryOfAnotherSection(_ section: String, _ name: String, _ value: YAMLNode) -> String? {
+        guard case .mapping(let pairs) = value.kind, !pairs.isEmpty,
+            let own = entryShapes.first(where: { $0.section == section })?.shape
+        else { return nil }
+        let keys = pairs.map { $0.key.scalarText ?? "" }
+        guard !keys.allSatisfy(own.names.contains) else { return nil }
+        let others = entryShapes.filter { $0.section != section } + [("guards", PolicyShape.guardRule)]
+        guard let (other, _) = others.first(where: { o in keys.allSatisfy(o.shape.names.contains) }) else {
+            return nil
+        }
+        let kind = singularName(section)
+        let where_ = other == "guards" ? "as an item of the 'guards:' list" : "under '\(other):'"
+        return "\(section).\(name) looks like a \(singularName(other)) (it has \(keys.joined(separator: ", "))), "
+            + "not a \(kind): move it \(where_)"
+    }
+
+    static func singularName(_ section: String) -> String {
         switch section {
         case "features": "feature"
         case "plans": "plan"
@@ -223,9 +275,12 @@ struct BundleCompiler {
         case "lists": "list"
         case "flags": "flag"
         case "denials": "denial"
+        case "guards": "guard"
         default: section
         }
     }
+
+    func singular(_ section: String) -> String { Self.singularName(section) }
 
     // MARK: - Helpers shared by the section passes
 
@@ -254,10 +309,12 @@ struct BundleCompiler {
             return nil
         }
         var out: [String: (key: YAMLNode, value: YAMLNode)] = [:]
-        for (k, v) in pairs {
+        for (i, (k, v)) in pairs.enumerated() {
             let key = k.scalarText ?? ""
             if allowed.contains(key) {
                 out[key] = (k, v)
+            } else if i > 0, let hint = Self.commaInValue(pairs[i - 1], k, v) {
+                diags.error(.unknown_key, "unknown key '\(key)' in \(path()); \(hint)", at: k.start)
             } else {
                 unknownKey(key, at: k.start, in: path(), allowed: allowed)
             }
@@ -266,6 +323,20 @@ struct BundleCompiler {
             diags.error(.missing_key, "\(path()) is missing required key '\(r)'", at: node.start)
         }
         return out
+    }
+
+    /// In a `{ }` mapping a comma ends the value: `{ description: Storage per month, in GB }` reads `in GB` as a key
+    /// of its own (with no value), right after the plain text it was part of on the same line. Then the hint says to
+    /// quote the text, written as it was meant.
+    static func commaInValue(
+        _ previous: (key: YAMLNode, value: YAMLNode), _ key: YAMLNode, _ value: YAMLNode
+    ) -> String? {
+        guard case .scalar(let text, .plain, nil) = previous.value.kind, case .string? = previous.value.resolved,
+            case .scalar(let word, .plain, nil) = key.kind, case .null? = value.resolved,
+            value.scalarText == "", previous.value.end.line == key.start.line,
+            previous.value.end.column < key.start.column, let name = previous.key.scalarText
+        else { return nil }
+        return "a comma ends a value inside { }: to keep it in the text, quote it: \(name): \"\(text), \(word)\""
     }
 
     /// A short rendering of a node for messages: `'yes'`, `42`, `a list`.

@@ -49,6 +49,15 @@ enum YAMLSyntaxHint {
         {
             // `public true` then `sort: 3`: the key without ':' ran on into the next line as one plain string.
             put("line \(p.number) looks like a key without ':'; write 'key: value'", line: p)
+        } else if original.hasPrefix("did not find expected key"), let p = previous, p.indent < current.indent,
+            let q = above.dropFirst().first, q.indent == current.indent, p.text.contains(":")
+        {
+            // An outdented key between two lines of one block: libyaml notices on the line after it, but the key is
+            // the line that moved.
+            put(
+                "line \(p.number) ('\(p.text.prefix(60))') is indented \(p.indent) spaces, less than the lines above "
+                    + "and below it (\(current.indent)); indent it \(current.indent) spaces like its neighbours",
+                line: p)
         } else if original.hasPrefix("did not find expected key") || original.hasPrefix("did not find expected '-'") {
             put(
                 "line \(at) does not line up with the lines above it (indented \(current.indent) spaces); entries of "

@@ -53,9 +53,11 @@ enum CLI {
                                                            through a running service with --http, which must serve
                                                            the same bundle); zero cases run fail unless
                                                            --allow-empty
-          check [DIR] --input FILE|- [--explain] [--format text|json]
-                                                           evaluate a /v1/check request body offline (--explain:
-                                                           traces with the values each step compared)
+          check [DIR] --input FILE|- [--now T] [--explain] [--format text|json]
+                                                           evaluate a /v1/check request body offline (--now: the
+                                                           instant to decide at, RFC 3339, when the body has no
+                                                           "now"; --explain: traces with the values each step
+                                                           compared)
           routes [DIR] --manifest FILE [--expect FILE]     which guards protect, skip or ignore each app route
           diff OLD_DIR NEW_DIR | REV [REV2] [DIR] [--accounts FILE [--manifest FILE]] [--now T]
                 [--exit-code] [--format text|markdown]
@@ -65,14 +67,22 @@ enum CLI {
           timeline [DIR] --account FILE [--user FILE] [--from T] [--to T] [--manifest FILE] [--format text|json]
                                                            every boundary of an account's lifecycle (trial stages,
                                                            lock, grace and read-only ends, override expiries) and
-                                                           what changes there
+                                                           what changes there, guards included; the account and
+                                                           user files are YAML (as in fixtures) or JSON
           serve [DIR] [--listen HOST:PORT] [--database-url URL | --data-dir DIR | --stateless]
                 [--db-connections N] [--cache-size N] [--database-read-url URL …] [--warm N]
                 [--keys-file FILE] [--threads N] [--no-watch]
                 [--head-timeout S] [--request-timeout S] [--idle-timeout S] [--max-connections N]
                 [--per-address-limit N] [--body-memory MIB]
                                                            run the HTTP service (default store: a private
-                                                           PostgreSQL cluster under .data/postgres)
+                                                           PostgreSQL cluster under .data/postgres). API keys:
+                                                           ENTITLEMENTS_CHECK_KEYS and ENTITLEMENTS_ADMIN_KEYS
+                                                           (comma-separated name=key, or bare keys) and/or
+                                                           --keys-file FILE (lines 'check|admin NAME KEY');
+                                                           clients send 'Authorization: Bearer KEY'. Without
+                                                           keys it serves loopback only, without auth.
+                                                           ENTITLEMENTS_STRIPE_WEBHOOK_SECRETS (whsec_…, comma-
+                                                           separated) turns on POST /v1/billing/stripe
           billing replay FILE [DIR] [--dry-run] [--database-url URL | --data-dir DIR]
                                                            apply Stripe events (JSON lines, as exported) through the
                                                            webhook's code, oldest first; --dry-run prints what would

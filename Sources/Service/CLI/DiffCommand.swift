@@ -102,19 +102,9 @@ enum DiffCommand {
     static func accountChanges(
         _ a: Program, _ b: Program, accountsFile: String, now: Timestamp, routes: [String] = []
     ) throws -> [PolicyDump.Change] {
-        guard let data = FileManager.default.contents(atPath: accountsFile) else {
-            throw UsageError(message: "cannot read accounts file '\(accountsFile)'")
-        }
-        var findings: [Diagnostic] = []
-        let root: YAMLNode?
-        do {
-            root = try YAMLLoader.load([UInt8](data), file: accountsFile, findings: &findings)
-        } catch {
-            throw UsageError(message: "\(accountsFile):\(error.location.line): \(error.message)")
-        }
         var samples: [(String, JSONValue)] = []
-        switch root.map(YAMLJSON.convert) {
-        case .object(let m)?:
+        switch try readYAMLOrJSON(accountsFile, what: "accounts file ") {
+        case .object(let m):
             for (k, v) in m {
                 if case .object(var o) = v, !o.contains(where: { $0.0 == "id" }) {
                     o.insert(("id", .string(k)), at: 0); samples.append((k, .object(o)))
@@ -122,7 +112,7 @@ enum DiffCommand {
                     samples.append((k, v))
                 }
             }
-        case .array(let items)?:
+        case .array(let items):
             for (i, v) in items.enumerated() {
                 if case .string(let id)? = v["id"] { samples.append((id, v)) } else { samples.append(("#\(i)", v)) }
             }

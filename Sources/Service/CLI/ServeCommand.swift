@@ -120,9 +120,13 @@ enum ServeCommand {
             [
                 ("host", .string(host)), ("port", .int(Int64(bound))), ("policy", .string(program.digest)),
                 ("directory", .string(dir)), ("store", .string(store.mode)), ("threads", .int(Int64(config.threads))),
+                ("auth", .string(auth.isOpen ? "off" : "on")),
+                // The names of the keys loaded, by role (never the keys): what an operator checks after a rotation.
+                ("check_keys", .array(auth.keys.filter { $0.role == .check }.map { .string($0.name) })),
+                ("admin_keys", .array(auth.keys.filter { $0.role == .admin }.map { .string($0.name) })),
             ])
         output.line(
-            "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), \(store.mode))"
+            "listening on http://\(host.contains(":") ? "[\(host)]" : host):\(bound) (policy \(program.digest.prefix(12)), \(store.mode), \(auth.summary))"
         )
         let sig = Signals.wait { holder.reload().log(trigger: "SIGHUP") }
         Log.line("info", "shutdown", [("signal", .int(Int64(sig))), ("detail", .string("draining open requests"))])

@@ -2,6 +2,22 @@ import Evaluator
 import Foundation
 import Rules
 
+/// A YAML or JSON file as a JSON value (YAML read with the fixtures' core-schema typing), or a usage error naming the
+/// file and line. `what` names the file's role in messages ("accounts file ").
+func readYAMLOrJSON(_ path: String, what: String) throws -> JSONValue {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw UsageError(message: "cannot read \(what)'\(path)'")
+    }
+    var findings: [Diagnostic] = []
+    let root: YAMLNode?
+    do {
+        root = try YAMLLoader.load([UInt8](data), file: path, findings: &findings)
+    } catch {
+        throw UsageError(message: "\(path):\(error.location.line): \(error.message)")
+    }
+    return root.map(YAMLJSON.convert) ?? .null
+}
+
 /// `entitlements timeline [DIR] --account FILE [--user FILE] [--from T] [--to T] [--manifest FILE]
 /// [--format text|json]`: every boundary of an account's lifecycle the policy implies, and what changes there
 /// (the computation behind `POST /v1/timeline` and the playground's timeline).
@@ -13,7 +29,10 @@ enum TimelineCommand {
         guard ["json", "text"].contains(format) else { throw UsageError(message: "--format must be json or text") }
         let dir = try parsed.directory()
         guard let accountPath = parsed.options["--account"] else {
-            throw UsageError(message: "timeline needs --account FILE (an account as JSON, as in a /v1/check body)")
+            throw UsageError(
+                message:
+                    "timeline needs --account FILE (an account in YAML as in fixtures, or JSON as in a /v1/check body)"
+            )
         }
         let program = try loadProgram(dir, output: output)
         let decoder = RequestDecoder(program: program)
@@ -53,15 +72,9 @@ enum TimelineCommand {
         return ExitCode.ok
     }
 
+    /// An account or user file: YAML (as in fixtures) or JSON, which is YAML too.
     static func json(_ path: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw UsageError(message: "cannot read '\(path)'")
-        }
-        do {
-            return try JSONParser.parse([UInt8](data))
-        } catch {
-            throw UsageError(message: "\(path) is not valid JSON: \(error)")
-        }
+        try readYAMLOrJSON(path, what: "")
     }
 
     /// One block per boundary: the instant and its causes, then each change as `what: before → after`.

@@ -16,6 +16,8 @@ final class App: HTTPResponder {
     let bodySteps: [any Middleware]
 
     static let table = RouteTable(routes)
+    /// Makes the request ids of requests that came without one.
+    let requestIDs = RequestID.Generator()
 
     init(
         policy: PolicyHolder, auth: Auth, store: AccountStore? = nil,
@@ -39,10 +41,28 @@ final class App: HTTPResponder {
             parameters: parameters, auth: auth, authorization: req.authorization)
     }
 
-    private func exchange(_ req: HTTPRequest, _ response: HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double)
-        -> Exchange
-    {
-        Exchange(response: response, label: label, tally: tally, started: t, method: req.method, path: req.path)
+    /// The one outcome of a request (made either by `admit` or by `respond`, never both), with its request id in
+    /// an `X-Request-Id` header: the caller's own when it sent a usable one, else one made here. `method` is the
+    /// method as sent (a `HEAD` answered as its `GET`), for the log.
+    private func exchange(
+        _ req: HTTPRequest, _ response: consuming HTTPResponse, label: Int, tally: DecisionTally?, _ t: Double,
+        method: String? = nil
+    ) -> Exchange {
+        var response = response
+        let id = RequestID.accepted(req.requestID) ?? requestIDs.next()
+        response.headers.append(("X-Request-Id", id))
+        return Exchange(
+            response: response, label: label, tally: tally, started: t, method: method ?? req.method, path: req.path,
+            requestID: id)
+    }
+
+    /// `HEAD` is answered as the `GET` of the same route (the socket layer sends the head of that answer only, with
+    /// its `Content-Length`; RFC 9110 §9.3.2): the request the middleware and the handler see says `GET`.
+    private static func asGet(_ req: HTTPRequest, _ route: Route) -> HTTPRequest {
+        guard req.method == "HEAD", route.methods.contains("GET") else { return req }
+        var get = req
+        get.method = "GET"
+        return get
     }
 
     func admit(_ req: HTTPRequest) -> Admission {
@@ -56,10 +76,12 @@ final class App: HTTPResponder {
                 throw e
             }
             guard let (index, parameters) = try Self.table.find(req.path) else {
+                if let e = OFREP.notFound(req.path) { throw e }
                 throw HTTPError(404, "not_found", "no endpoint at \(String(req.path.prefix(200)))")
             }
             label = Self.table.labelIndex[index]
             let route = Self.table.routes[index]
+            let req = Self.asGet(req, route)
             var context = context(parameters, req)
             for step in headSteps { try step.handle(req, route, &context) }
             return .proceed(route: index)
@@ -79,9 +101,11 @@ final class App: HTTPResponder {
         }
     }
 
-    func respond(to req: HTTPRequest, route index: Int) -> Responded {
+    func respond(to sent: HTTPRequest, route index: Int) -> Responded {
         let start = Clock.monotonicSeconds()
         let route = Self.table.routes[index]
+        let req = Self.asGet(sent, route)
+        let method = sent.method
         let label = Self.table.labelIndex[index]
         // The route matched in `admit`; its parameters (if it has any) are read again from the same path.
         let parameters = Self.table.parameters(of: index, in: req.path)
@@ -91,7 +115,7 @@ final class App: HTTPResponder {
             for step in bodySteps { try step.handle(req, route, &context) }
             if route.waits && store != nil {
                 let handler = route.handler
-                return wait(req, label, start, context) { (context) throws(HTTPError) in
+                return wait(req, method, label, start, context) { (context) throws(HTTPError) in
                     switch try handler(req, &context) {
                     case .response(let r): return r
                     case .wait(let work): return try work(&context)
@@ -100,17 +124,17 @@ final class App: HTTPResponder {
             }
             switch try route.handler(req, &context) {
             case .response(let r): response = r
-            case .wait(let work): return wait(req, label, start, context, work)
+            case .wait(let work): return wait(req, method, label, start, context, work)
             }
         } catch {
             response = error.response
         }
-        return .exchange(exchange(req, response, label: label, tally: context.tally, start))
+        return .exchange(exchange(req, response, label: label, tally: context.tally, start, method: method))
     }
 
     /// The rest of a request that waits on the database, as work for a thread that may wait.
     private func wait(
-        _ req: HTTPRequest, _ label: Int, _ start: Double, _ context: RequestContext,
+        _ req: HTTPRequest, _ method: String, _ label: Int, _ start: Double, _ context: RequestContext,
         _ work: @escaping @Sendable (inout RequestContext) throws(HTTPError) -> HTTPResponse
     ) -> Responded {
         .wait { [self] in
@@ -121,7 +145,7 @@ final class App: HTTPResponder {
             } catch {
                 response = error.response
             }
-            return exchange(req, response, label: label, tally: context.tally, start)
+            return exchange(req, response, label: label, tally: context.tally, start, method: method)
         }
     }
 
@@ -132,7 +156,7 @@ final class App: HTTPResponder {
                 "error", "response_not_queued",
                 [
                     ("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))),
-                    ("status", .int(Int64(e.response.status))),
+                    ("status", .int(Int64(e.response.status))), ("request_id", .string(e.requestID)),
                 ])
             return
         }
@@ -142,7 +166,7 @@ final class App: HTTPResponder {
         if e.response.status >= 400 {
             var fields: [(String, JSONValue)] = [
                 ("method", .string(e.method)), ("path", .string(String(e.path.prefix(200)))),
-                ("status", .int(Int64(e.response.status))),
+                ("status", .int(Int64(e.response.status))), ("request_id", .string(e.requestID)),
             ]
             if let code = e.response.errorCode { fields.append(("error", .string(code))) }
             Log.line(e.response.status >= 500 ? "error" : "warn", "request_error", fields)

@@ -20,23 +20,23 @@ extension App {
             "/ofrep/v1/evaluate/flags/{key...}", ["POST"], role: .check, body: .json,
             label: "/ofrep/v1/evaluate/flags/{key}", precheck: OFREP.knownKey,
             reply: OFREP.single),
-        // Account state (SPEC §6.3), one metrics label for all of them.
-        Route("/v1/accounts", ["GET"], role: .admin, label: "/v1/accounts", waits: true, Accounts.list),
+        // Account state (SPEC §6.3); each labelled by its own pattern in /metrics.
+        Route("/v1/accounts", ["GET"], role: .admin, waits: true, Accounts.list),
         Route(
-            "/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, body: .json, label: "/v1/accounts",
+            "/v1/accounts/{id}", ["GET", "PUT", "DELETE"], role: .admin, body: .json,
             waits: true, Accounts.account),
         Route(
-            "/v1/accounts/{id}/entitlements", ["GET"], role: .check, label: "/v1/accounts", reply: Accounts.entitlements
+            "/v1/accounts/{id}/entitlements", ["GET"], role: .check, reply: Accounts.entitlements
         ),
         Route(
-            "/v1/accounts/{id}/trial", ["POST"], role: .admin, body: .optionalJSON, label: "/v1/accounts",
+            "/v1/accounts/{id}/trial", ["POST"], role: .admin, body: .optionalJSON,
             waits: true, Accounts.trial),
-        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, label: "/v1/accounts", waits: true, Accounts.audit),
+        Route("/v1/accounts/{id}/audit", ["GET"], role: .admin, waits: true, Accounts.audit),
         Route(
             "/v1/accounts/{id}/overrides/{feature}", ["PUT", "DELETE"], role: .admin, body: .json,
-            label: "/v1/accounts", waits: true, Accounts.override),
+            waits: true, Accounts.override),
         Route(
-            "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",
+            "/v1/accounts/{id}/usage/{feature}", ["GET", "POST"], role: .admin, body: .json,
             waits: true, Accounts.usage),
         Route(
             "/v1/accounts/{id}/grants", ["GET", "POST"], role: .admin, body: .json, label: "/v1/accounts",

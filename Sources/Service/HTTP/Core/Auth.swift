@@ -81,6 +81,16 @@ struct Auth: Sendable {
         keys.append(Key(name: name, role: role, digest: SHA256.hash(key.utf8)))
     }
 
+    /// Whether auth is on and the names of its keys by role (never a key): for the start-up line.
+    var summary: String {
+        guard !isOpen else { return "auth off" }
+        let names = [Role.check, .admin].map { role in
+            let n = keys.filter { $0.role == role }.map(\.name)
+            return "\(role == .check ? "check" : "admin") keys: " + (n.isEmpty ? "none" : n.joined(separator: ", "))
+        }
+        return "auth on; " + names.joined(separator: "; ")
+    }
+
     enum Verdict: Equatable {
         case allowed(name: String?)
         case unauthenticated

@@ -11,6 +11,8 @@ struct HTTPRequest {
     var ifNoneMatch: String?
     /// `Stripe-Signature`: the only authentication of `POST /v1/billing/stripe`.
     var stripeSignature: String?
+    /// The caller's `X-Request-Id`, if it sent one (`RequestID.accepted` decides whether it is used).
+    var requestID: String?
     var body: [UInt8] = []
     /// Whether the head announces a body (a `Content-Length` over 0, or `Transfer-Encoding`); nil: judge by `body`.
     var declaresBody: Bool?
@@ -48,6 +50,8 @@ struct Exchange {
     var started: Double
     var method: String
     var path: String
+    /// The request id (the `X-Request-Id` of the response and the request's log line).
+    var requestID: String
 }
 
 /// What the service says once a request's head is in: answer now (the body is never read), or read the body and

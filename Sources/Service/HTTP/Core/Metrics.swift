@@ -18,6 +18,9 @@ final class Metrics: Sendable {
         var latency = [Int](repeating: 0, count: Metrics.buckets.count + 1)
         var latencySum = 0.0
         var latencyCount = 0
+        /// Usage consumptions recorded, and those refused by their denial (SPEC §9: answered 200 with `error`).
+        var usageConsumed = 0
+        var usageRefused: [String: Int] = [:]
     }
     private let state: Mutex<State>
     let storeErrors = Atomic<Int>(0)
@@ -58,6 +61,13 @@ final class Metrics: Sendable {
         }
     }
 
+    /// One usage consumption: recorded (nil) or refused with its denial.
+    func recordUsage(refused error: String?) {
+        state.withLock { m in
+            if let error { m.usageRefused[error, default: 0] += 1 } else { m.usageConsumed += 1 }
+        }
+    }
+
     func render(policy: PolicyHolder) -> String {
         let s = state.withLock { $0 }
         let loaded = policy.loaded
@@ -78,6 +88,12 @@ final class Metrics: Sendable {
         o += "entitlements_decisions_total{result=\"allowed\",error=\"\"} \(s.allowed)\n"
         for (error, v) in s.denied.sorted(by: { $0.key < $1.key }) {
             o += "entitlements_decisions_total{result=\"denied\",error=\"\(error)\"} \(v)\n"
+        }
+        o += "# HELP entitlements_usage_consumptions_total Usage consumptions by result (refused: by denial).\n"
+        o += "# TYPE entitlements_usage_consumptions_total counter\n"
+        o += "entitlements_usage_consumptions_total{result=\"recorded\",error=\"\"} \(s.usageConsumed)\n"
+        for (error, v) in s.usageRefused.sorted(by: { $0.key < $1.key }) {
+            o += "entitlements_usage_consumptions_total{result=\"refused\",error=\"\(error)\"} \(v)\n"
         }
         o += "# HELP entitlements_request_duration_seconds Time from complete request to response.\n"
         o += "# TYPE entitlements_request_duration_seconds histogram\n"

@@ -7,11 +7,12 @@ protocol Middleware: Sendable {
     func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError)
 }
 
-/// The route's methods: 405 with `Allow` otherwise.
+/// The route's methods, and `HEAD` wherever `GET` is (RFC 9110 §9.3.2; `App` answers it as the `GET` without the
+/// body): 405 with `Allow` otherwise.
 struct MethodStep: Middleware {
     func handle(_ req: HTTPRequest, _ route: Route, _ context: inout RequestContext) throws(HTTPError) {
         guard route.methods.contains(req.method) else {
-            let allowed = route.methods.joined(separator: ", ")
+            let allowed = route.allowedMethods.joined(separator: ", ")
             throw HTTPError(
                 405, "method_not_allowed", "\(route.label) allows \(allowed)", headers: [("Allow", allowed)])
         }
@@ -27,7 +28,15 @@ struct AuthStep: Middleware {
         switch auth.authorize(req.authorization, needs: role) {
         case .allowed: return
         case .unauthenticated:
-            throw HTTPError(401, "unauthorized", "a valid 'Authorization: Bearer <key>' is required")
+            // RFC 9110 §11.6.1 and RFC 6750 §3: a 401 names the scheme; a key that was sent and refused is
+            // `invalid_token`.
+            let challenge =
+                req.authorization == nil
+                ? "Bearer realm=\"entitlements\""
+                : "Bearer realm=\"entitlements\", error=\"invalid_token\""
+            throw HTTPError(
+                401, "unauthorized", "a valid 'Authorization: Bearer <key>' is required",
+                headers: [("WWW-Authenticate", challenge)])
         case .forbidden: throw HTTPError(403, "forbidden", "this key's role cannot use \(route.label)")
         }
     }

@@ -40,6 +40,10 @@ struct Route: Sendable {
     /// The handler waits on the account store from its start (the account endpoints): with a store, the socket
     /// layer runs it on the blocking pool straight away.
     let waits: Bool
+    /// The methods an `Allow` header lists: the route's own, with `HEAD` after `GET`.
+    var allowedMethods: [String] {
+        methods.flatMap { $0 == "GET" ? ["GET", "HEAD"] : [$0] }
+    }
     /// The UTF-8 bytes of each literal segment (empty for parameters), for matching without decoding.
     private let literalBytes: [[UInt8]]
 

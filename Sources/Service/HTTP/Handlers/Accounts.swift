@@ -401,7 +401,13 @@ enum Accounts {
         }
         switch outcome {
         case .failure(let r): throw refusal(r)
-        case .success(let answer): return .json(200, answer)
+        case .success(let answer):
+            var refused: String?
+            if case .object(let members) = answer, case .string(let e)? = members.first(where: { $0.0 == "error" })?.1 {
+                refused = e
+            }
+            context.metrics.recordUsage(refused: refused)
+            return .json(200, answer)
         }
     }
 }

@@ -155,6 +155,19 @@ enum OFREP {
         }
     }
 
+    /// A path under `/ofrep/v1/evaluate/` that no route takes is a flag key the client's URL handling made vanish
+    /// (`…/flags/..` arrives as `/ofrep/v1/evaluate/`): an OFREP SDK reads only OFREP's error shape, so it gets
+    /// `FLAG_NOT_FOUND` for the key that is left (often none) instead of the generic 404.
+    static func notFound(_ path: String) -> HTTPError? {
+        let prefix = "/ofrep/v1/evaluate"
+        guard path.hasPrefix(prefix) else { return nil }
+        var rest = path.dropFirst(prefix.count)
+        guard rest.isEmpty || rest.first == "/" else { return nil }
+        if rest.hasPrefix("/flags") { rest = rest.dropFirst("/flags".count) }
+        let key = String(rest.drop(while: { $0 == "/" }).prefix(200))
+        return .ofrep(404, key: key, "FLAG_NOT_FOUND", "no flag or feature named '\(key)'")
+    }
+
     /// An unknown key is `FLAG_NOT_FOUND` before the body or its Content-Type is looked at (SPEC §9).
     static func knownKey(_ req: HTTPRequest, _ context: inout RequestContext) throws(HTTPError) {
         let key = context.parameters[0]

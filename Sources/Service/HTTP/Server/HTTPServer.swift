@@ -101,6 +101,7 @@ final class HTTPServer: @unchecked Sendable {
         req.authorization = header(ex, "Authorization")
         req.ifNoneMatch = header(ex, "If-None-Match")
         req.stripeSignature = header(ex, "Stripe-Signature")
+        req.requestID = header(ex, "X-Request-Id")
         req.bodyTooLarge = chttp_body_too_large(ex) != 0
         req.overBudget = chttp_over_budget(ex) != 0
         var detail: UnsafePointer<CChar>?
@@ -148,7 +149,7 @@ final class HTTPServer: @unchecked Sendable {
 
     /// Answers a deferred exchange from a blocking-pool thread.
     private func complete(_ ex: OpaquePointer, _ res: HTTPResponse) -> Bool {
-        withCStrings(res.headers.flatMap { [$0.0, $0.1] }) { headers in
+        withCStrings(res.headers) { headers in
             res.body.withUnsafeBufferPointer { body in
                 (res.contentType ?? "").withCString { ct in
                     chttp_complete(
@@ -186,7 +187,7 @@ final class HTTPServer: @unchecked Sendable {
     }
 
     private func queue(_ ex: OpaquePointer, _ res: HTTPResponse) -> Bool {
-        withCStrings(res.headers.flatMap { [$0.0, $0.1] }) { headers in
+        withCStrings(res.headers) { headers in
             res.body.withUnsafeBufferPointer { body in
                 if let ct = res.contentType {
                     ct.withCString {
@@ -209,14 +210,42 @@ private func httpServerTrampoline(_ ctx: UnsafeMutableRawPointer?, _ ex: OpaqueP
 }
 
 /// A NULL-terminated `const char *const *` for the duration of `body`.
-private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
-    if strings.isEmpty { return body(nil) }
-    var owned: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    defer { for p in owned { free(p) } }
-    owned.append(nil)
-    return owned.withUnsafeBufferPointer { buf in
-        buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buf.count) { body($0) }
+private func withCStrings<R>(
+    _ headers: [(String, String)], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R
+) -> R {
+    if headers.isEmpty { return body(nil) }
+    // The NULL-terminated array of pointers, then the names and values as NUL-terminated strings, in one block: one
+    // allocation for any number of headers (a response carries X-Request-Id). (`withUnsafeTemporaryAllocation` of a
+    // size not known at compile time asks the thread for its stack bounds first, which costs more than this.)
+    var size = 0
+    for (name, value) in headers { size += name.utf8.count + value.utf8.count + 2 }
+    let slots = headers.count * 2 + 1
+    let block = UnsafeMutableRawPointer.allocate(
+        byteCount: slots * MemoryLayout<UnsafePointer<CChar>?>.stride + size,
+        alignment: MemoryLayout<UnsafePointer<CChar>?>.alignment)
+    defer { block.deallocate() }
+    let pointers = block.bindMemory(to: UnsafePointer<CChar>?.self, capacity: slots)
+    let text = (block + slots * MemoryLayout<UnsafePointer<CChar>?>.stride).bindMemory(to: CChar.self, capacity: size)
+    var o = 0
+    var k = 0
+    func put(_ s: String) {
+        pointers[k] = UnsafePointer(text + o)
+        k += 1
+        var s = s
+        s.withUTF8 { utf8 in
+            guard let from = utf8.baseAddress, !utf8.isEmpty else { return }
+            UnsafeMutableRawPointer(text + o).copyMemory(from: from, byteCount: utf8.count)
+            o += utf8.count
+        }
+        text[o] = 0
+        o += 1
     }
+    for (name, value) in headers {
+        put(name)
+        put(value)
+    }
+    pointers[k] = nil
+    return body(UnsafePointer(pointers))
 }
 
 /// `%XX` escapes decoded (`+` stays `+`: a timestamp's offset must survive); nil for a malformed escape or a result
