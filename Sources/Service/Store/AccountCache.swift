@@ -7,7 +7,9 @@ import Synchronization
 final class CachedAccount: Sendable {
     /// False for an id that is not stored (cached too: the no-subscription answer).
     let exists: Bool
-    /// The account as stored (nil when not stored): what it is prepared from again after a reload.
+    /// What of the stored account depends on the program (nil when not stored): its overrides and grants, by
+    /// feature name, to prepare it again after a reload. The subscription and attributes are not kept twice: they are
+    /// the prepared account's, which no program changes (an entry is ~530 bytes without overrides or usage).
     let stored: StoredAccount?
     /// The account prepared for the program whose `serial` it carries (`prepared.programSerial`).
     let prepared: PreparedAccount
@@ -26,7 +28,12 @@ final class CachedAccount: Sendable {
         used: [(feature: String, amount: Int64)], records: [(feature: String, at: Timestamp, amount: Int64)]
     ) {
         self.exists = exists
-        self.stored = stored
+        self.stored = stored.map {
+            var s = $0
+            s.subscription = .null
+            s.attributes = .object([])
+            return s
+        }
         self.prepared = prepared
         self.loadedAt = loadedAt
         self.usageProgram = usageProgram
@@ -36,7 +43,9 @@ final class CachedAccount: Sendable {
 
     /// The same stored state and usage, prepared for `program` (after a reload).
     func prepared(for program: Program) -> CachedAccount {
-        let account = stored?.account(program) ?? Account(id: prepared.account.id)
+        var account = stored?.account(program) ?? Account(id: prepared.account.id)
+        account.subscription = prepared.account.subscription
+        account.attributes = prepared.account.attributes
         return CachedAccount(
             exists: exists, stored: stored, prepared: program.prepare(account, precomputeRollouts: true),
             loadedAt: loadedAt, usageProgram: usageProgram, used: used, records: records)
