@@ -780,3 +780,24 @@ def test_metrics_label_account_routes_by_pattern_and_count_usage(replicas):
              metric(a, "entitlements_usage_consumptions_total", result="refused", error="limit_exceeded"))
     assert [y - x for x, y in zip(before, after)] == [3, 1, 2]
     assert metric(a, "entitlements_http_requests_total", route="/v1/accounts/{id}", status="201") >= 1
+
+
+def test_without_a_cache_every_decision_reads_the_database(db):
+    """`--cache-size 0`: decisions by id read the account (and the usage of limit checks) with the same one-statement
+    read as a cache miss, every time, and see every write at once."""
+    svc = Service(env=KEYS, store=db.url, args=("--cache-size", "0"))
+    try:
+        id = fresh("nocache")
+        assert check(svc, id, {"feature": "sso"})[0]["error"] == "no_subscription"
+        put(svc, id, {"source": "admin", "subscription": {"plan": "pro", "status": "active"}})
+        for n in range(3):
+            assert call(svc, "POST", f"/v1/accounts/{q(id)}/usage/max_trees",
+                        {"amount": 2, "idempotency_key": f"nc{n}"})[1]["allowed"] is True
+            r = check(svc, id, {"feature": "max_trees"}, {"feature": "psa_integration"})
+            assert r[0]["remaining"] == 25 - 2 * (n + 1) - 1  # after this check's own amount of 1
+            assert r[1]["allowed"] is True
+        put(svc, id, {"source": "admin", "subscription": {"plan": "free", "status": "active"}})
+        assert check(svc, id, {"feature": "psa_integration"})[0]["error"] == "feature_not_in_plan"
+        assert call(svc, "GET", "/healthz", headers={})[1]["store"]["cached_accounts"] == 0
+    finally:
+        assert svc.stop() == 0

@@ -257,24 +257,6 @@ final class AccountStore: Sendable {
         try read(about: id) { (db) throws(StoreError) in try Self.load(db, id) }
     }
 
-    /// A stored account as the evaluator sees it, with the usage recorded in the period containing `now` of each
-    /// of `limitFeatures` (one connection, no transaction). nil when the account is not stored.
-    func loadForDecision(_ id: String, program: Program, now: Timestamp, limitFeatures: [Int]) throws(StoreError)
-        -> (account: Account, usage: [Int: Int64])?
-    {
-        try read(about: id) { (db) throws(StoreError) in
-            guard let stored = try Self.load(db, id) else { return nil }
-            let account = stored.account(program)
-            var usage: [Int: Int64] = [:]
-            for f in limitFeatures where usage[f] == nil {
-                let feature = program.policy.features[f]
-                let window = UsageWindow.containing(now, period: feature.period, subscription: account.subscription)
-                usage[f] = try Self.used(db, id, feature.name, window)
-            }
-            return (account, usage)
-        }
-    }
-
     static func load(_ db: DatabaseConnection, _ id: String) throws(StoreError) -> StoredAccount? {
         guard
             let row = try db.execute(

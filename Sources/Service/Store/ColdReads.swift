@@ -260,7 +260,6 @@ final class Warmup: Sendable {
     let done = Atomic<Bool>(false)
     let failed = Atomic<Bool>(false)
     let startedAt = Clock.monotonicSeconds()
-    let seconds = Atomic<Int>(0)
 
     init(target: Int) { self.target = target }
 

@@ -35,20 +35,19 @@ extension AccountStore {
     /// Reads the account through the database and caches it. While the database does not answer, a cached entry
     /// is used even when the cache is not trusted (marked `stale`); without one the error is thrown.
     func load(_ id: String, program: Program, now: Timestamp, limits: [Int]) throws(StoreError) -> DecisionState {
-        guard let cache else {
-            let found = try loadForDecision(id, program: program, now: now, limitFeatures: limits)
-            return DecisionState(
-                prepared: program.prepare(found?.account ?? Account(id: id)), usage: found?.usage ?? [:],
-                known: found != nil)
+        // The same one-statement read with or without a cache; only a cache keeps what was read.
+        func state(_ entry: CachedAccount) -> DecisionState {
+            var used: [Int: Int64] = [:]
+            for f in limits { used[f] = entry.usage(of: f, at: now, program: program) ?? 0 }
+            return DecisionState(prepared: entry.prepared, usage: used, known: entry.exists)
         }
+        guard let cache else { return state(try cachedAccount(id, program: program, now: now)) }
         cache.misses.add(1, ordering: .relaxed)
         let since = cache.generation
         do {
             let entry = try cachedAccount(id, program: program, now: now)
             cache.insert(id, entry, loadedSince: since)
-            var used: [Int: Int64] = [:]
-            for f in limits { used[f] = entry.usage(of: f, at: now, program: program) ?? 0 }
-            return DecisionState(prepared: entry.prepared, usage: used, known: entry.exists)
+            return state(entry)
         } catch {
             guard var stale = Self.cached(cache, id, program, now, limits) else { throw error }
             stale.stale = true

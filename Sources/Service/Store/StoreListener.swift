@@ -52,9 +52,7 @@ final class StoreListener: @unchecked Sendable {
                     // Notifications arrive after their commits: where the log is now is at or after every one. It
                     // is recorded before the entries are dropped, so that a miss that follows the drop never reads a
                     // standby that has not replayed the change (and a miss that began before it is not cached).
-                    let ids = payloads.compactMap { p in
-                        p.firstIndex(of: "\t").map { String(p[p.index(after: $0)...]) }
-                    }
+                    let ids = payloads.compactMap { Self.parse($0)?.id }
                     let row = try db.execute("SELECT pg_current_wal_insert_lsn()::text").first
                     if let lsn = CommitPositions.parse(row?[0] ?? nil) {
                         positions.committed(ids, at: lsn)
@@ -95,12 +93,17 @@ final class StoreListener: @unchecked Sendable {
         }
     }
 
-    /// `<writer's clock in ns>\t<account id>`.
+    /// A payload's parts: `<writer's clock in ns>\t<account id>`.
+    private static func parse(_ payload: String) -> (sent: Int64?, id: String)? {
+        guard let tab = payload.firstIndex(of: "\t") else { return nil }
+        return (Int64(payload[..<tab]), String(payload[payload.index(after: tab)...]))
+    }
+
     private func apply(_ payload: String) {
-        guard let tab = payload.firstIndex(of: "\t") else { return }
-        cache.invalidate(String(payload[payload.index(after: tab)...]))
+        guard let (sent, id) = Self.parse(payload) else { return }
+        cache.invalidate(id)
         notifications.add(1, ordering: .relaxed)
-        if let sent = Int64(payload[..<tab]) {
+        if let sent {
             let now = Clock.now()
             let lag = Int((now.seconds * 1_000_000_000 + Int64(now.nanos) - sent) / 1000)
             lastLagMicros.store(max(0, lag), ordering: .relaxed)
